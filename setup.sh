@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up drlab in ./.venv, on a fresh machine, with no internet beyond the Python package index.
+#
+#   bash setup.sh          drlab and what it needs to run (CPU build of PyTorch)
+#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, Jupyter kernel)
+#
+# PyTorch comes first, as a CPU build: a bare `torch` requirement would pull a CUDA build of several GB
+# that a laptop without an NVIDIA GPU cannot use. Set DRLAB_TORCH to choose another one, e.g.
+# DRLAB_TORCH="torch" for the default build of your platform (CUDA on Linux).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+extras=""
+for arg in "$@"; do
+  case "$arg" in
+    --dev) extras="[dev,notebooks]" ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "error: unknown option $arg (see 'bash setup.sh --help')" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  echo "setup: installing PyTorch (CPU build)"
+  "${pip[@]}" --extra-index-url https://download.pytorch.org/whl/cpu "${DRLAB_TORCH:-torch==2.13.0+cpu}" \
+    || "${pip[@]}" --extra-index-url https://download.pytorch.org/whl/cpu "torch>=2.2"
+fi
+
+echo "setup: installing drlab${extras}"
+"${pip[@]}" -e ".${extras}"
+
+# Graphviz's `dot` draws the computation graphs (drlab graph); without it drlab writes .dot sources.
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Graphviz (apt-get)"
+    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) \
+      || echo "setup: could not install Graphviz; drlab graph will write .dot files instead of pictures"
+  else
+    echo "setup: Graphviz's 'dot' not found: install it (apt install graphviz / brew install graphviz / conda install graphviz) to draw graphs"
+  fi
+fi
+echo "setup: done — try .venv/bin/drlab --help"

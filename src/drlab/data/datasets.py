@@ -1,0 +1,106 @@
+"""Image-classification datasets as plain arrays, the form every loader of drlab returns.
+
+An :class:`ImageDataset` holds uint8 images ``(N, H, W)`` and int64 labels ``(N,)`` for the train and
+test splits, the class names, and the normalisation constants (mean and std of ``pixel / 255`` over
+the training set) that :class:`drlab.data.Batches` applies once, on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Train and test splits of a labelled image dataset, as NumPy arrays."""
+
+    name: str
+    """short name, e.g. ``"fashion-mnist"`` or ``"digits"``"""
+    x_train: np.ndarray
+    """training images, uint8, shape (N, H, W)"""
+    y_train: np.ndarray
+    """training labels, int64 in [0, num_classes), shape (N,)"""
+    x_test: np.ndarray
+    """test images, uint8, shape (M, H, W)"""
+    y_test: np.ndarray
+    """test labels, int64, shape (M,)"""
+    classes: tuple[str, ...]
+    """class names, indexed by label"""
+    mean: float
+    """mean of pixel/255 over the training images (the standard normalisation)"""
+    std: float
+    """standard deviation of pixel/255 over the training images"""
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image as the models see it."""
+        return (1, int(self.x_train.shape[1]), int(self.x_train.shape[2]))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def limit(self, n: int | None) -> ImageDataset:
+        """The first ``n`` training samples (and at most ``n`` test samples): the tiny budget of tests."""
+        if n is None:
+            return self
+        if n < 1:
+            raise ValueError(f"limit must be ≥ 1, got {n}")
+        return ImageDataset(
+            self.name, self.x_train[:n], self.y_train[:n], self.x_test[:n], self.y_test[:n],
+            self.classes, self.mean, self.std,
+        )  # fmt: skip
+
+
+DIGITS_CLASSES = tuple(str(d) for d in range(10))
+
+
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ImageDataset:
+    """scikit-learn's bundled 8×8 handwritten digits (1,797 real images), split train/test with ``seed``.
+
+    Works offline: the images ship inside scikit-learn. Pixel values 0–16 are rescaled to 0–255 uint8
+    so that every dataset of drlab has the same format as Fashion-MNIST.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    bunch = sklearn_digits()
+    images = np.round(np.asarray(bunch.images, dtype=np.float64) * (255.0 / 16.0)).astype(np.uint8)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    n_test = round(len(labels) * test_fraction)
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    x_train = images[train_idx]
+    scaled = x_train.astype(np.float64) / 255.0
+    return ImageDataset(
+        name="digits",
+        x_train=x_train,
+        y_train=labels[train_idx],
+        x_test=images[test_idx],
+        y_test=labels[test_idx],
+        classes=DIGITS_CLASSES,
+        mean=float(scaled.mean()),
+        std=float(scaled.std()),
+    )
+
+
+def train_val_split(
+    images: np.ndarray, labels: np.ndarray, val_fraction: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split arrays into train and validation parts with a seeded permutation.
+
+    Returns ``(x_train, y_train, x_val, y_val)``; the same seed always gives the same split.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels differ in length ({len(images)} vs {len(labels)})")
+    n_val = max(1, round(len(labels) * val_fraction))
+    if n_val >= len(labels):
+        raise ValueError(f"not enough samples ({len(labels)}) for a validation split of {val_fraction}")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
