@@ -2,7 +2,8 @@
 # Set up drlab in ./.venv, on a fresh machine, with no internet beyond the Python package index.
 #
 #   bash setup.sh          drlab and what it needs to run (CPU build of PyTorch)
-#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, Jupyter kernel)
+#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, nbclient, ipykernel)
+#   bash setup.sh --notebooks   the same, plus Jupyter, to open the course notebooks
 #
 # PyTorch comes first, as a CPU build: a bare `torch` requirement would pull a CUDA build of several GB
 # that a laptop without an NVIDIA GPU cannot use. Set DRLAB_TORCH to choose another one, e.g.
@@ -10,14 +11,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-extras=""
+wanted=()
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="[dev,notebooks]" ;;
+    --dev) wanted+=(dev) ;;
+    --notebooks) wanted+=(notebooks) ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "error: unknown option $arg (see 'bash setup.sh --help')" >&2; exit 2 ;;
   esac
 done
+
+extras=""
+if [ ${#wanted[@]} -gt 0 ]; then extras="[$(IFS=,; echo "${wanted[*]}")]"; fi
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
