@@ -30,7 +30,6 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 T = TypeVar("T")
 
 
-@functools.cache
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the hand-written layout of descriptions and epilogs (examples, tables)."""
 
@@ -99,13 +98,15 @@ def add_dataclass_arguments(
     *,
     exclude: Iterable[str] = (),
     converters: dict[str, Callable[[str], Any]] | None = None,
+    metavars: dict[str, str] | None = None,
 ) -> None:
     """Add one ``--option`` per field of dataclass ``cls`` to ``parser``.
 
     Supported field types: ``int``, ``float``, ``str``, ``bool`` (``--x/--no-x``), ``Literal[...]``
     (choices), ``X | None`` (the option may be omitted) and ``tuple[X, ...]`` (``nargs='+'``).
     Defaults are left to the dataclass (``argparse.SUPPRESS``-free: the default is shown in --help).
-    ``converters`` overrides the parsing of named fields (e.g. a type check with a friendly error).
+    ``converters`` overrides the parsing of named fields (e.g. a type check with a friendly error);
+    ``metavars`` names their values in ``--help`` (e.g. ``{"plot": "DIR"}``).
     """
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
@@ -117,7 +118,7 @@ def add_dataclass_arguments(
         default = field.default if field.default is not dataclasses.MISSING else None
         if field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
-        help_text = docs.get(field.name, "")
+        help_text = docs.get(field.name, "").replace("%", "%%")  # argparse formats help with %
         if default not in (None, "") and not isinstance(default, bool):
             shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
             help_text += f" (default: {shown})"
@@ -137,7 +138,9 @@ def add_dataclass_arguments(
             kwargs["type"] = tp
         else:
             raise TypeError(f"{cls.__name__}.{field.name}: unsupported option type {tp!r}")
-        if tp is int or tp is float:
+        if metavars and field.name in metavars:
+            kwargs["metavar"] = metavars[field.name]
+        elif tp is int or tp is float:
             kwargs["metavar"] = "N" if tp is int else "X"
         if optional and "metavar" not in kwargs and "choices" not in kwargs:
             kwargs["metavar"] = field.name.upper()
