@@ -142,7 +142,7 @@ def add_dataclass_arguments(
             kwargs["metavar"] = metavars[field.name]
         elif tp is int or tp is float:
             kwargs["metavar"] = "N" if tp is int else "X"
-        if optional and "metavar" not in kwargs and "choices" not in kwargs:
+        if optional and tp is not bool and "metavar" not in kwargs and "choices" not in kwargs:
             kwargs["metavar"] = field.name.upper()
         parser.add_argument(_option_name(field.name), **kwargs)
 

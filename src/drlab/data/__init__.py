@@ -1,7 +1,11 @@
-"""Data for TP1: datasets as arrays, and fast in-memory batches.
+"""Data for TP1: the IDX format, verified downloads into an atomic cache, datasets as arrays, fast batches.
 
-The names below are imported lazily (PEP 562 ``__getattr__``): ``drlab data --help`` imports this
-package to reach ``drlab.data.cli``, and must not pay for importing torch.
+- :func:`load_fashion_mnist` / :func:`load_digits` → :class:`ImageDataset` (uint8 images, int64 labels)
+- :func:`read_idx` / :func:`write_idx` — the IDX format, read without trusting its header
+- :class:`Batches` — the whole dataset as one normalised tensor on the device, an epoch one ``randperm``
+
+Names are imported on first use, so that ``drlab.data.cli`` (and ``drlab --help``) never loads
+NumPy or torch.
 """
 
 from __future__ import annotations
@@ -10,20 +14,53 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from drlab.data.batches import Batches
-    from drlab.data.datasets import ImageDataset, load_digits, train_val_split
+    from drlab.data.batches import Batches, make_dataloader, safe_num_workers
+    from drlab.data.datasets import ImageDataset, load_dataset, load_digits, train_val_split
+    from drlab.data.fashion_mnist import FASHION_MNIST, load_fashion_mnist
+    from drlab.data.idx import IDXFormatError, read_idx, write_idx
+    from drlab.data.manifest import DatasetFile, Manifest
+    from drlab.data.paths import resolve_data_dir
 
-_EXPORTS = {
+_HOMES = {
     "Batches": "drlab.data.batches",
+    "make_dataloader": "drlab.data.batches",
+    "safe_num_workers": "drlab.data.batches",
     "ImageDataset": "drlab.data.datasets",
+    "load_dataset": "drlab.data.datasets",
     "load_digits": "drlab.data.datasets",
     "train_val_split": "drlab.data.datasets",
+    "FASHION_MNIST": "drlab.data.fashion_mnist",
+    "load_fashion_mnist": "drlab.data.fashion_mnist",
+    "IDXFormatError": "drlab.data.idx",
+    "read_idx": "drlab.data.idx",
+    "write_idx": "drlab.data.idx",
+    "DatasetFile": "drlab.data.manifest",
+    "Manifest": "drlab.data.manifest",
+    "resolve_data_dir": "drlab.data.paths",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FASHION_MNIST",
+    "Batches",
+    "DatasetFile",
+    "IDXFormatError",
+    "ImageDataset",
+    "Manifest",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "make_dataloader",
+    "read_idx",
+    "resolve_data_dir",
+    "safe_num_workers",
+    "train_val_split",
+    "write_idx",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'drlab.data' has no attribute {name!r}")

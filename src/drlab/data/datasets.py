@@ -7,9 +7,12 @@ the training set) that :class:`drlab.data.Batches` applies once, on the device.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from drlab.common.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -104,3 +107,28 @@ def train_val_split(
     order = np.random.default_rng(seed).permutation(len(labels))
     val_idx, train_idx = order[:n_val], order[n_val:]
     return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
+
+
+DATASET_NAMES = ("fashion-mnist", "digits")
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    seed: int = 0,
+    offline: bool | None = None,
+    verify: bool = True,
+) -> ImageDataset:
+    """Load a dataset by its command-line name: ``fashion-mnist`` (cached download) or ``digits`` (bundled).
+
+    ``seed`` chooses the digits' train/test split; Fashion-MNIST's split is the published one.
+    """
+    if name == "digits":
+        return load_digits(seed=seed)
+    if name == "fashion-mnist":
+        from drlab.data.fashion_mnist import load_fashion_mnist
+
+        return load_fashion_mnist(data_dir, download, offline=offline, verify=verify)
+    raise UsageError(f"unknown dataset {name!r} (choose from {', '.join(DATASET_NAMES)})")

@@ -1,0 +1,194 @@
+"""``drlab data``: download, verify and describe the datasets of TP1.
+
+Only the standard library and light drlab modules are imported here; the handlers import the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
+from drlab.common.errors import DrlabError, UsageError
+from drlab.data.config import DataConfig
+
+DATASET_NAMES = ("fashion-mnist", "digits")
+
+DATA_EPILOG = """\
+examples:
+  drlab data download fashion-mnist                  # into ~/.cache/drlab (or $DRLAB_DATA)
+  drlab data download fashion-mnist --mirror http://lab-server/datasets/fashion/
+  drlab data verify fashion-mnist --data-dir ./data  # files copied there by hand
+  drlab data info digits --seed 1
+
+Mirrors, in order: your --mirror URLs, Zalando's S3 site, the GitHub copy (pinned commit), the Keras copy.
+Every file is checked (size, MD5, SHA-256) before it takes its final name in the cache.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``drlab data {download,verify,info}``."""
+    data = add_command(
+        subparsers, "data", help="download, verify and describe datasets (Fashion-MNIST, digits)",
+        description="The datasets of TP1: Fashion-MNIST from verified mirrors, and the bundled 8x8 digits.",
+        epilog=DATA_EPILOG,
+    )  # fmt: skip
+    # prog set explicitly: argparse derives it with a help formatter, and drlab.common.config's formatter
+    # is cached (shared between parsers), which garbles derived progs when main() runs more than once
+    data.prog = "drlab data"
+    commands = data.add_subparsers(title="commands", metavar="COMMAND", prog=data.prog)
+    data.set_defaults(handler=lambda args: _print_help(data))
+
+    download = add_command(
+        commands, "download", help="download a dataset into the cache, checking every file",
+        description="Download the missing files of a dataset, verify them, and place them atomically in the cache.",
+        epilog=DATA_EPILOG,
+    )  # fmt: skip
+    _add_options(download, exclude=("verify",))
+    download.add_argument(
+        "--mirror", dest="mirrors", action="append", default=[], metavar="URL",
+        help="a mirror base URL tried before the official ones (repeatable)",
+    )  # fmt: skip
+    download.set_defaults(handler=run_download)
+
+    verify = add_command(
+        commands, "verify", help="check the cached files against their sizes and checksums",
+        description="Check every cached file of a dataset; exit 1 if one is missing, 2 if one is wrong.",
+    )  # fmt: skip
+    _add_options(verify, exclude=("verify", "offline", "timeout", "quiet"))
+    verify.set_defaults(handler=run_verify)
+
+    info = add_command(
+        commands, "info", help="sizes, classes, where it is cached and whether it is verified",
+        description="Describe a dataset: its files, sizes and classes, where it is cached, and whether it checks out.",
+    )  # fmt: skip
+    _add_options(info, exclude=("offline", "timeout", "quiet"))
+    info.set_defaults(handler=run_info)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
+
+
+def _add_options(parser: argparse.ArgumentParser, exclude: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "name", choices=DATASET_NAMES, metavar="NAME", help="dataset: fashion-mnist or digits"
+    )
+    add_dataclass_arguments(parser, DataConfig, exclude=("name", "mirrors", *exclude))
+
+
+def _config(args: argparse.Namespace) -> DataConfig:
+    config = dataclass_from_namespace(DataConfig, args)  # offline False: DRLAB_OFFLINE decides
+    if config.timeout <= 0:
+        raise UsageError(f"--timeout must be > 0, got {config.timeout:g}")
+    return config
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"
+
+
+def run_download(args: argparse.Namespace) -> int:
+    """``drlab data download NAME``: fetch what is missing, verify everything, report where it is."""
+    config = _config(args)
+    if config.name == "digits":
+        print("digits: bundled with scikit-learn, nothing to download (1,797 images of 8x8 pixels)")
+        return 0
+    from drlab.data.cache import dataset_dir, ensure_files
+    from drlab.data.fashion_mnist import FASHION_MNIST
+
+    paths = ensure_files(
+        FASHION_MNIST, config.data_dir, mirrors=config.mirrors, offline=config.offline or None, verify=True,
+        timeout=config.timeout, progress=False if config.quiet else None,
+    )  # fmt: skip
+    print(
+        f"{FASHION_MNIST.title}: all {len(paths)} files verified in {dataset_dir(FASHION_MNIST, config.data_dir)}"
+    )
+    for role, path in paths.items():
+        print(f"  {role:<13} {path.name}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``drlab data verify NAME``: one line per file; exit 1 if one is missing, 2 if one is wrong."""
+    config = _config(args)
+    if config.name == "digits":
+        from drlab.data.datasets import load_digits
+
+        dataset = load_digits(seed=config.seed)
+        print(
+            f"digits: bundled with scikit-learn, {len(dataset.y_train) + len(dataset.y_test):,} images load fine"
+        )
+        return 0
+    from drlab.data.cache import dataset_dir, file_statuses, missing_message
+    from drlab.data.fashion_mnist import FASHION_MNIST
+
+    statuses = file_statuses(FASHION_MNIST, config.data_dir, verify=True)
+    directory = dataset_dir(FASHION_MNIST, config.data_dir)
+    print(f"{FASHION_MNIST.title} in {directory}")
+    for status in statuses:
+        shown = status.path.name if status.path else status.file.name
+        detail = "" if status.state == "wrong" else f": {status.detail}"
+        print(f"  {status.state:<8} {shown}{detail}")
+    wrong = [status for status in statuses if status.state == "wrong"]
+    if wrong:
+        raise UsageError(
+            wrong[0].detail + (f" (and {len(wrong) - 1} more wrong file(s))" if len(wrong) > 1 else "")
+        )
+    missing = [status.file for status in statuses if status.state == "missing"]
+    if missing:
+        raise DrlabError(missing_message(FASHION_MNIST, directory, missing, "not downloaded yet"))
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """``drlab data info NAME``: what the dataset is, where it is cached, whether it checks out."""
+    config = _config(args)
+    if config.name == "digits":
+        from drlab.data.datasets import load_digits
+
+        dataset = load_digits(seed=config.seed)
+        print("digits: scikit-learn's bundled 8x8 handwritten digits (real images, works offline)")
+        print(
+            f"  train {len(dataset.y_train):,} / test {len(dataset.y_test):,} images of 8x8 (split with --seed {config.seed})"
+        )
+        print(f"  classes: {', '.join(dataset.classes)}")
+        print(
+            f"  normalisation: mean {dataset.mean:.4f}, std {dataset.std:.4f} (of pixel/255 on the train split)"
+        )
+        print("  cached: no need, it ships inside scikit-learn")
+        return 0
+    from drlab.data.cache import dataset_dir, file_statuses
+    from drlab.data.fashion_mnist import FASHION_MNIST
+
+    manifest = FASHION_MNIST
+    statuses = file_statuses(manifest, config.data_dir, verify=config.verify)
+    print(f"{manifest.title}: {manifest.homepage}")
+    train, test = manifest.files["train_images"].shape, manifest.files["test_images"].shape
+    print(f"  train {train[0]:,} / test {test[0]:,} grayscale images of {train[1]}x{train[2]}")
+    print(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(manifest.classes))}")
+    print(f"  normalisation: mean {manifest.mean}, std {manifest.std} (of pixel/255 on the train split)")
+    print(f"  cached in: {dataset_dir(manifest, config.data_dir)}")
+    for status in statuses:
+        print(f"  {status.file.name:<28} {_human(status.file.size):>9}  {status.state}: {status.detail}")
+    states = {status.state for status in statuses}
+    verdict = (
+        "verified" if states == {"verified"} else "not verified" if "wrong" not in states else "WRONG FILES"
+    )
+    print(
+        f"  status: {verdict}"
+        + ("" if "missing" not in states else f" (run 'drlab data download {manifest.name}')")
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from drlab.cli import main
+
+    sys.exit(main(["data", *sys.argv[1:]]))
