@@ -34,10 +34,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="The datasets of TP1: Fashion-MNIST from verified mirrors, and the bundled 8x8 digits.",
         epilog=DATA_EPILOG,
     )  # fmt: skip
-    # prog set explicitly: argparse derives it with a help formatter, and drlab.common.config's formatter
-    # is cached (shared between parsers), which garbles derived progs when main() runs more than once
-    data.prog = "drlab data"
-    commands = data.add_subparsers(title="commands", metavar="COMMAND", prog=data.prog)
+    commands = data.add_subparsers(title="commands", metavar="COMMAND")
     data.set_defaults(handler=lambda args: _print_help(data))
 
     download = add_command(
