@@ -32,8 +32,11 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing PyTorch (CPU build)"
-  "${pip[@]}" --extra-index-url https://download.pytorch.org/whl/cpu "${DRLAB_TORCH:-torch==2.13.0+cpu}" \
-    || "${pip[@]}" --extra-index-url https://download.pytorch.org/whl/cpu "torch>=2.2"
+  # 1. a CPU wheel the configured indexes already offer (a local wheel house, a mirror);
+  # 2. PyTorch's own CPU index; 3. the platform's default build (CPU-only on macOS and Windows).
+  "${pip[@]}" "${DRLAB_TORCH:-torch==2.13.0+cpu}" 2>/dev/null \
+    || "${pip[@]}" --retries 1 --timeout 20 --extra-index-url https://download.pytorch.org/whl/cpu "torch>=2.2" \
+    || "${pip[@]}" "torch>=2.2"
 fi
 
 echo "setup: installing drlab${extras}"
