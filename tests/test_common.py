@@ -206,7 +206,9 @@ def test_cli_help_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
-def test_cli_turns_drlab_errors_into_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_turns_drlab_errors_into_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import drlab.cli
 
     def fake_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,279 @@
+"""The TP1 checks, run in-process on namespaces built from the solution notebook's own cells.
+
+Each seeded mistake is a small edit of the solution's source (a mutated copy): the test asserts that
+the check meant to catch it fails, with a hint that names the mistake, and that the checks of the
+untouched functions still pass. The end-to-end path (a real kernel, the CLI) is in test_check_cli.py
+and test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from drlab.check import tp1
+from drlab.check.tp1 import CheckResult, run_checks
+
+SOLUTION = Path(__file__).resolve().parents[1] / "notebooks" / "03_tp1_fashion_mnist_solution.ipynb"
+# the solution's cells that define things, by cell id: set-up, data, batches, Net, train_one_epoch, evaluate
+DEFINITIONS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15")
+FUNCTION_CHECKS = (
+    "net_output", "net_logits", "net_size",
+    "train_lowers_loss", "train_zero_grad", "train_returns_loss", "train_mode",
+    "eval_mode", "eval_no_grad", "eval_accuracy",
+)  # fmt: skip
+
+Mutation = tuple[str, str, str]  # (cell id, text to replace, replacement)
+
+
+@pytest.fixture(autouse=True)
+def _tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "tiny")
+    monkeypatch.setenv("DRLAB_OFFLINE", "1")
+
+
+def solution_sources() -> dict[str, str]:
+    nb = nbformat.read(SOLUTION, as_version=4)
+    return {cell["id"]: cell.source for cell in nb.cells if cell.cell_type == "code"}
+
+
+def define(*mutations: Mutation) -> dict[str, Any]:
+    """Execute the solution's defining cells, with ``mutations`` applied, in a fresh namespace."""
+    sources = solution_sources()
+    for cell_id, old, new in mutations:
+        assert sources[cell_id].count(old) == 1, f"mutation target not found once in {cell_id}: {old!r}"
+        sources[cell_id] = sources[cell_id].replace(old, new)
+    namespace: dict[str, Any] = {"__name__": "tp1_notebook"}
+    for cell_id in DEFINITIONS:
+        exec(compile(sources[cell_id], f"<cell {cell_id}>", "exec"), namespace)
+    return namespace
+
+
+def check_results(namespace: dict[str, Any], **kwargs: Any) -> dict[str, CheckResult]:
+    results, _ = run_checks(namespace, budget="tiny", **kwargs)
+    return {result.id: result for result in results}
+
+
+@pytest.fixture(scope="module")
+def solution_results() -> dict[str, CheckResult]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DRLAB_NOTEBOOK_BUDGET", "tiny")
+        patch.setenv("DRLAB_OFFLINE", "1")
+        return check_results(define())
+
+
+def test_solution_functions_pass_every_check(solution_results: dict[str, CheckResult]) -> None:
+    failed = {k: r.message for k, r in solution_results.items() if k in FUNCTION_CHECKS and not r.passed}
+    assert failed == {}
+    # nothing was trained here, so the checks of the trained model say what is missing
+    assert not solution_results["model_accuracy"].passed
+    assert "`model` is not defined" in solution_results["model_accuracy"].message
+
+
+def test_every_check_is_reported_once_in_order(solution_results: dict[str, CheckResult]) -> None:
+    assert list(solution_results) == [check_id for check_id, _, _ in tp1.CHECKS]
+
+
+SEEDED_MISTAKES: dict[str, tuple[Mutation, str, str]] = {
+    "no zero_grad": (
+        ("tp1-13", "        optimizer.zero_grad()  # gradients accumulate: start from zero\n", ""),
+        "train_zero_grad",
+        "accumulated",
+    ),
+    "no eval()": (
+        ("tp1-15", "    model.eval()  # dropout off, batch norm on its running statistics\n", ""),
+        "eval_mode",
+        "model.eval()",
+    ),
+    "softmax before CrossEntropyLoss (in forward)": (
+        (
+            "tp1-10",
+            "return self.classifier(self.features(x))",
+            "return torch.softmax(self.classifier(self.features(x)), dim=1)",
+        ),
+        "net_logits",
+        "probabilities",
+    ),
+    "softmax before CrossEntropyLoss (in the loop)": (
+        ("tp1-13", "loss_fn(logits, y_batch)", "loss_fn(torch.softmax(logits, dim=1), y_batch)"),
+        "train_zero_grad",
+        "softmax",
+    ),
+    "wrong output size": (
+        ("tp1-10", "nn.Linear(128, num_classes)", "nn.Linear(128, 9)"),
+        "net_output",
+        "9 outputs per image",
+    ),
+    "accuracy on the training set": (
+        ("tp1-15", "    correct = 0\n", "    correct = 0\n    x, y = train_batches.x, train_batches.y\n"),
+        "eval_accuracy",
+        "x_train",
+    ),
+    "no model.train()": (
+        ("tp1-13", "    model.train()  # dropout on, batch norm learns from the batch's statistics\n", ""),
+        "train_mode",
+        "model.train()",
+    ),
+    "no torch.no_grad()": (
+        (
+            "tp1-15",
+            "    with torch.no_grad():  # no graph: evaluation needs no gradients\n",
+            "    if True:\n",
+        ),
+        "eval_no_grad",
+        "no_grad",
+    ),
+    "returns the last batch's loss": (
+        ("tp1-13", "return total_loss / n_batches", "return loss.item()"),
+        "train_returns_loss",
+        "last batch",
+    ),
+    "returns a tensor": (
+        ("tp1-13", "return total_loss / n_batches", "return loss"),
+        "train_returns_loss",
+        "tensor",
+    ),
+    "accuracy as a percentage": (
+        ("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),
+        "eval_accuracy",
+        "percentage",
+    ),
+    "no optimizer.step()": (
+        ("tp1-13", "        optimizer.step()  # 4. update\n", ""),
+        "train_lowers_loss",
+        "did not change",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SEEDED_MISTAKES))
+def test_seeded_mistake_is_caught_by_its_check(
+    mistake: str, solution_results: dict[str, CheckResult]
+) -> None:
+    mutation, check_id, hint = SEEDED_MISTAKES[mistake]
+    results = check_results(define(mutation))
+    assert not results[check_id].passed, f"{mistake}: {check_id} passed: {results[check_id].message}"
+    assert hint in results[check_id].message
+    # the checks of the function that was not touched still pass
+    touched = {"tp1-10": "net_", "tp1-13": "train_", "tp1-15": "eval_"}[mutation[0]]
+    others = [k for k in FUNCTION_CHECKS if not k.startswith(touched)]
+    assert [k for k in others if not results[k].passed] == []
+
+
+def test_empty_namespace_says_what_to_write() -> None:
+    results = check_results({})
+    assert not any(r.passed for r in results.values())
+    assert "`Net` is not defined: write it in the cell marked TODO 1" in results["net_output"].message
+    assert "`train_one_epoch` is not defined" in results["train_zero_grad"].message
+    assert "`evaluate` is not defined" in results["eval_accuracy"].message
+    assert "`model` is not defined" in results["model_accuracy"].message
+    assert "needs the trained `model`" in results["reported_accuracy"].message
+
+
+def test_exercise_stubs_fail_with_their_todo() -> None:
+    nb = nbformat.read(SOLUTION.with_name("03_tp1_fashion_mnist.ipynb"), as_version=4)
+    namespace: dict[str, Any] = {"nn": nn, "torch": torch}
+    for cell in nb.cells:
+        if (
+            cell.cell_type == "code"
+            and "todo" in cell.metadata.get("tags", [])
+            and ("def " in cell.source or "class " in cell.source)
+        ):
+            exec(cell.source, namespace)
+    results = check_results(namespace)
+    assert "NotImplementedError: TODO 1" in results["net_output"].message
+    assert "NotImplementedError: TODO 2" in results["train_zero_grad"].message
+    assert "NotImplementedError: TODO 3" in results["eval_accuracy"].message
+
+
+def test_model_checks_measure_the_test_set_themselves() -> None:
+    """An untrained model fails the bar; a test_accuracy that is not the model's is caught."""
+    namespace = define()
+    torch.manual_seed(0)
+    namespace["model"] = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    namespace["test_accuracy"] = 0.97  # e.g. measured on the training set
+    results, facts = run_checks(namespace, budget="tiny")
+    by_id = {r.id: r for r in results}
+    dataset, _ = tp1.load_tp1_dataset("tiny")
+    assert facts["dataset"] == dataset.name
+    assert facts["threshold"] == tp1.TINY_MIN_TEST_ACCURACY
+    assert 0.0 <= facts["test_accuracy"] < tp1.TINY_MIN_TEST_ACCURACY  # an untrained linear model
+    assert not by_id["model_accuracy"].passed and "does not beat" in by_id["model_accuracy"].message
+    assert not by_id["reported_accuracy"].passed and "not the training" in by_id["reported_accuracy"].message
+    namespace["test_accuracy"] = facts["test_accuracy"]
+    assert {r.id: r for r in run_checks(namespace, budget="tiny")[0]}["reported_accuracy"].passed
+
+
+def test_student_code_that_hangs_is_stopped() -> None:
+    namespace = define()
+
+    def train_one_epoch(model: nn.Module, batches: Any, optimizer: Any, loss_fn: Any) -> float:
+        while True:
+            time.sleep(0.01)
+
+    namespace["train_one_epoch"] = train_one_epoch
+    started = time.monotonic()
+    results = check_results(namespace, seconds=0.5)
+    assert time.monotonic() - started < 20
+    assert "did not return within 0.5 s" in results["train_lowers_loss"].message
+    assert results["eval_accuracy"].passed  # the other functions are still checked
+
+
+def test_student_code_that_uses_a_global_model_is_caught() -> None:
+    namespace = define()
+    solution_train = namespace["train_one_epoch"]
+    namespace["model"] = namespace["Net"]()
+    namespace["optimizer"] = torch.optim.SGD(namespace["model"].parameters(), lr=0.1)
+
+    def train_one_epoch(model: nn.Module, batches: Any, optimizer: Any, loss_fn: Any) -> float:
+        return float(solution_train(namespace["model"], batches, namespace["optimizer"], loss_fn))
+
+    namespace["train_one_epoch"] = train_one_epoch
+    results = check_results(namespace)
+    assert not results["train_lowers_loss"].passed
+    assert "passed as arguments" in results["train_lowers_loss"].message
+
+
+@pytest.mark.parametrize("budget", ["tiny", "full"])
+def test_the_checker_loads_the_test_set_as_the_notebook_does(
+    budget: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trained model is measured on the checker's own copy of the test set: it must be the notebook's."""
+    from drlab.data import Batches
+
+    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", budget)
+    namespace = define()
+    dataset, reason = tp1.load_tp1_dataset(budget)
+    test = Batches(
+        dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
+    )
+    assert namespace["dataset"].name == dataset.name and (reason is None) == (dataset.name == "fashion-mnist")
+    assert torch.equal(namespace["x_test"], test.x) and torch.equal(namespace["y_test"], test.y)
+    assert len(namespace["x_train"]) + len(namespace["x_val"]) == len(dataset.x_train)
+
+
+def test_digits_are_enlarged_like_mnist() -> None:
+    import numpy as np
+
+    images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    big = tp1.digits_28x28(images)
+    assert big.shape == (2, 28, 28) and big.dtype == np.uint8
+    assert (big[:, :2, :] == 0).all() and (big[:, :, -2:] == 0).all()
+    assert (big[:, 2:5, 2:5] == images[:, :1, :1]).all()  # pixel (0, 0) became a 3×3 block
+    assert big[1, 2 + 3 * 7, 2 + 3 * 5] == images[1, 7, 5]
+
+
+def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
+    assert tp1.budget_from_env() == "tiny"
+    monkeypatch.delenv("DRLAB_NOTEBOOK_BUDGET")
+    assert tp1.budget_from_env() == "full"
+    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "huge")
+    with pytest.raises(ValueError, match="choose from full, tiny"):
+        tp1.budget_from_env()

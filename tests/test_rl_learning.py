@@ -1,0 +1,35 @@
+"""Learning tests (slow): the algorithms must actually learn, measured against a threshold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from drlab.rl.config import DQNConfig, QLearningConfig
+from drlab.rl.dqn import train_dqn
+from drlab.rl.qlearning import train_q_learning
+
+
+@pytest.mark.slow
+def test_q_learning_solves_deterministic_frozenlake() -> None:
+    result = train_q_learning(QLearningConfig(slippery=False, episodes=300, eval_episodes=50, seed=0))
+    assert result.eval_success_rate == 1.0  # the greedy policy reaches the goal every time
+    # the value of the start state is the discounted reward of the 6-step shortest path: γ^5
+    assert result.q_table[0].max() == pytest.approx(0.99**5, abs=0.05)
+
+
+@pytest.mark.slow
+def test_q_learning_beats_random_on_slippery_frozenlake() -> None:
+    result = train_q_learning(QLearningConfig(episodes=3_000, eval_episodes=300, seed=0))
+    assert result.eval_success_rate > 0.5  # a random policy succeeds about 1.5% of the time
+
+
+@pytest.mark.slow
+def test_dqn_learns_cartpole_on_a_small_budget() -> None:
+    threads = torch.get_num_threads()
+    config = DQNConfig(total_steps=5_000, eval_freq=1_000, eval_episodes=5, seed=0)
+    result = train_dqn(config)
+    assert torch.get_num_threads() == threads  # restored after training
+    best = max(mean for _, mean in result.evaluations)
+    assert best >= 150, result.evaluations  # a random policy scores about 22
+    assert result.metrics["eval_mean_return"] >= 100, result.metrics  # the kept model, on held-out starts
