@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -78,6 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DrlabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (`drlab linreg | head`): stop quietly, as Unix tools do; point stdout at
+        # devnull so that Python's final flush does not raise again (recipe from the `signal` docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(
             "error: interrupted (files already written are complete; partial ones were discarded)",

@@ -1,0 +1,141 @@
+"""A two-minute check of drlab's trainer on a GPU: device choice, fp32 and bf16 autocast, speed, finiteness.
+
+    .venv/bin/python benchmarks/gpu_check.py            # on a CUDA machine (~2 minutes on one H100)
+    .venv/bin/python benchmarks/gpu_check.py --quick    # anywhere, tiny sizes (a CPU smoke test)
+
+1. ``--device auto`` must resolve to CUDA when a GPU is present (reported; a failure when ``--expect-cuda``).
+2. Every model (softmax, mlp, cnn, cnn-bn) trains ``--epochs`` epochs on synthetic 28×28 images with
+   the data on the device, in fp32 and in bf16 autocast; samples/s (median epoch) and the final loss,
+   which must be finite, are printed per model and precision.
+3. The whole ``drlab train`` job on digits (``--device auto --precision bf16``), interrupted after one
+   epoch and resumed to two: checkpoints with CUDA RNG states, weights export, evaluation.
+
+The last line printed is ``RESULT {json}``; the exit code is 1 when a check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from drlab.common.device import resolve_device
+from drlab.data import Batches
+from drlab.models import CONVOLUTIONAL, MODELS, build_model
+from drlab.train.trainer import Trainer
+
+
+def synthetic(n: int, device: torch.device, seed: int = 0) -> Batches:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    templates = torch.rand(10, 28, 28, generator=generator)
+    images = (0.6 * templates[labels] + 0.4 * torch.rand(n, 28, 28, generator=generator)) * 255
+    return Batches(
+        images.to(torch.uint8), labels, batch_size=128, mean=0.5, std=0.25, seed=seed, device=device
+    )
+
+
+def check_model(
+    name: str, precision: str, train: Batches, epochs: int, device: torch.device
+) -> dict[str, Any]:
+    torch.manual_seed(0)
+    trainer = Trainer(
+        optimizer="adam", lr=1e-3, scheduler="cosine", device=device, precision=precision,  # type: ignore[arg-type]
+        channels_last=name in CONVOLUTIONAL, log=None, progress=False,
+    )  # fmt: skip
+    trainer.setup(build_model(name, (1, 28, 28), 10), len(train), epochs)
+    seconds, losses = [], []
+    for epoch in range(epochs):
+        train.set_epoch(epoch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        metrics = trainer.train_one_epoch(train, epoch)  # ends with a device → host copy: synchronised
+        seconds.append(time.perf_counter() - start)
+        losses.append(metrics["loss"])
+    return {
+        "samples_per_s": round(train.num_samples / statistics.median(seconds)),
+        "first_epoch_s": round(seconds[0], 3),
+        "final_loss": round(losses[-1], 4),
+        "finite": all(math.isfinite(loss) for loss in losses),
+        "bf16_active": trainer.use_bf16,
+    }
+
+
+def check_run_job(device_name: str, quick: bool) -> dict[str, Any]:
+    from drlab.common.io import load_checkpoint
+    from drlab.train.config import TrainConfig
+    from drlab.train.run import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "run")
+        options: dict[str, Any] = {
+            "dataset": "digits", "model": "cnn-bn", "device": device_name, "precision": "bf16", "quiet": True,
+            "out": out, "limit": 300 if quick else None, "scheduler": "none",
+        }  # fmt: skip
+        train(TrainConfig(epochs=1, **options))
+        checkpoint = load_checkpoint(Path(out) / "checkpoint.pt")
+        result = train(TrainConfig(epochs=2, resume=True, **options))
+        return {
+            "test_accuracy": round(result.metrics["test_accuracy"], 4),
+            "epochs": len(result.history),
+            "precision": result.metrics["precision"],
+            "device": result.metrics["device"],
+            "cuda_rng_states_saved": len(checkpoint["rng"]["cuda"]),
+            "ok": len(result.history) == 2 and math.isfinite(result.metrics["test_loss"]),
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a CPU smoke test in seconds)")
+    parser.add_argument("--device", default="auto", help="device to check (default: auto)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per model and precision (default: 2)")
+    parser.add_argument(
+        "--samples", type=int, default=None, help="synthetic images (default: 60000, quick 1024)"
+    )
+    parser.add_argument("--expect-cuda", action="store_true", help="fail unless --device auto picks CUDA")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    n = args.samples or (1024 if args.quick else 60_000)
+    epochs = 1 if args.quick else args.epochs
+    info: dict[str, Any] = {"device": str(device), "torch": torch.__version__, "samples": n, "epochs": epochs}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 here
+    print(f"gpu_check: device {device} ({info.get('gpu', 'no GPU')}), torch {torch.__version__}, "
+          f"{n:,} synthetic 28×28 images, batch 128, {epochs} epoch(s) per model and precision")  # fmt: skip
+    failures: list[str] = []
+    if args.expect_cuda and device.type != "cuda":
+        failures.append(f"--device auto picked {device}, not cuda")
+    train = synthetic(n, device)
+    results: dict[str, Any] = {}
+    for name in MODELS:
+        for precision in ("fp32", "bf16"):
+            row = check_model(name, precision, train, epochs, device)
+            results[f"{name}/{precision}"] = row
+            print(f"  {name:<8} {precision}  {row['samples_per_s']:>10,} samples/s  final loss {row['final_loss']:.4f}"
+                  f"  first epoch {row['first_epoch_s']:.2f} s{'' if row['finite'] else '  NOT FINITE'}")  # fmt: skip
+            if not row["finite"]:
+                failures.append(f"{name}/{precision}: non-finite loss")
+    job = check_run_job(args.device, args.quick)
+    print(f"  drlab train digits cnn-bn bf16, 1 epoch + resume to 2: {job}")
+    if not job["ok"]:
+        failures.append("drlab train job (resume) failed")
+    print(
+        "RESULT "
+        + json.dumps({**info, "models": results, "run_job": job, "failures": failures}, sort_keys=True)
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""``drlab train``, ``drlab evaluate`` and ``drlab predict``: TP1 from the command line.
+
+Only the standard library and the torch-free config are imported here; the handlers import the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
+from drlab.train.config import TrainConfig
+
+TRAIN_DESCRIPTION = """\
+TP1 ("classification supervisée"): train an image classifier with mini-batch gradient descent.
+
+Each step follows the lecture: forward pass, loss (cross-entropy), gradients (backward), update.
+After every epoch ("époque") the model is measured on held-out validation images and a checkpoint
+is written; at the end the best epoch's weights are tested, exported and drawn in the run folder:
+config.json, history.csv, metrics.json, model.safetensors, checkpoint.pt, curves.png,
+confusion_matrix.png, predictions.png, confused_pairs.png.
+"""
+
+TRAIN_EPILOG = """\
+examples:
+  drlab train --dataset digits --model mlp --epochs 20         offline: scikit-learn's 8x8 digits
+  drlab train --dataset fashion-mnist --model cnn              TP1 (downloads Fashion-MNIST once)
+  drlab train --model cnn-bn --scheduler one-cycle --lr 3e-3   the accuracy goal (~0.93)
+  drlab train --dataset digits --limit 300 --epochs 2          a tiny budget, in seconds
+  drlab train --out runs/tp1 --epochs 20 --resume              continue runs/tp1 up to 20 epochs
+  drlab train --model cnn --summary --epochs 1                 print layers, shapes, parameters
+
+defaults: lr 1e-3 for adam/adamw, 0.05 for sgd (momentum 0.9); epochs per model: softmax 10,
+mlp 15, cnn 12, cnn-bn 15; a cosine learning-rate decay stepped every batch.
+then:   drlab evaluate RUN           drlab predict RUN shoe.png shirt.jpg
+"""
+
+EVALUATE_EPILOG = """\
+examples:
+  drlab evaluate runs/digits-mlp                 test accuracy, per class; refreshes metrics.json
+  drlab evaluate runs/digits-mlp --split val     the validation part (writes metrics_val.json)
+"""
+
+PREDICT_EPILOG = """\
+Images of any size and mode (PNG, JPEG, RGB, RGBA, greyscale) are converted to the training format:
+greyscale, light object on a black background (a light background is inverted), resized to fit
+28x28 (8x8 for digits) keeping the aspect ratio, then normalised like the training data.
+
+examples:
+  drlab predict runs/fashion-mnist-cnn sneaker.jpg bag.png
+"""
+
+#: marks the options left out on the command line (a resumed run keeps its saved value for those)
+_NOT_GIVEN: Any = object()
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``train``, ``evaluate`` and ``predict`` to the ``drlab`` command line."""
+    train = add_command(
+        subparsers,
+        "train",
+        help="TP1: train a classifier on Fashion-MNIST or digits; a run folder with metrics and plots",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EPILOG,
+    )
+    add_dataclass_arguments(train, TrainConfig)
+    # remember which options were typed: the help still shows the dataclass defaults
+    train.set_defaults(**{field.name: _NOT_GIVEN for field in dataclasses.fields(TrainConfig)})
+    train.set_defaults(handler=_train)
+
+    evaluate = add_command(
+        subparsers,
+        "evaluate",
+        help="re-measure a trained run on its test (or val/train) images and update its metrics",
+        description="Reload RUN/model.safetensors, evaluate it on a split and print the metrics.",
+        epilog=EVALUATE_EPILOG,
+    )
+    evaluate.add_argument("run", metavar="RUN", help="a run directory made by drlab train")
+    evaluate.add_argument("--split", choices=("test", "val", "train"), default="test", help="which images")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
+    evaluate.add_argument("--data-dir", default=None, help="where the Fashion-MNIST files are cached")
+    evaluate.add_argument("--offline", action="store_true", help="never download")
+    evaluate.add_argument("--seed", type=int, default=None, metavar="N", help="seed (default: the run's)")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = add_command(
+        subparsers,
+        "predict",
+        help="classify image files with a trained run (top-3 classes with probabilities)",
+        description="Classify image files with the model saved in RUN; print the 3 most probable classes.",
+        epilog=PREDICT_EPILOG,
+    )
+    predict.add_argument("run", metavar="RUN", help="a run directory made by drlab train")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, …)")
+    predict.add_argument(
+        "--top", type=int, default=3, metavar="K", help="how many classes to show (default: 3)"
+    )
+    predict.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed (predictions are deterministic)"
+    )
+    predict.set_defaults(handler=_predict)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from drlab.train.run import train
+
+    given = {name for name, value in vars(args).items() if value is not _NOT_GIVEN}
+    typed = argparse.Namespace(
+        **{name: value for name, value in vars(args).items() if value is not _NOT_GIVEN}
+    )
+    config = dataclass_from_namespace(TrainConfig, typed)
+    train(config, given=given)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from drlab.train.run import evaluate_run
+
+    metrics = evaluate_run(
+        args.run, args.split, device=args.device, data_dir=args.data_dir, offline=args.offline, seed=args.seed
+    )
+    split = args.split
+    print(
+        f"{split} accuracy {metrics[f'{split}_accuracy']:.4f}  loss {metrics[f'{split}_loss']:.4f}  "
+        f"({metrics[f'{split}_samples']} images)"
+    )
+    width = max(len(name) for name in metrics["per_class_accuracy"])
+    for name, accuracy in metrics["per_class_accuracy"].items():
+        shown = "   n/a" if accuracy is None else f"{accuracy:.4f}"
+        print(f"  {name:<{width}}  {shown}")
+    if metrics["most_confused"]:
+        pair = metrics["most_confused"][0]
+        print(f"most confused: {pair['true']} → {pair['predicted']} ({pair['count']} times)")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from drlab.common.errors import UsageError
+
+    if args.top < 1:
+        raise UsageError(f"--top must be ≥ 1, got {args.top}")
+    from drlab.common.seeding import seed_everything
+    from drlab.train.predict import predict_files
+
+    seed_everything(args.seed)
+    for prediction in predict_files(args.run, args.images, k=args.top):
+        ranked = ", ".join(f"{name} {probability:.1%}" for name, probability in prediction.top)
+        print(f"{prediction.path}: {ranked}")
+    return 0

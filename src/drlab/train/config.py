@@ -1,0 +1,129 @@
+"""The configuration of a TP1 training run (no torch here: ``drlab train --help`` must answer at once)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+DatasetName = Literal["fashion-mnist", "digits"]
+ModelName = Literal["softmax", "mlp", "cnn", "cnn-bn"]
+OptimizerName = Literal["sgd", "adam", "adamw"]
+SchedulerName = Literal["none", "cosine", "one-cycle"]
+
+#: learning rate ("pas d'apprentissage") used when --lr is not given: SGD with momentum wants a larger
+#: step than Adam, whose steps are already normalised by the gradients' scale
+DEFAULT_LR: dict[str, float] = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
+#: weight decay when --weight-decay is not given (AdamW's decoupled decay is its reason to exist)
+DEFAULT_WEIGHT_DECAY: dict[str, float] = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}
+#: epochs when --epochs is not given: enough to reach each model's accuracy goal on Fashion-MNIST
+DEFAULT_EPOCHS: dict[str, int] = {"softmax": 10, "mlp": 15, "cnn": 12, "cnn-bn": 15}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved, resolved, in ``RUN/config.json``."""
+
+    dataset: DatasetName = "fashion-mnist"
+    """the images to classify (digits: scikit-learn's 8×8 digits, offline)"""
+    model: ModelName = "mlp"
+    """the classifier (see drlab.models)"""
+    epochs: int | None = None
+    """total number of epochs ("époques"); --resume continues up to this number (default: per model)"""
+    batch_size: int = 128
+    """samples per gradient step (mini-batch gradient descent)"""
+    lr: float | None = None
+    """learning rate ("pas d'apprentissage") (default: 0.05 for sgd, 1e-3 for adam/adamw)"""
+    optimizer: OptimizerName = "adam"
+    """update rule: sgd (with momentum), adam or adamw"""
+    momentum: float = 0.9
+    """SGD momentum (ignored by adam/adamw)"""
+    weight_decay: float | None = None
+    """L2 penalty / decoupled weight decay (default: 0, or 0.01 for adamw)"""
+    scheduler: SchedulerName = "cosine"
+    """learning-rate schedule: none, cosine (decays to 0) or one-cycle (warm-up then decay)"""
+    scheduler_step: Literal["batch", "epoch"] = "batch"
+    """advance the schedule after every batch or after every epoch"""
+    grad_clip: float | None = None
+    """clip the gradients' global L2 norm to this value before each update"""
+    patience: int | None = None
+    """early stopping: stop after this many epochs without a better validation accuracy"""
+    dropout: float | None = None
+    """dropout probability for mlp and cnn-bn (default: 0 for mlp, 0.3 for cnn-bn)"""
+    val_fraction: float = 0.1
+    """share of the training images held out for validation (best model, early stopping)"""
+    seed: int = 0
+    """seed of every random number: weights, split, batch order, dropout"""
+    device: str = "auto"
+    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """bf16: bfloat16 autocast on CUDA (ignored elsewhere); same as --amp"""
+    amp: bool = False
+    """shorthand for --precision bf16"""
+    channels_last: bool = True
+    """store images and convolution weights channels-last (faster convolutions and pooling on CPU)"""
+    out: str | None = None
+    """run directory (default: runs/DATASET-MODEL)"""
+    resume: bool = False
+    """continue the run in --out from its last checkpoint, up to --epochs"""
+    force: bool = False
+    """replace the run already in --out"""
+    data_dir: str | None = None
+    """where the Fashion-MNIST files are cached (default: drlab's data cache)"""
+    offline: bool = False
+    """never download: use the cached files or fail"""
+    limit: int | None = None
+    """train on the first N samples only (and test on at most N): the tiny budget of tests and notebooks"""
+    tensorboard: bool = False
+    """also log the curves for TensorBoard in RUN/tensorboard"""
+    plots: bool = True
+    """draw the PNG pictures at the end (--no-plots saves a few seconds on tiny runs)"""
+    summary: bool = False
+    """print the model's layers, output shapes and parameter counts before training"""
+    quiet: bool = False
+    """no progress bars and no per-epoch lines (errors and warnings still print)"""
+
+    def resolved(self) -> TrainConfig:
+        """This config with every per-model/per-optimizer default filled in (what config.json records)."""
+        precision = "bf16" if self.amp else self.precision
+        return dataclasses.replace(
+            self,
+            epochs=DEFAULT_EPOCHS[self.model] if self.epochs is None else self.epochs,
+            lr=DEFAULT_LR[self.optimizer] if self.lr is None else self.lr,
+            weight_decay=DEFAULT_WEIGHT_DECAY[self.optimizer]
+            if self.weight_decay is None
+            else self.weight_decay,
+            dropout=self.dropout if self.dropout is not None else (0.3 if self.model == "cnn-bn" else 0.0),
+            precision=precision,
+            amp=precision == "bf16",
+            out=self.out if self.out is not None else f"runs/{self.dataset}-{self.model}",
+        )
+
+    def check(self) -> None:
+        """Raise :class:`~drlab.common.errors.UsageError` for values no run can use."""
+        from drlab.common.errors import UsageError
+
+        checks = [
+            (self.epochs is None or self.epochs >= 1, f"--epochs must be ≥ 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"--batch-size must be ≥ 1, got {self.batch_size}"),
+            (self.lr is None or self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
+            (self.weight_decay is None or self.weight_decay >= 0, "--weight-decay must be ≥ 0"),
+            (self.grad_clip is None or self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}"),
+            (self.patience is None or self.patience >= 1, f"--patience must be ≥ 1, got {self.patience}"),
+            (self.dropout is None or 0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (0.0 < self.val_fraction < 1.0, f"--val-fraction must be in (0, 1), got {self.val_fraction}"),
+            (0 <= self.seed < 2**32, f"--seed must be in [0, 2**32), got {self.seed}"),
+            (self.limit is None or self.limit >= 20, f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}"),
+            (not (self.resume and self.force), "--resume and --force contradict each other: choose one"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+
+
+#: the fields that define *what* is learned; a run resumed with a different value would not continue it
+RECIPE_FIELDS = (
+    "dataset", "model", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
+    "scheduler_step", "grad_clip", "dropout", "val_fraction", "seed", "limit",
+)  # fmt: skip

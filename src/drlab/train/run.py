@@ -1,0 +1,494 @@
+"""The ``drlab train`` job from start to finish: data → model → trainer → run directory with pictures.
+
+Also the two jobs that reuse a finished run: :func:`evaluate_run` (``drlab evaluate``) and
+:func:`load_trained_model` (``drlab predict``).
+
+A run directory holds::
+
+    config.json         the resolved config, and the dataset's shape, classes and normalisation
+    checkpoint.pt       everything needed to resume (rewritten atomically after every epoch)
+    history.csv         per epoch: train/val loss and accuracy, learning rate, seconds
+    model.safetensors   the final weights (the best validation epoch), no pickle inside
+    metrics.json        test accuracy and loss, per-class accuracy, confusion matrix, parameters, speed
+    *.png               curves, confusion matrix, test predictions, most confused pairs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from drlab import __version__
+from drlab.common.config import to_dict
+from drlab.common.device import resolve_device
+from drlab.common.errors import UsageError
+from drlab.common.io import (
+    load_checkpoint,
+    load_weights,
+    read_json,
+    save_weights,
+    write_csv_atomic,
+    write_json_atomic,
+)
+from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
+from drlab.common.seeding import seed_everything
+from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
+from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
+from drlab.train.config import RECIPE_FIELDS, TrainConfig
+from drlab.train.metrics import most_confused_pairs, per_class_accuracy
+from drlab.train.trainer import Trainer
+
+CHECKPOINT_NAME = "checkpoint.pt"
+WEIGHTS_NAME = "model.safetensors"
+METRICS_NAME = "metrics.json"
+HISTORY_NAME = "history.csv"
+HISTORY_FIELDS = (
+    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "train_seconds",
+    "train_samples_per_second",
+)  # fmt: skip
+#: batches for evaluation only: no gradients are kept, so a larger batch costs little memory and runs faster
+EVAL_BATCH_SIZE = 1024
+#: above this test accuracy on Fashion-MNIST, a model this small is not plausible (a simple CNN tops out
+#: near 93%): the data is probably not Fashion-MNIST (MNIST digits saved under its name, for instance)
+FASHION_MNIST_SUSPICIOUS_ACCURACY = 0.97
+#: how many test images the predictions grid shows
+GRID_IMAGES = 32
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``drlab train`` leaves behind."""
+
+    run_dir: Path
+    """the run directory"""
+    metrics: dict[str, Any]
+    """the content of metrics.json"""
+    history: list[dict[str, float]]
+    """one record per epoch"""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The training, validation and test parts of a dataset, as arrays."""
+
+    dataset: ImageDataset
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def load_splits(
+    dataset_name: str,
+    *,
+    limit: int | None,
+    val_fraction: float,
+    seed: int,
+    data_dir: str | None,
+    offline: bool,
+) -> Splits:
+    """Load the dataset (``--limit``: its first N samples) and hold out a seeded validation part."""
+    dataset = load_dataset(
+        dataset_name, data_dir=data_dir, download=not offline, seed=0, offline=True if offline else None
+    ).limit(limit)
+    x_train, y_train, x_val, y_val = train_val_split(dataset.x_train, dataset.y_train, val_fraction, seed)
+    return Splits(dataset, x_train, y_train, x_val, y_val)
+
+
+def _dataset_info(splits: Splits) -> dict[str, Any]:
+    dataset = splits.dataset
+    return {
+        "name": dataset.name,
+        "image_shape": list(dataset.image_shape),
+        "classes": list(dataset.classes),
+        "mean": dataset.mean,
+        "std": dataset.std,
+        "train_samples": len(splits.y_train),
+        "val_samples": len(splits.y_val),
+        "test_samples": len(dataset.y_test),
+    }
+
+
+def resume_config(requested: TrainConfig, given: Iterable[str] | None) -> TrainConfig:
+    """The config of a resumed run: the saved one, with the options given on this command line on top.
+
+    ``given`` names the options the user typed (``None``: all of them). A recipe option (model, data,
+    optimiser, seed…) that contradicts the saved run is a :class:`UsageError`: it would not be a
+    continuation of that run.
+    """
+    run_dir = Path(requested.out or ".")
+    saved = read_json(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise UsageError(f"--resume: {run_dir} holds no drlab training run (no readable {CONFIG_NAME})")
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    base = TrainConfig(**{key: value for key, value in saved["config"].items() if key in names})
+    given_names = names if given is None else set(given)
+    for name in RECIPE_FIELDS:
+        if name in given_names and getattr(requested, name) is not None:
+            wanted, had = getattr(requested, name), getattr(base, name)
+            if wanted != had:
+                option = "--" + name.replace("_", "-")
+                raise UsageError(
+                    f"--resume: the run in {run_dir} was trained with {option} {had}, not {wanted}; "
+                    "resume with the same value (or start a new run with --force / another --out)"
+                )
+    kept = given_names - set(RECIPE_FIELDS) - {"resume", "force", "out"}
+    overrides = {name: getattr(requested, name) for name in kept if name in names}
+    return dataclasses.replace(base, **overrides, resume=True, force=False, out=str(run_dir))
+
+
+def train(
+    config: TrainConfig,
+    *,
+    given: Iterable[str] | None = None,
+    on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Run ``drlab train``: returns the run directory, the test metrics and the history.
+
+    ``given`` (for ``--resume``) names the options typed on the command line; see :func:`resume_config`.
+    Every check that can fail (arguments, data, run directory, checkpoint) runs before anything is written.
+    """
+    config.check()
+    if config.resume:
+        config = resume_config(config.resolved(), given)
+    config = config.resolved()
+    assert config.epochs is not None and config.lr is not None and config.out is not None
+    is_main_process = True  # issue 6 (several processes): rank == 0; guards every print and every file write
+    log: Callable[[str], None] | None = print if is_main_process and not config.quiet else None
+    run_dir = Path(config.out)
+    if not config.resume and not config.force and (run_dir / CONFIG_NAME).exists():
+        prepare_run_dir(run_dir)  # refuses, touching nothing, a folder that already holds a run
+
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    splits = load_splits(
+        config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
+        data_dir=config.data_dir, offline=config.offline,
+    )  # fmt: skip
+    dataset = splits.dataset
+    model = build_model(config.model, dataset.image_shape, dataset.num_classes, config.dropout)
+    checkpoint_info = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "image_shape": list(dataset.image_shape),
+        "num_classes": dataset.num_classes,
+        "epochs": config.epochs,
+        "recipe": {name: getattr(config, name) for name in RECIPE_FIELDS},
+    }
+    resume_from = _load_resume_checkpoint(run_dir, checkpoint_info, config) if config.resume else None
+    if not config.resume:  # only now that data, model and options are known to be good
+        prepare_run_dir(run_dir, force=config.force)
+
+    trainer = Trainer(
+        optimizer=config.optimizer,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay or 0.0,
+        scheduler=config.scheduler,
+        scheduler_step=config.scheduler_step,
+        grad_clip=config.grad_clip,
+        patience=config.patience,
+        device=device,
+        precision=config.precision,
+        channels_last=config.channels_last and config.model in CONVOLUTIONAL,
+        is_main_process=is_main_process,
+        progress=not config.quiet,
+        log=log,
+        checkpoint_path=run_dir / CHECKPOINT_NAME,
+        checkpoint_info=checkpoint_info,
+        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None,
+    )
+    train_batches = Batches(
+        splits.x_train, splits.y_train, batch_size=config.batch_size, mean=dataset.mean, std=dataset.std,
+        shuffle=True, seed=config.seed, device=device,
+    )  # fmt: skip
+    val_batches = _eval_batches(splits.x_val, splits.y_val, dataset, device)
+    test_batches = _eval_batches(dataset.x_test, dataset.y_test, dataset, device)
+
+    if is_main_process:
+        config_record = {
+            "config": to_dict(config),
+            "dataset": _dataset_info(splits),
+            "model": {"name": config.model, "parameters": count_parameters(model)},
+            "device": str(device),
+            "drlab_version": __version__,
+            "torch_version": torch.__version__,
+        }
+        write_json_atomic(run_dir / CONFIG_NAME, config_record)  # the marker of a run: written first
+    if log is not None:
+        if config.summary:
+            log(summarize(model, dataset.image_shape).table())
+        action = f"resuming at epoch {resume_from['epoch'] + 1}" if resume_from else "training"
+        log(
+            f"{action}: {config.model} ({count_parameters(model):,} parameters) on {dataset.name} "
+            f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
+            f"of {dataset.image_shape[1]}×{dataset.image_shape[2]}), {config.optimizer} lr {config.lr:g}, "
+            f"{config.scheduler} schedule, batch {config.batch_size}, {config.epochs} epochs, on {device}"
+        )
+
+    def write_history(trainer: Trainer, record: dict[str, float]) -> None:
+        if is_main_process:
+            write_csv_atomic(run_dir / HISTORY_NAME, trainer.history, HISTORY_FIELDS)
+        if on_epoch_end is not None:
+            on_epoch_end(trainer, record)
+
+    history = trainer.fit(
+        model, train_batches, val_batches, config.epochs, resume_from=resume_from, on_epoch_end=write_history
+    )
+    test = trainer.evaluate(test_batches)
+    metrics = _metrics(test, dataset, len(splits.y_train), trainer, config, device)
+    if is_main_process:
+        save_weights(
+            trainer.module.state_dict() if trainer.module is not None else model.state_dict(),
+            run_dir / WEIGHTS_NAME,
+            metadata={"model": config.model, "dataset": config.dataset, "drlab_version": __version__},
+        )
+        write_csv_atomic(run_dir / HISTORY_NAME, history, HISTORY_FIELDS)
+        write_json_atomic(run_dir / METRICS_NAME, metrics)
+        if config.plots:
+            _plot_run(run_dir, history, metrics, dataset, test_batches, trainer)
+        for warning in metrics["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+    if log is not None:
+        log(
+            f"test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
+            f"{len(history)} epochs, best validation epoch {trainer.best_epoch}; run saved in {run_dir}/ "
+            "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
+        )
+    return TrainResult(run_dir=run_dir, metrics=metrics, history=history)
+
+
+def _eval_batches(
+    images: np.ndarray, labels: np.ndarray, dataset: ImageDataset, device: torch.device
+) -> Batches:
+    return Batches(
+        images,
+        labels,
+        batch_size=EVAL_BATCH_SIZE,
+        mean=dataset.mean,
+        std=dataset.std,
+        shuffle=False,
+        device=device,
+    )
+
+
+def _load_resume_checkpoint(run_dir: Path, info: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    path = run_dir / CHECKPOINT_NAME
+    checkpoint = load_checkpoint(path)  # weights_only=True: a malicious pickle is refused here
+    saved = checkpoint.get("info")
+    if not isinstance(saved, dict):
+        raise UsageError(f"{path}: not a drlab training checkpoint (no model/dataset identity)")
+    for key, option in (("model", "--model"), ("dataset", "--dataset"), ("image_shape", "image shape")):
+        if saved.get(key) != info[key]:
+            raise UsageError(
+                f"{path}: this checkpoint is for {option} {saved.get(key)}, not {info[key]}; "
+                "it cannot continue this run"
+            )
+    if saved.get("recipe") != info["recipe"]:
+        differing = sorted(
+            k for k in info["recipe"] if (saved.get("recipe") or {}).get(k) != info["recipe"][k]
+        )
+        raise UsageError(f"{path}: this checkpoint was trained with other settings ({', '.join(differing)})")
+    if config.scheduler != "none" and saved.get("epochs") != config.epochs:
+        raise UsageError(
+            f"--resume: the {config.scheduler} learning-rate schedule of this run was planned for "
+            f"{saved.get('epochs')} epochs; resume with --epochs {saved.get('epochs')} "
+            "(or train with --scheduler none to extend runs freely)"
+        )
+    return checkpoint
+
+
+def _metrics(
+    test: dict[str, Any],
+    dataset: ImageDataset,
+    train_samples: int,
+    trainer: Trainer,
+    config: TrainConfig,
+    device: torch.device,
+) -> dict[str, Any]:
+    confusion = np.asarray(test["confusion_matrix"])
+    history = trainer.history
+    train_seconds = sum(record["train_seconds"] for record in history)
+    warnings = []
+    if dataset.name == "fashion-mnist" and test["accuracy"] > FASHION_MNIST_SUSPICIOUS_ACCURACY:
+        warnings.append(
+            f"test accuracy {test['accuracy']:.4f} on Fashion-MNIST is implausibly high for a model this small "
+            "(a simple CNN tops out near 0.93): the files are probably not Fashion-MNIST (MNIST digits?)"
+        )
+    assert trainer.module is not None
+    return {
+        "dataset": dataset.name,
+        "model": config.model,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_samples": test["samples"],
+        "per_class_accuracy": {
+            name: (None if math.isnan(acc) else float(acc))
+            for name, acc in zip(dataset.classes, per_class_accuracy(confusion), strict=True)
+        },
+        "confusion_matrix": confusion.tolist(),
+        "most_confused": [
+            {"true": dataset.classes[i], "predicted": dataset.classes[j], "count": count}
+            for i, j, count in most_confused_pairs(confusion, 10)
+        ],
+        "parameters": count_parameters(trainer.module),
+        "epochs_trained": len(history),
+        "best_epoch": trainer.best_epoch,
+        "best_val_accuracy": trainer.best_val_accuracy if history else None,
+        "train_seconds": sum(r["seconds"] for r in history),
+        "samples_per_second": train_samples * len(history) / train_seconds if train_seconds > 0 else None,
+        "device": str(device),
+        "precision": "bf16" if trainer.use_bf16 else "fp32",
+        "warnings": warnings,
+    }
+
+
+def _plot_run(
+    run_dir: Path,
+    history: list[dict[str, float]],
+    metrics: dict[str, Any],
+    dataset: ImageDataset,
+    test_batches: Batches,
+    trainer: Trainer,
+) -> None:
+    from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix, plot_curves, plot_predictions
+
+    if history:
+        plot_curves(history, run_dir / "curves.png")
+    confusion = np.asarray(metrics["confusion_matrix"])
+    plot_confusion_matrix(confusion, dataset.classes, run_dir / "confusion_matrix.png")
+    plot_confused_pairs(confusion, dataset.classes, run_dir / "confused_pairs.png")
+    n = min(GRID_IMAGES, test_batches.num_samples)
+    model = trainer.model
+    assert model is not None
+    with torch.inference_mode():
+        model.eval()
+        probabilities = torch.softmax(model(trainer._layout(test_batches.x[:n])).float(), dim=1).cpu()
+    confidence, predicted = probabilities.max(dim=1)
+    plot_predictions(
+        dataset.x_test[:n], dataset.y_test[:n], predicted.numpy(), confidence.numpy(), dataset.classes,
+        run_dir / "predictions.png",
+    )  # fmt: skip
+
+
+def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model saved in ``run_dir`` (CPU, eval mode) and its dataset info (shape, classes, normalisation)."""
+    run = Path(run_dir)
+    record = _read_run_record(run)
+    dataset_info, config = record["dataset"], record["config"]
+    model = build_model(
+        config["model"],
+        tuple(dataset_info["image_shape"]),
+        len(dataset_info["classes"]),
+        config.get("dropout"),
+    )
+    weights = load_weights(run / WEIGHTS_NAME)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UsageError(
+            f"{run / WEIGHTS_NAME}: these weights do not fit model {config['model']} ({first[:160]})"
+        ) from exc
+    model.eval()
+    return model, {**dataset_info, "config": config}
+
+
+def _read_run_record(run: Path) -> dict[str, Any]:
+    if not (run / CONFIG_NAME).is_file():
+        raise UsageError(
+            f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
+        )
+    record = read_json(run / CONFIG_NAME)
+    if not isinstance(record, dict) or not {"config", "dataset"} <= set(record):
+        raise UsageError(f"{run / CONFIG_NAME}: not a drlab training run's config")
+    if not (run / WEIGHTS_NAME).is_file():
+        raise UsageError(
+            f"{run} has no {WEIGHTS_NAME} yet (the run did not finish; continue it with --resume)"
+        )
+    return record
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    *,
+    device: str = "auto",
+    data_dir: str | None = None,
+    offline: bool = False,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Reload the model of ``run_dir``, measure it on ``split`` (test, val or train) and update its metrics.
+
+    ``test`` refreshes ``metrics.json`` (and the confusion and prediction pictures); ``val`` and ``train``
+    write ``metrics_val.json`` / ``metrics_train.json``.
+    """
+    if split not in ("test", "val", "train"):
+        raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
+    run = Path(run_dir)
+    model, info = load_trained_model(run)
+    config = TrainConfig(
+        **{k: v for k, v in info["config"].items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
+    )
+    seed_everything(config.seed if seed is None else seed)
+    torch_device = resolve_device(device)
+    splits = load_splits(
+        config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
+        data_dir=data_dir if data_dir is not None else config.data_dir, offline=offline,
+    )  # fmt: skip
+    dataset = splits.dataset
+    if list(dataset.image_shape) != list(info["image_shape"]) or list(dataset.classes) != list(
+        info["classes"]
+    ):
+        raise UsageError(f"the {config.dataset} data found now does not match the data {run} was trained on")
+    images, labels = {
+        "test": (dataset.x_test, dataset.y_test),
+        "val": (splits.x_val, splits.y_val),
+        "train": (splits.x_train, splits.y_train),
+    }[split]
+    trainer = Trainer(
+        device=torch_device, channels_last=config.channels_last and config.model in CONVOLUTIONAL, log=None
+    )
+    trainer.model = trainer.prepare_model(model)
+    start = time.perf_counter()
+    result = trainer.evaluate(_eval_batches(images, labels, dataset, torch_device))
+    confusion = np.asarray(result["confusion_matrix"])
+    metrics: dict[str, Any] = {
+        f"{split}_accuracy": result["accuracy"],
+        f"{split}_loss": result["loss"],
+        f"{split}_samples": result["samples"],
+        "per_class_accuracy": {
+            name: (None if math.isnan(acc) else float(acc))
+            for name, acc in zip(dataset.classes, per_class_accuracy(confusion), strict=True)
+        },
+        "confusion_matrix": confusion.tolist(),
+        "most_confused": [
+            {"true": dataset.classes[i], "predicted": dataset.classes[j], "count": count}
+            for i, j, count in most_confused_pairs(confusion, 10)
+        ],
+        "evaluated_seconds": time.perf_counter() - start,
+    }
+    if split == "test":
+        previous = read_json(run / METRICS_NAME) if (run / METRICS_NAME).is_file() else {}
+        metrics = {**(previous if isinstance(previous, dict) else {}), **metrics}
+        write_json_atomic(run / METRICS_NAME, metrics)
+        from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix
+
+        plot_confusion_matrix(confusion, dataset.classes, run / "confusion_matrix.png")
+        plot_confused_pairs(confusion, dataset.classes, run / "confused_pairs.png")
+    else:
+        write_json_atomic(run / f"metrics_{split}.json", metrics)
+    return metrics
+
+
+__all__ = ["TrainResult", "evaluate_run", "load_trained_model", "resume_config", "train"]
