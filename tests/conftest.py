@@ -27,6 +27,17 @@ def _is_loopback(address: Any) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tests use tiny tensors: one thread is as fast, and immune to the spin-waits of a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
 def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fail any test that tries to connect anywhere but 127.0.0.0/8 (tests start their own servers)."""
     real_connect = socket.socket.connect

@@ -4,7 +4,6 @@ target updates, the batched training phase against the textbook loop, determinis
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +33,6 @@ TINY = DQNConfig(
     checkpoint_freq=400,
     buffer_size=1_000,
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny matrices: one thread is faster, and immune to a busy machine's oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # --- replay buffer ---------------------------------------------------------------------------------------

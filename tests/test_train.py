@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,6 @@ from drlab.train.run import train
 from drlab.train.trainer import Trainer
 
 TINY = ["--dataset", "digits", "--limit", "150", "--quiet", "--no-plots"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    # tiny tensors: one thread is as fast, and immune to the spin-waits of a busy shared machine
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def synthetic_batches(n: int = 200, batch_size: int = 32, seed: int = 0, **kwargs: Any) -> Batches:

@@ -30,6 +30,7 @@ examples:
   drlab train --dataset digits --limit 300 --epochs 2          a tiny budget, in seconds
   drlab train --out runs/tp1 --epochs 20 --resume              continue runs/tp1 up to 20 epochs
   drlab train --model cnn --summary --epochs 1                 print layers, shapes, parameters
+  drlab train --dataset digits --nproc 2                       data-parallel on 2 processes (torchrun)
 
 defaults: lr 1e-3 for adam/adamw, 0.05 for sgd (momentum 0.9); epochs per model: softmax 10,
 mlp 15, cnn 12, cnn-bn 15; a cosine learning-rate decay stepped every batch.
@@ -65,9 +66,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=TRAIN_EPILOG,
     )
     add_dataclass_arguments(train, TrainConfig)
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on N processes with DistributedDataParallel: re-runs this command under "
+        "`torchrun --standalone --nproc-per-node N` (--batch-size stays the global batch)",
+    )
     # remember which options were typed: the help still shows the dataclass defaults
     train.set_defaults(**{field.name: _NOT_GIVEN for field in dataclasses.fields(TrainConfig)})
-    train.set_defaults(handler=_train)
+    train.set_defaults(handler=lambda args: _train(args, train))
 
     evaluate = add_command(
         subparsers,
@@ -102,16 +111,54 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     predict.set_defaults(handler=_predict)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from drlab.train.run import train
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from drlab.common import distributed
+    from drlab.common.errors import DrlabError
 
     given = {name for name, value in vars(args).items() if value is not _NOT_GIVEN}
     typed = argparse.Namespace(
         **{name: value for name, value in vars(args).items() if value is not _NOT_GIVEN}
     )
     config = dataclass_from_namespace(TrainConfig, typed)
-    train(config, given=given)
+    if args.nproc is not None:
+        return _launch(args.nproc, parser, typed, config)
+    from drlab.train.run import train
+
+    try:
+        train(config, given=given)
+    except DrlabError as exc:
+        # under torchrun every rank meets the same error (bad option, busy run folder): rank 0 says it
+        if getattr(exc, "reported_by_main", False) and not distributed.is_main_process():
+            return exc.exit_code
+        raise
     return 0
+
+
+def _launch(
+    nproc: int, parser: argparse.ArgumentParser, typed: argparse.Namespace, config: TrainConfig
+) -> int:
+    """``--nproc N``: the same command (the options typed, minus --nproc) on N processes under torchrun."""
+    from pathlib import Path
+
+    from drlab.common import distributed
+    from drlab.common.errors import UsageError
+    from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
+
+    if nproc < 1:
+        raise UsageError(f"--nproc must be ≥ 1, got {nproc}")
+    if distributed.read_env().launched:
+        raise UsageError(
+            "--nproc starts torchrun itself, but this process already runs under torchrun: drop --nproc"
+        )
+    # the usual mistakes get their one-line error here, before any process starts
+    config.check()
+    out = Path(config.resolved().out or ".")
+    if config.resume and not (out / CONFIG_NAME).is_file():
+        prepare_run_dir(out, resume=True)  # raises: nothing to resume there
+    if not config.resume and not config.force and (out / CONFIG_NAME).is_file():
+        prepare_run_dir(out)  # raises: a run is already there; nothing is touched
+    module_args = ["train", *distributed.argv_from_namespace(parser, typed, exclude=("nproc", "handler"))]
+    return distributed.launch(nproc, module_args, checkpoint=out / "checkpoint.pt")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

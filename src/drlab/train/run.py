@@ -29,9 +29,10 @@ import torch
 from torch import nn
 
 from drlab import __version__
+from drlab.common import distributed
 from drlab.common.config import to_dict
 from drlab.common.device import resolve_device
-from drlab.common.errors import UsageError
+from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import (
     load_checkpoint,
     load_weights,
@@ -157,20 +158,48 @@ def train(
 
     ``given`` (for ``--resume``) names the options typed on the command line; see :func:`resume_config`.
     Every check that can fail (arguments, data, run directory, checkpoint) runs before anything is written.
+
+    Under ``torchrun`` every process runs this function: they join one process group (gloo on CPU,
+    NCCL on CUDA with one GPU each), train one model with DistributedDataParallel, and rank 0 alone
+    writes the run directory and prints.
     """
     config.check()
     if config.resume:
         config = resume_config(config.resolved(), given)
     config = config.resolved()
+    joined_here = not distributed.is_initialized()
+    env, device = distributed.setup(config.device)  # a single process: nothing to join, just the device
+    try:
+        return _train(config, env, device, on_epoch_end)
+    except RuntimeError as exc:
+        if env.launched and distributed.is_collective_failure(exc):
+            first = distributed.short_reason(exc)
+            raise DrlabError(
+                f"rank {env.rank} lost contact with the other processes ({first}); one of them probably "
+                f"died (torchrun's report names it). The last checkpoint in {config.out} is complete: "
+                "rerun with --resume to continue"
+            ) from exc
+        raise
+    finally:
+        if joined_here:
+            distributed.teardown()
+
+
+def _train(
+    config: TrainConfig,
+    env: distributed.DistEnv,
+    device: torch.device,
+    on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None,
+) -> TrainResult:
     assert config.epochs is not None and config.lr is not None and config.out is not None
-    is_main_process = True  # issue 6 (several processes): rank == 0; guards every print and every file write
+    is_main_process = env.is_main  # rank 0 alone prints and writes files
     log: Callable[[str], None] | None = print if is_main_process and not config.quiet else None
     run_dir = Path(config.out)
     if not config.resume and not config.force and (run_dir / CONFIG_NAME).exists():
-        prepare_run_dir(run_dir)  # refuses, touching nothing, a folder that already holds a run
+        # refuses, touching nothing, a folder that already holds a run (rank 0 looks, every rank stops)
+        distributed.main_first(lambda: prepare_run_dir(run_dir))
 
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
+    seed_everything(config.seed)  # the same seed on every rank (DDP copies rank 0's weights anyway)
     splits = load_splits(
         config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
         data_dir=config.data_dir, offline=config.offline,
@@ -187,7 +216,7 @@ def train(
     }
     resume_from = _load_resume_checkpoint(run_dir, checkpoint_info, config) if config.resume else None
     if not config.resume:  # only now that data, model and options are known to be good
-        prepare_run_dir(run_dir, force=config.force)
+        distributed.main_first(lambda: prepare_run_dir(run_dir, force=config.force))
 
     trainer = Trainer(
         optimizer=config.optimizer,
@@ -208,12 +237,14 @@ def train(
         checkpoint_info=checkpoint_info,
         tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None,
     )
+    # --batch-size is the *global* batch: each rank takes its [rank::world_size] share of every batch of
+    # one permutation per epoch, shared by all ranks (it depends on the seed and the epoch only)
     train_batches = Batches(
         splits.x_train, splits.y_train, batch_size=config.batch_size, mean=dataset.mean, std=dataset.std,
-        shuffle=True, seed=config.seed, device=device,
+        shuffle=True, seed=config.seed, device=device, rank=env.rank, world_size=env.world_size,
     )  # fmt: skip
-    val_batches = _eval_batches(splits.x_val, splits.y_val, dataset, device)
-    test_batches = _eval_batches(dataset.x_test, dataset.y_test, dataset, device)
+    val_batches = _eval_batches(splits.x_val, splits.y_val, dataset, device, env.rank, env.world_size)
+    test_batches = _eval_batches(dataset.x_test, dataset.y_test, dataset, device, env.rank, env.world_size)
 
     if is_main_process:
         config_record = {
@@ -221,6 +252,7 @@ def train(
             "dataset": _dataset_info(splits),
             "model": {"name": config.model, "parameters": count_parameters(model)},
             "device": str(device),
+            "processes": env.world_size,
             "drlab_version": __version__,
             "torch_version": torch.__version__,
         }
@@ -234,6 +266,11 @@ def train(
             f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
             f"of {dataset.image_shape[1]}×{dataset.image_shape[2]}), {config.optimizer} lr {config.lr:g}, "
             f"{config.scheduler} schedule, batch {config.batch_size}, {config.epochs} epochs, on {device}"
+            + (
+                f" × {env.world_size} processes ({distributed.backend_for(device)})"
+                if env.world_size > 1
+                else ""
+            )
         )
 
     def write_history(trainer: Trainer, record: dict[str, float]) -> None:
@@ -265,20 +302,29 @@ def train(
             f"{len(history)} epochs, best validation epoch {trainer.best_epoch}; run saved in {run_dir}/ "
             "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
         )
+    distributed.barrier()  # the run is over when rank 0 has written everything
     return TrainResult(run_dir=run_dir, metrics=metrics, history=history)
 
 
 def _eval_batches(
-    images: np.ndarray, labels: np.ndarray, dataset: ImageDataset, device: torch.device
+    images: np.ndarray,
+    labels: np.ndarray,
+    dataset: ImageDataset,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> Batches:
+    # sharded over the ranks like the training batches, with a batch size that leaves no sample out
     return Batches(
         images,
         labels,
-        batch_size=EVAL_BATCH_SIZE,
+        batch_size=distributed.lossless_batch_size(len(labels), EVAL_BATCH_SIZE, world_size),
         mean=dataset.mean,
         std=dataset.std,
         shuffle=False,
         device=device,
+        rank=rank,
+        world_size=world_size,
     )
 
 
@@ -369,7 +415,7 @@ def _plot_run(
     plot_confusion_matrix(confusion, dataset.classes, run_dir / "confusion_matrix.png")
     plot_confused_pairs(confusion, dataset.classes, run_dir / "confused_pairs.png")
     n = min(GRID_IMAGES, test_batches.num_samples)
-    model = trainer.model
+    model = trainer.module  # the bare model: rank 0 alone draws, so no DDP collective may run here
     assert model is not None
     with torch.inference_mode():
         model.eval()

@@ -16,10 +16,12 @@ losses and correct counts are accumulated *on the device* (reading a number back
 make the CPU wait for the GPU after every batch), evaluation runs under ``torch.inference_mode``, and
 convolutional models use the channels-last memory layout.
 
-Ready for several processes (issue 6): metrics are sums and counts (never averages of averages), passed
-through :meth:`Trainer.sum_over_processes` before they are divided; the batches' ``set_epoch`` is
-called every epoch; :meth:`Trainer.prepare_model` is the one place the model is wrapped; and
-``is_main_process`` guards every print, progress bar and file write.
+Several processes (``torchrun``, see :mod:`drlab.common.distributed`): :meth:`Trainer.prepare_model`
+is the one place the model is wrapped in ``DistributedDataParallel``; each rank's loss is weighted so
+that DDP's average of the ranks' gradients is the gradient of the *global* batch's mean loss; metrics
+are sums and counts (never averages of averages), summed over the ranks by
+:meth:`Trainer.sum_over_processes` before they are divided; the batches' ``set_epoch`` is called every
+epoch; and ``is_main_process`` guards every print, progress bar and file write.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from drlab.common import distributed
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import save_checkpoint
 from drlab.data import Batches
@@ -156,24 +159,27 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.stopped_early = False
         self.last_finite_loss = math.nan
+        # a test aid: DRLAB_FAULT_INJECTION=RANK:EPOCH:STEP kills that rank there (see drlab.common.distributed)
+        self.fault = distributed.fault_from_env()
 
     # ------------------------------------------------------------------ set-up
     def prepare_model(self, model: nn.Module) -> nn.Module:
         """Place ``model`` on the device in the right memory layout; the one place a model is wrapped.
 
-        (With several processes, issue 6 wraps it in ``DistributedDataParallel`` here; ``self.module``
-        always stays the bare model, whose ``state_dict`` is saved.)
+        With several processes it is wrapped in ``DistributedDataParallel`` (which copies rank 0's
+        weights to every rank); ``self.module`` always stays the bare model, whose ``state_dict`` is
+        saved and which evaluation uses.
         """
         model = model.to(self.device)
         if self.channels_last:
             # NHWC: convolutions and max-pooling run much faster on CPU (oneDNN's native layout)
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.module = model
-        return model
+        return distributed.wrap_model(model, self.device)
 
     def sum_over_processes(self, totals: torch.Tensor) -> torch.Tensor:
-        """Sum metric totals over every process (one process: nothing to do; issue 6: ``all_reduce``)."""
-        return totals
+        """Sum metric totals over every process (one process: nothing to do; several: an ``all_reduce``)."""
+        return distributed.all_reduce_sum(totals)
 
     def _log(self, message: str) -> None:
         if self.log is not None and self.is_main_process:
@@ -204,6 +210,7 @@ class Trainer:
         model, optimizer = self.model, self.optimizer
         model.train()  # dropout active, batch norm uses (and updates) the batch statistics
         n_batches = len(batches)
+        world_size = batches.world_size
         # per-batch loss and correct counts stay on the device: no synchronisation inside the loop
         batch_losses = torch.full((n_batches,), math.nan, device=self.device)
         batch_correct = torch.zeros(n_batches, dtype=torch.int64, device=self.device)
@@ -211,6 +218,7 @@ class Trainer:
         checked = 0
         start = time.perf_counter()
         for step, (x_batch, y_batch) in enumerate(batches):
+            distributed.maybe_inject_fault(self.fault, epoch + 1, step + 1)
             x_batch = self._layout(x_batch)
             with self._autocast():
                 # ➊ forward pass: scores (logits) for every class
@@ -219,7 +227,14 @@ class Trainer:
                 loss = F.cross_entropy(logits.float(), y_batch)
             # ➌ gradients: clear the previous ones (set_to_none: no memset), then backpropagate
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if world_size == 1:
+                loss.backward()
+            else:
+                # DDP *averages* the ranks' gradients; weighting this rank's mean loss by W·n_rank/B makes
+                # that average the gradient of the global batch's mean loss, even when the ranks hold
+                # different numbers of samples (the short last batch). Backward all-reduces them.
+                global_count = distributed.global_batch_size(batches.num_samples, batches.batch_size, step)
+                (loss * distributed.shard_loss_weight(len(y_batch), global_count, world_size)).backward()
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
             # ➍ update: θ ← θ − lr · (the optimizer's direction)
@@ -242,6 +257,8 @@ class Trainer:
                     )
             if progress is not None:
                 progress.update(1)
+        if self.module is not None:
+            distributed.sync_buffers(self.module)  # rank 0's batch-norm statistics become everyone's
         sizes = torch.tensor(batch_sizes, dtype=torch.float32, device=self.device)
         totals = torch.stack(
             [(batch_losses * sizes).sum(), batch_correct.sum().to(torch.float32), sizes.sum()]
@@ -279,9 +296,11 @@ class Trainer:
         """Loss, accuracy and confusion matrix of ``model`` (default: the trainer's) on ``batches``.
 
         Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all) with the model in eval
-        mode (dropout off, batch norm uses its running statistics). Prints nothing.
+        mode (dropout off, batch norm uses its running statistics). Prints nothing. With several
+        processes each rank measures its shard of ``batches`` and the totals are summed over the ranks.
         """
-        model = model if model is not None else self.model
+        # the bare model: evaluation needs no gradient all-reduce, so no DDP wrapper
+        model = model if model is not None else self.module
         if model is None:
             raise RuntimeError("no model to evaluate: pass one or call fit() first")
         was_training = model.training

@@ -1,0 +1,185 @@
+"""``drlab train`` on two processes (torchrun, gloo, 127.0.0.1): the same numbers as one process,
+files written by rank 0 alone, and a worker killed mid-run → a clean failure, a loadable checkpoint,
+and ``--resume`` continuing from it.
+
+The two-process runs are real ``torchrun`` launches (about 10 s each on 2 cores): the oracle is the
+same command run in this process, on one process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from drlab.cli import main
+from drlab.common import distributed as D
+from drlab.common.io import load_checkpoint, load_weights, read_json
+
+# digits, first 301 images: 30 held out, 271 to train on; batch 32 → 8 full batches and one of 15,
+# shared 8/7 between the two ranks (the case where averaging two means would be wrong)
+RECIPE = [
+    "train", "--dataset", "digits", "--model", "mlp", "--limit", "301", "--batch-size", "32",
+    "--optimizer", "sgd", "--lr", "0.05", "--scheduler", "cosine", "--seed", "1",
+]  # fmt: skip
+
+# records every file a process opens for writing (and every folder it makes or renames) under WATCH_DIR
+AUDIT_HOOK = textwrap.dedent(
+    """
+    import os, sys
+    _watch = os.environ.get("DRLAB_TEST_WATCH_DIR")
+    _log = os.environ.get("DRLAB_TEST_WRITE_LOG")
+    _rank = os.environ.get("RANK")
+    _WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+    if _watch and _log and _rank is not None:
+        def _hook(event, args):
+            if event == "open" and isinstance(args[2], int) and args[2] & _WRITE:
+                path = args[0]
+            elif event in ("os.mkdir", "os.rename", "os.remove", "shutil.rmtree"):
+                path = args[0]
+            else:
+                return
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_watch):
+                with open(f"{_log}.rank{_rank}", "a") as handle:
+                    handle.write(f"{event} {os.fspath(path)}\\n")
+        sys.addaudithook(_hook)
+    """
+)
+
+
+def _worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "DRLAB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
+    if sys.platform.startswith("linux"):
+        env["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's own sockets stay on loopback
+    env.update(extra)
+    return env
+
+
+def test_torchrun_two_processes_equal_one_process_and_only_rank_0_writes(tmp_path: Path) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(AUDIT_HOOK)
+    runs = tmp_path / "runs"
+    env = _worker_env(
+        tmp_path,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")])),
+        DRLAB_TEST_WATCH_DIR=str(runs),
+        DRLAB_TEST_WRITE_LOG=str(tmp_path / "writes"),
+    )
+    command = D.torchrun_command(2, [*RECIPE, "--epochs", "2", "--out", str(runs / "ddp")])
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    assert main([*RECIPE, "--epochs", "2", "--out", str(runs / "single"), "--quiet"]) == 0
+
+    # the same numbers: every epoch's all-reduced loss and accuracy, and the final weights
+    ddp, single = runs / "ddp", runs / "single"
+    ddp_metrics, single_metrics = read_json(ddp / "metrics.json"), read_json(single / "metrics.json")
+    ddp_history = load_checkpoint(ddp / "checkpoint.pt")["history"]
+    single_history = load_checkpoint(single / "checkpoint.pt")["history"]
+    assert len(ddp_history) == len(single_history) == 2
+    for got, expected in zip(ddp_history, single_history, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert got[key] == pytest.approx(expected[key], rel=1e-5)
+        for key in ("train_accuracy", "val_accuracy"):
+            assert got[key] == pytest.approx(expected[key], abs=1e-9)  # counts: exact
+    assert ddp_metrics["test_samples"] == single_metrics["test_samples"]
+    assert ddp_metrics["confusion_matrix"] == single_metrics["confusion_matrix"]
+    assert ddp_metrics["test_loss"] == pytest.approx(single_metrics["test_loss"], rel=1e-5)
+    ddp_weights, single_weights = (
+        load_weights(ddp / "model.safetensors"),
+        load_weights(single / "model.safetensors"),
+    )
+    assert ddp_weights.keys() == single_weights.keys()
+    for name, expected in single_weights.items():
+        torch.testing.assert_close(ddp_weights[name], expected, rtol=1e-4, atol=1e-5)
+    assert read_json(ddp / "config.json")["processes"] == 2
+
+    # only rank 0 wrote, and it wrote the whole run; only rank 0 printed
+    rank0_writes = (tmp_path / "writes.rank0").read_text()
+    assert "checkpoint.pt" in rank0_writes and "metrics.json" in rank0_writes and "curves.png" in rank0_writes
+    assert not (tmp_path / "writes.rank1").exists(), (tmp_path / "writes.rank1").read_text()
+    assert sorted(p.name for p in ddp.iterdir()) == sorted(p.name for p in single.iterdir())
+    assert done.stdout.count("epoch 2/2") == 1, done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_worker_fails_cleanly_and_resume_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "run"
+    for name, value in _worker_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    # rank 1 is SIGKILLed (like the out-of-memory killer would) at batch 3 of epoch 2: by then rank 0
+    # has written epoch 1's checkpoint (the all-reduce of batch 1 of epoch 2 waited for it)
+    monkeypatch.setenv(D.FAULT_ENV, "1:2:3")
+    code = main([*RECIPE, "--epochs", "3", "--out", str(run_dir), "--nproc", "2", "--quiet", "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 1
+    last_line = err.strip().splitlines()[-1]
+    assert last_line.startswith("error: distributed run failed") and "--resume" in last_line
+
+    checkpoint = load_checkpoint(run_dir / "checkpoint.pt")  # complete and loadable (weights_only=True)
+    assert checkpoint["epoch"] == 1 and len(checkpoint["history"]) == 1
+    assert not (run_dir / "metrics.json").exists()
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+    monkeypatch.delenv(D.FAULT_ENV)
+    assert main(["train", "--resume", "--out", str(run_dir), "--nproc", "2", "--quiet", "--no-plots"]) == 0
+    final = load_checkpoint(run_dir / "checkpoint.pt")
+    assert final["epoch"] == 3 and [r["epoch"] for r in final["history"]] == [1, 2, 3]
+    assert final["history"][0] == checkpoint["history"][0]  # epoch 1 is the one trained before the kill
+    assert read_json(run_dir / "metrics.json")["epochs_trained"] == 3
+
+
+def test_nproc_relaunches_the_typed_command_under_torchrun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    launched: list[tuple[int, list[str]]] = []
+
+    def fake_launch(nproc: int, module_args: list[str], *, checkpoint: object = None) -> int:
+        launched.append((nproc, list(module_args)))
+        return 0
+
+    monkeypatch.setattr(D, "launch", fake_launch)
+    for name in D.TORCHRUN_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--nproc", "2", "--no-channels-last"]) == 0
+    nproc, module_args = launched[0]
+    assert nproc == 2 and "--nproc" not in module_args
+    # only the options typed are passed on (a resumed run keeps its saved values for the others)
+    assert module_args == ["train", "--dataset", "digits", "--epochs", "1", "--no-channels-last"]
+
+    # the usual mistakes are caught before any process starts: a run already there, nothing to resume
+    (tmp_path / "runs" / "digits-mlp").mkdir(parents=True)
+    (tmp_path / "runs" / "digits-mlp" / "config.json").write_text("{}")
+    assert main(["train", "--dataset", "digits", "--nproc", "2"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", "nowhere", "--nproc", "2"]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert len(launched) == 1
+
+
+def test_nproc_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--nproc", "0"]) == 2
+    assert "--nproc must be ≥ 1" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--nproc", "2"]) == 2
+    assert "already" in capsys.readouterr().err
+
+
+def test_fault_spec_parsing() -> None:
+    assert D.parse_fault("1:2:3") == (1, 2, 3)
+    for bad in ("1:2", "a:b:c", "1:0:1"):
+        with pytest.raises(ValueError):
+            D.parse_fault(bad)
