@@ -56,13 +56,7 @@ def build_parser() -> DrlabArgumentParser:
     parser.add_argument("--version", action="version", version=f"drlab {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:  # TODO(integration): remove once every wing has its cli module
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module_name.startswith(exc.name):
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
