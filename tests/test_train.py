@@ -386,3 +386,20 @@ def test_digits_mlp_reaches_95_percent(tmp_path: Path) -> None:
         TrainConfig(dataset="digits", model="mlp", epochs=20, out=str(tmp_path / "run"), quiet=True)
     )
     assert result.metrics["test_accuracy"] >= 0.95
+
+
+def test_tensorboard_missing_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a),
+    )
+    assert main(["train", *TINY, "--tensorboard", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --tensorboard needs the tensorboard package") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

@@ -16,6 +16,7 @@ A run directory holds::
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import sys
 import time
@@ -164,6 +165,8 @@ def train(
     writes the run directory and prints.
     """
     config.check()
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard needs the tensorboard package: pip install 'drlab[tensorboard]'")
     if config.resume:
         config = resume_config(config.resolved(), given)
     config = config.resolved()
@@ -354,6 +357,21 @@ def _load_resume_checkpoint(run_dir: Path, info: dict[str, Any], config: TrainCo
     return checkpoint
 
 
+def _confusion_metrics(confusion: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
+    """Per-class accuracy, the confusion matrix and the ten most confused pairs, JSON-ready."""
+    return {
+        "per_class_accuracy": {
+            name: (None if math.isnan(acc) else float(acc))
+            for name, acc in zip(classes, per_class_accuracy(confusion), strict=True)
+        },
+        "confusion_matrix": confusion.tolist(),
+        "most_confused": [
+            {"true": classes[i], "predicted": classes[j], "count": count}
+            for i, j, count in most_confused_pairs(confusion, 10)
+        ],
+    }
+
+
 def _metrics(
     test: dict[str, Any],
     dataset: ImageDataset,
@@ -378,15 +396,7 @@ def _metrics(
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
         "test_samples": test["samples"],
-        "per_class_accuracy": {
-            name: (None if math.isnan(acc) else float(acc))
-            for name, acc in zip(dataset.classes, per_class_accuracy(confusion), strict=True)
-        },
-        "confusion_matrix": confusion.tolist(),
-        "most_confused": [
-            {"true": dataset.classes[i], "predicted": dataset.classes[j], "count": count}
-            for i, j, count in most_confused_pairs(confusion, 10)
-        ],
+        **_confusion_metrics(confusion, dataset.classes),
         "parameters": count_parameters(trainer.module),
         "epochs_trained": len(history),
         "best_epoch": trainer.best_epoch,
@@ -513,15 +523,7 @@ def evaluate_run(
         f"{split}_accuracy": result["accuracy"],
         f"{split}_loss": result["loss"],
         f"{split}_samples": result["samples"],
-        "per_class_accuracy": {
-            name: (None if math.isnan(acc) else float(acc))
-            for name, acc in zip(dataset.classes, per_class_accuracy(confusion), strict=True)
-        },
-        "confusion_matrix": confusion.tolist(),
-        "most_confused": [
-            {"true": dataset.classes[i], "predicted": dataset.classes[j], "count": count}
-            for i, j, count in most_confused_pairs(confusion, 10)
-        ],
+        **_confusion_metrics(confusion, dataset.classes),
         "evaluated_seconds": time.perf_counter() - start,
     }
     if split == "test":
