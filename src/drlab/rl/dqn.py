@@ -274,6 +274,13 @@ def _train(
     if run is not None:
         write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(config)})
 
+    def checkpoint(run: Path, at_step: int) -> None:
+        # the whole training state as it is *now* (the closure reads the current best_eval, rows, …)
+        _save_checkpoint(
+            run, at_step, q_network, target_network, optimizer, buffer, explore_rng, env,
+            rows, best_eval, best_state, first_solved_step,
+        )  # fmt: skip
+
     from tqdm.auto import tqdm
 
     bar = tqdm(total=config.total_steps, initial=start_step, disable=not progress, unit="step", leave=False)
@@ -376,20 +383,7 @@ def _train(
         # --- checkpoint at an episode end, so that a resume continues exactly ---
         if run is not None and needs_reset and step + 1 >= next_checkpoint:
             eval_started = time.perf_counter()
-            _save_checkpoint(
-                run,
-                step + 1,
-                q_network,
-                target_network,
-                optimizer,
-                buffer,
-                explore_rng,
-                env,
-                rows,
-                best_eval,
-                best_state,
-                first_solved_step,
-            )
+            checkpoint(run, step + 1)
             next_checkpoint = ((step + 1) // config.checkpoint_freq + 1) * config.checkpoint_freq
             eval_seconds += time.perf_counter() - eval_started
         if (step + 1) % 256 == 0:
@@ -432,20 +426,7 @@ def _train(
     if run is not None:
         save_weights(best_state, run / "model.safetensors")
         save_weights(q_network.state_dict(), run / "final_model.safetensors")
-        _save_checkpoint(
-            run,
-            stop,
-            q_network,
-            target_network,
-            optimizer,
-            buffer,
-            explore_rng,
-            env,
-            rows,
-            best_eval,
-            best_state,
-            first_solved_step,
-        )
+        checkpoint(run, stop)
         write_csv_atomic(run / "returns.csv", rows, fieldnames=RETURNS_FIELDS)
         write_json_atomic(run / "metrics.json", metrics)
         from drlab.rl.plots import plot_learning_curve
