@@ -91,7 +91,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     with open(evil, "wb") as handle:
-        pickle.dump({"model": _Exploit(str(marker))}, handle)
+        pickle.dump({"model": _Exploit(str(marker))}, handle, protocol=2)  # torch.save's protocol
     with pytest.raises(UsageError, match="refused to load"):
         load_checkpoint(evil)
     assert not marker.exists()
