@@ -56,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="grade an exercise notebook automatically (TP1)",
         description=CHECK_DESCRIPTION,
     )
-    # prog given explicitly: argparse would otherwise format it with the parent's help formatter
-    exercises = check.add_subparsers(title="exercises", metavar="EXERCISE", prog="drlab check")
+    exercises = check.add_subparsers(title="exercises", metavar="EXERCISE")
     check.set_defaults(handler=lambda args: _missing_exercise(check))
     tp1 = add_command(
         exercises,
