@@ -118,7 +118,7 @@ def run_graph(args: argparse.Namespace) -> int:
     config.validate()
 
     from drlab.common.seeding import seed_everything
-    from drlab.graph import INSTALL_HINT, render_graphs
+    from drlab.linreg.graph import INSTALL_HINT, render_graphs
     from drlab.linreg.data import make_data
 
     seed_everything(config.seed)
