@@ -118,8 +118,8 @@ def run_graph(args: argparse.Namespace) -> int:
     config.validate()
 
     from drlab.common.seeding import seed_everything
-    from drlab.graph import INSTALL_HINT, render_graphs
     from drlab.linreg.data import make_data
+    from drlab.linreg.graph import INSTALL_HINT, render_graphs
 
     seed_everything(config.seed)
     data = make_data(seed=config.data_seed)
