@@ -8,8 +8,8 @@ import ast
 import csv
 import dataclasses
 import json
-import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gymnasium as gym
@@ -403,19 +403,27 @@ def test_learning_rate_decays_linearly_to_its_final_fraction(monkeypatch: pytest
 
 
 def test_checkpoint_time_is_not_booked_as_evaluation_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    pause = 0.05
+    # a clock of the test's own: an evaluation takes 1 s, a checkpoint 100 s, everything else no time
+    now = [0.0]
+    monkeypatch.setattr(dqn, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    real_evaluate = dqn.evaluate_greedy
 
-    def slow_checkpoint(state: DQNState) -> None:
-        time.sleep(pause)
+    def one_second_evaluation(*args: Any, **kwargs: Any) -> Any:
+        now[0] += 1.0
+        return real_evaluate(*args, **kwargs)
 
-    calls: list[int] = []
-    result = train_dqn(TINY, on_checkpoint=lambda state: (calls.append(state.step), slow_checkpoint(state)))
-    m = result.metrics
-    assert len(calls) >= 3  # ~every 400 steps at an episode end, and at the end
-    assert m.checkpoint_seconds >= pause * len(calls)
-    assert m.eval_seconds < m.checkpoint_seconds  # three evaluations of three short episodes are fast
-    assert m.seconds == pytest.approx(m.train_seconds + m.eval_seconds + m.checkpoint_seconds)
-    assert m.steps_per_second == pytest.approx(m.steps_this_session / m.train_seconds)
+    def hundred_second_checkpoint(state: DQNState) -> None:
+        now[0] += 100.0
+        checkpoints.append(state.step)
+
+    checkpoints: list[int] = []
+    monkeypatch.setattr(dqn, "evaluate_greedy", one_second_evaluation)
+    m = train_dqn(TINY, on_checkpoint=hundred_second_checkpoint).metrics
+    assert len(checkpoints) >= 3  # every ~400 steps at an episode end, and at the end
+    assert m.checkpoint_seconds == 100.0 * len(checkpoints)
+    assert m.eval_seconds == 1.0 * TINY.total_steps // TINY.eval_freq  # the loop's three evaluations
+    assert m.seconds == m.eval_seconds + m.checkpoint_seconds
+    assert m.train_seconds == pytest.approx(0.0, abs=1e-6)
 
 
 # --- the wing's imports flow one way ----------------------------------------------------------------------

@@ -20,7 +20,10 @@ then copy the Q-network into the target network and evaluate the greedy policy. 
 best evaluation is kept: DQN on CartPole is known to *collapse* late in training (SB3's does), and the
 best evaluated model is what one deploys.
 
-The hyperparameters are :class:`~drlab.rl.config.DQNConfig` (defaults: the rl-zoo's CartPole settings).
+Read in this order: the network, the TD target and loss, one training phase (the four steps), the
+training state :class:`DQNState` (everything a checkpoint saves), then :func:`train_dqn`, the loop. The
+hyperparameters are :class:`~drlab.rl.config.DQNConfig` (defaults: the rl-zoo's CartPole settings).
+This file writes no file: :mod:`drlab.rl.runs` gives a run its folder (checkpoints, curves, models).
 """
 
 from __future__ import annotations
