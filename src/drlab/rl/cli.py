@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace, to_dict
+from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
 from drlab.common.errors import UsageError
 from drlab.rl.config import DQNConfig, QLearningConfig
 
@@ -117,12 +117,11 @@ def _default_out(algorithm: str, env: str, seed: int) -> Path:
 
 
 def run_qlearning(args: argparse.Namespace) -> int:
-    from drlab.common.io import write_csv_atomic, write_json_atomic
     from drlab.common.rundir import prepare_run_dir
     from drlab.common.seeding import seed_everything
     from drlab.rl.envs import make_tabular_env
-    from drlab.rl.plots import plot_q_table
-    from drlab.rl.qlearning import describe, to_rows, train_q_learning
+    from drlab.rl.qlearning import describe, train_q_learning
+    from drlab.rl.runs import write_qlearning_run
 
     config = dataclass_from_namespace(QLearningConfig, args)
     if config.episodes <= 0 or config.eval_episodes <= 0:
@@ -137,26 +136,8 @@ def run_qlearning(args: argparse.Namespace) -> int:
     result = train_q_learning(config)
     lines = describe(result, config)
     print("\n".join(lines[:2] if args.quiet else lines))
-    write_json_atomic(run / "config.json", {"algorithm": "qlearning", "config": to_dict(config)})
-    write_csv_atomic(run / "returns.csv", to_rows(result), fieldnames=("episode", "return"))
-    write_json_atomic(
-        run / "metrics.json",
-        {
-            "eval_mean_return": result.eval_mean_return,
-            "eval_success_rate": result.eval_success_rate,
-            "eval_episodes": config.eval_episodes,
-            "q_table": result.q_table.tolist(),
-        },
-    )
-    action_names = ("←", "↓", "→", "↑") if result.desc is not None else None
-    plot_q_table(
-        result.q_table,
-        run / "q_table.png",
-        title=f"Q-table, {config.env}",
-        desc=result.desc,
-        action_names=action_names,
-    )
-    print(f"wrote {run}/: config.json, returns.csv, metrics.json (with the Q-table), q_table.png")
+    written = write_qlearning_run(run, config, result)
+    print(f"wrote {run}/: {', '.join(written)}")
     return 0
 
 
@@ -164,8 +145,9 @@ def run_dqn(args: argparse.Namespace) -> int:
     from drlab.common.device import resolve_device
     from drlab.common.io import read_json
     from drlab.common.rundir import prepare_run_dir
-    from drlab.rl.dqn import check_config, train_dqn
-    from drlab.rl.envs import make_vector_env
+    from drlab.rl.dqn import check_config
+    from drlab.rl.envs import make_dqn_env
+    from drlab.rl.runs import train_dqn_run
 
     config = dataclass_from_namespace(DQNConfig, args)
     out = Path(args.out) if args.out else _default_out("dqn", config.env, config.seed)
@@ -177,10 +159,10 @@ def run_dqn(args: argparse.Namespace) -> int:
     # check everything before prepare_run_dir, which --force lets delete an earlier run
     check_config(config)
     resolve_device(config.device)
-    make_vector_env(config.env)[0].close()
+    make_dqn_env(config.env)[0].close()
     run = prepare_run_dir(out, resume=args.resume, force=args.force)
     quiet = args.quiet
-    result = train_dqn(
+    result = train_dqn_run(
         config,
         run,
         resume=args.resume,
@@ -189,12 +171,13 @@ def run_dqn(args: argparse.Namespace) -> int:
     )
     m = result.metrics
     print(
-        f"DQN on {config.env}: {m['steps']:,} steps in {m['seconds']:.1f} s ({m['steps_per_second']:.0f} steps/s "
-        f"training); kept model ({m['kept_model']}): {m['eval_mean_return']:.1f} ± {m['eval_std_return']:.1f} "
-        f"over {m['eval_episodes']} held-out episodes; final model: {m['final_eval_mean_return']:.1f}"
+        f"DQN on {config.env}: {m.steps:,} steps in {m.seconds:.1f} s ({m.steps_per_second:.0f} steps/s "
+        f"training); kept model ({m.kept_model}): {m.eval_mean_return:.1f} ± {m.eval_std_return:.1f} "
+        f"over {m.eval_episodes} held-out episodes; final model: {m.final_eval_mean_return:.1f}"
     )
     print(
-        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, checkpoint.pt"
+        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, "
+        "final_model.safetensors, checkpoint.pt"
     )
     return 0
 
@@ -227,7 +210,8 @@ def _resumed_config(saved: Any, asked: DQNConfig, run: Path) -> DQNConfig:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from drlab.rl.evaluate import evaluate_greedy, load_run_model
+    from drlab.rl.evaluate import evaluate_greedy
+    from drlab.rl.runs import load_run_model
 
     q_network, config = load_run_model(args.run, args.model)
     evaluation = evaluate_greedy(q_network, config.env, args.episodes, args.seed)
