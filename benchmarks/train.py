@@ -331,8 +331,8 @@ def accuracy_section(quick: bool) -> dict[str, Any]:
     return results
 
 
-#: TP1's goals on the real test set (issue 10); softmax, a linear model, has none but "far above chance"
-REAL_GOALS = {"softmax": 0.83, "mlp": 0.89, "cnn": 0.92, "cnn-bn": 0.935}
+#: TP1's goals on the real test set; softmax, the linear baseline, has none
+REAL_GOALS: dict[str, float | None] = {"softmax": None, "mlp": 0.89, "cnn": 0.92, "cnn-bn": 0.935}
 #: validation accuracies whose time of first reaching the --real mode reports
 REACH = (0.80, 0.85, 0.88, 0.89, 0.90, 0.91, 0.92, 0.935)
 
@@ -381,18 +381,20 @@ def real_section(models: list[str], seeds: list[int]) -> dict[str, Any]:
                       f"{run['load_average'][1]:.1f}); val accuracy reached at "
                       + ", ".join(f"{k}: {v} s" for k, v in run["seconds_to_val_accuracy"].items() if v is not None))  # fmt: skip
             accuracies = [run["test_accuracy"] for run in runs]
+            goal = REAL_GOALS[model]
             summary = {
-                "goal": REAL_GOALS[model],
+                "goal": goal,
                 "test_accuracy_mean": round(statistics.mean(accuracies), 4),
                 "test_accuracy_min": round(min(accuracies), 4),
-                "met": min(accuracies) >= REAL_GOALS[model],
+                "met": None if goal is None else min(accuracies) >= goal,
                 "wall_seconds_mean": round(statistics.mean(run["wall_seconds"] for run in runs), 1),
                 "runs": runs,
             }
             results["models"][model] = summary
             print(f"  {model:<7} test accuracy mean {summary['test_accuracy_mean']:.4f}, min "
-                  f"{summary['test_accuracy_min']:.4f} (goal ≥ {summary['goal']}: "
-                  f"{'met' if summary['met'] else 'MISSED'}), {summary['wall_seconds_mean']:.0f} s per run")  # fmt: skip
+                  f"{summary['test_accuracy_min']:.4f} ("
+                  + ("no goal" if goal is None else f"goal ≥ {goal}: {'met' if summary['met'] else 'MISSED'}")
+                  + f"), {summary['wall_seconds_mean']:.0f} s per run")  # fmt: skip
     return results
 
 

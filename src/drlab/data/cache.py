@@ -143,7 +143,7 @@ def missing_message(manifest: Manifest, directory: Path, missing: Sequence[FileS
         f"Looked in {directory} and {', '.join(map(str, system_dataset_dirs(manifest.name)))}. "
         f"To get them: {package}run 'drlab data download {manifest.name}' with network access, "
         f"or download them from {manifest.mirrors[0] if manifest.mirrors else manifest.homepage} "
-        f"and put them in {directory}"
+        f"and put them in {directory} (TP1 without them: drlab train --dataset digits)"
     )
 
 
