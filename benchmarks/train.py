@@ -16,7 +16,7 @@
 2. The same MLP under Lightning's Trainer (a LightningModule over a DataLoader), where lightning imports.
 3. Start-up: ``drlab --help`` and ``import lightning`` in fresh interpreters.
 4. Accuracy: drlab train on digits (offline): MLP ≥ 0.97, CNN ≥ 0.98; on Fashion-MNIST when its files
-   are cached (MLP ≥ 0.89, CNN ≥ 0.92, cnn-bn ≥ 0.935), with the time to reach each.
+   are found, in the cache or the system's copy (MLP ≥ 0.89, CNN ≥ 0.92, cnn-bn ≥ 0.935), with the time to reach each.
 
 ``--real`` replaces all of this with one measurement: ``drlab train``'s default recipe for each model
 (``--models``, default softmax and mlp) and seed (``--seeds``, default 0, 1, 2), offline, on the real

@@ -1,4 +1,5 @@
-"""Data for TP1: the IDX format, verified downloads into an atomic cache, datasets as arrays, fast batches.
+"""Data for TP1: the IDX format, files verified by content, the cache, the system's copy and verified
+downloads, datasets as arrays, fast batches.
 
 - :func:`load_fashion_mnist` / :func:`load_digits` → :class:`ImageDataset` (uint8 images, int64 labels);
   :func:`load_dataset` picks one by its command-line name

@@ -40,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     data.set_defaults(handler=lambda args: _print_help(data))
 
     download = add_command(
-        commands, "download", help="download a dataset into the cache, checking every file",
-        description="Download the missing files of a dataset, verify them, and place them atomically in the cache.",
+        commands, "download", help="download what no local source has into the cache, checking every file",
+        description="Download the files of a dataset that neither the cache nor the system's copy holds, "
+        "verify them, and place them atomically in the cache.",
         epilog=DATA_EPILOG,
     )  # fmt: skip
     _add_options(download, exclude=("verify",))
@@ -52,15 +53,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     download.set_defaults(handler=run_download)
 
     verify = add_command(
-        commands, "verify", help="check the cached files against their sizes and checksums",
-        description="Check every cached file of a dataset; exit 1 if one is missing, 2 if one is wrong.",
+        commands, "verify", help="verify each file by content, in the cache or the system's copy",
+        description="Verify every file of a dataset by content (the cache, then the system's copy in "
+        "/usr/share/datasets); exit 1 if one is missing, 2 if one is wrong.",
     )  # fmt: skip
     _add_options(verify, exclude=("verify", "offline", "timeout", "quiet"))
     verify.set_defaults(handler=run_verify)
 
     info = add_command(
-        commands, "info", help="sizes, classes, where it is cached and whether it is verified",
-        description="Describe a dataset: its files, sizes and classes, where it is cached, and whether it checks out.",
+        commands, "info", help="sizes, classes, where drlab looks, where each file came from",
+        description="Describe a dataset: its files, sizes and classes, where drlab looks for them, where each "
+        "file was found, and whether it checks out.",
     )  # fmt: skip
     _add_options(info, exclude=("offline", "timeout", "quiet"))
     info.set_defaults(handler=run_info)
