@@ -95,6 +95,8 @@ def identify(manifest: Manifest, file: DatasetFile, path: Path) -> str:
             f"bytes unpacked) is that large ({published} .gz is {file.size:,} bytes)"
         )
     stated = _gzip_stated_size(path)
+    if stated < 0:
+        raise Mismatch(f"{size:,} bytes: too short for a gzip file ({published} .gz is {file.size:,} bytes)")
     if stated != file.unpacked_size % 2**32:
         raise Mismatch(
             f"{size:,} bytes ({published} .gz: {file.size:,}), and its gzip trailer gives {stated:,} bytes "
