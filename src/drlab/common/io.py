@@ -76,10 +76,23 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) 
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+        no_room = _no_room(exc)
+        if no_room is not None:
             kept = f"the previous {target.name} is intact" if target.exists() else "nothing was written"
-            raise DrlabError(f"could not write {target}: {_NO_ROOM[exc.errno]}; {kept}") from None
+            raise DrlabError(f"could not write {target}: {no_room}; {kept}") from None
         raise
+
+
+def _no_room(exc: BaseException) -> str | None:
+    """Why the disk refused, if ``exc`` (or an error it was raised from, as a writer may wrap it) says so."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain: torch's zip writer turns EFBIG into a RuntimeError
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno in _NO_ROOM:
+            return _NO_ROOM[seen.errno]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:
@@ -151,9 +164,9 @@ def require_regular_file(path: PathLike, what: str) -> Path:
     except OSError as exc:  # a path under a file, a loop of links, no permission
         raise UsageError(f"{file}: cannot be read ({exc.strerror or exc})") from None
     if stat.S_ISDIR(mode):
-        raise UsageError(f"{file}: is a folder, not a {what}")
+        raise UsageError(f"{file}: is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}")
     if not stat.S_ISREG(mode):
-        raise UsageError(f"{file}: not a regular file (a FIFO, a device or a socket), not a {what}")
+        raise UsageError(f"{file}: not a regular file (a FIFO, a device or a socket); expected {'an' if what[0] in 'aeiou' else 'a'} {what}")
     return file
 
 
@@ -189,8 +202,10 @@ def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> None:
         "sha256": hashlib.sha256(payload).hexdigest(),
         "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
     }
+    whole = io.BytesIO()  # serialised in memory first: the file sees plain writes, and a full disk
+    torch.save(envelope, whole)  # is a plain OSError, not torch's zip writer failing half-way
     with atomic_write(path, "wb") as handle:
-        torch.save(envelope, handle)
+        handle.write(whole.getbuffer())
 
 
 def load_checkpoint(path: PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:

@@ -173,6 +173,12 @@ def run_qlearning(args: argparse.Namespace) -> int:
     return 0
 
 
+#: what a DQN checkpoint holds (rl/dqn.py writes it); a checksummed file without them was not written by
+#: this drlab's DQN, and is refused here rather than failing with a KeyError in the middle of the loader
+DQN_CHECKPOINT_KEYS = (
+    "step", "q_network", "target_network", "optimizer", "buffer", "explore_rng", "env_rng",
+    "action_space_rng", "rows", "best_eval", "best_state", "first_solved_step",
+)  # fmt: skip
 #: what ``--resume`` lets change in a DQN run: the budget and where it runs, not what it learns
 DQN_RESUMABLE = ("total_steps", "device", "num_threads")
 
@@ -198,9 +204,11 @@ def run_dqn(args: argparse.Namespace) -> int:
     config.check_machine(observation_size, num_actions)
     if args.resume:
         checkpoint = load_checkpoint(Path(out) / CHECKPOINT_NAME)  # checksum checked: never resume garbage
+        missing = [key for key in DQN_CHECKPOINT_KEYS if key not in checkpoint]
         done = checkpoint.get("step")
-        if isinstance(done, bool) or not isinstance(done, int) or done < 0:
-            raise UsageError(f"{Path(out) / CHECKPOINT_NAME}: not a DQN checkpoint (no step count)")
+        if missing or isinstance(done, bool) or not isinstance(done, int) or done < 0:
+            shown = f"no {', '.join(missing[:3])}" if missing else f"step {done!r}"
+            raise UsageError(f"{Path(out) / CHECKPOINT_NAME}: not a DQN checkpoint ({shown})")
         if done > config.total_steps:
             raise UsageError(
                 f"--resume: the run in {out} has already trained {done:,} steps; --total-steps is the total, "
