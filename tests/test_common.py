@@ -18,14 +18,23 @@ import pytest
 import torch
 
 from drlab.cli import main
-from drlab.common.config import add_dataclass_arguments, dataclass_from_namespace, field_docs, to_dict
+from drlab.common.config import (
+    add_dataclass_arguments,
+    check_number,
+    check_seed,
+    dataclass_from_namespace,
+    field_docs,
+    from_json,
+    merge_on_resume,
+    to_dict,
+)
 from drlab.common.device import resolve_device
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import (
     atomic_write,
+    dumps_json,
     load_checkpoint,
     load_weights,
-    dumps_json,
     read_json,
     save_checkpoint,
     save_weights,
@@ -217,7 +226,9 @@ def test_two_processes_racing_for_one_folder_one_wins(tmp_path: Path) -> None:
         "except UsageError as e:\n    print('lost', e, flush=True)\n"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     outputs = sorted(proc.communicate(timeout=60)[0] for proc in procs)
@@ -272,7 +283,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(os, "fsync", no_room)
-    with pytest.raises(DrlabError, match="previous checkpoint.pt is intact") as info:
+    with pytest.raises(DrlabError, match=r"previous checkpoint\.pt is intact") as info:
         save_checkpoint({"epoch": 2}, path)
     assert not isinstance(info.value, UsageError)  # exit 1: the world failed, not the user
     monkeypatch.undo()
@@ -410,3 +421,61 @@ def test_help_does_not_import_torch_or_matplotlib() -> None:
 def test_python_dash_m_drlab_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "drlab", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("drlab ")
+
+
+# --- one configuration path: from_json and merge_on_resume ------------------------------------------------
+@dataclass
+class _Run:
+    lr: float = 0.1
+    """learning rate"""
+    steps: int = 1000
+    """total steps"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden sizes"""
+    device: str = "cpu"
+    """where"""
+
+    def check(self) -> None:
+        check_number("--lr", self.lr, 0, None, low_open=True)
+
+
+def test_from_json_checks_every_field() -> None:
+    good = to_dict(_Run(lr=0.5, hidden=(8,)))
+    assert from_json(_Run, {**good, "future_field": 1}, "run/config.json") == _Run(lr=0.5, hidden=(8,))
+    assert from_json(_Run, {**good, "lr": 1}, "c.json").lr == 1.0  # a hand-written 1 is a float
+    for broken, reason in [
+        ({k: v for k, v in good.items() if k != "steps"}, "has no 'steps'"),
+        ({**good, "steps": "many"}, "'steps' holds 'many'"),
+        ({**good, "steps": True}, "'steps' holds True"),
+        ({**good, "hidden": [8, "x"]}, "'hidden' holds"),
+        ({**good, "lr": -1.0}, "--lr must be > 0"),  # and check() runs, as for the command line
+        ([1, 2], "expected a JSON object"),
+    ]:
+        with pytest.raises(UsageError, match=reason) as info:
+            from_json(_Run, broken, "run/config.json")
+        assert str(info.value).startswith("run/config.json: ")
+
+
+def test_merge_on_resume_takes_what_was_typed_not_what_differs_from_the_default() -> None:
+    saved = _Run(lr=0.3, steps=5000, hidden=(8,))
+    allowed = ("steps", "device")
+    # typed 1000, the default: it counts (the DQN bug was to read "equals the default" as "not typed")
+    assert merge_on_resume(saved, {"steps": 1000}, allowed, where="R").steps == 1000
+    assert merge_on_resume(saved, {"steps": 50_000, "device": "cuda"}, allowed, where="R") == _Run(
+        lr=0.3, steps=50_000, hidden=(8,), device="cuda"
+    )
+    assert merge_on_resume(saved, {}, allowed, where="R") == saved  # nothing typed: the saved run
+    assert merge_on_resume(saved, {"lr": 0.3, "hidden": [8]}, allowed, where="R") == saved  # same values
+    with pytest.raises(UsageError, match=r"trained with --lr 0\.3, not 0\.1"):
+        merge_on_resume(saved, {"lr": 0.1}, allowed, where="R")  # 0.1 is the default, and was typed
+
+
+def test_check_helpers_refuse_nan_inf_and_out_of_range() -> None:
+    for value in (float("nan"), float("inf"), -float("inf"), 0.0, "1", True):
+        with pytest.raises(UsageError, match="--x must be > 0 and finite"):
+            check_number("--x", value, 0, None, low_open=True)
+    check_number("--x", 1e300, 0, None, low_open=True)
+    for seed in (-1, 2**32, 1.5, True):
+        with pytest.raises(UsageError, match=r"--seed must be an integer in \[0, 2\*\*32\)"):
+            check_seed(seed)
+    check_seed(2**32 - 1)

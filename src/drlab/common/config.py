@@ -283,10 +283,14 @@ def from_json(cls: type[T], data: Any, source: str) -> T:
         if not field.init:
             continue
         if field.name not in data:
-            raise UsageError(f"{source}: the saved config has no {field.name!r} (damaged, or not a {cls.__name__})")
+            raise UsageError(
+                f"{source}: the saved config has no {field.name!r} (damaged, or not a {cls.__name__})"
+            )
         ok, value = _fits(data[field.name], hints[field.name])
         if not ok:
-            raise UsageError(f"{source}: {field.name!r} holds {data[field.name]!r}, not a valid {option_name(field.name)}")
+            raise UsageError(
+                f"{source}: {field.name!r} holds {data[field.name]!r}, not a valid {option_name(field.name)}"
+            )
         values[field.name] = value
     config = cls(**values)
     check = getattr(config, "check", None)
@@ -340,7 +344,7 @@ NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
 
 def mark_untyped(parser: argparse.ArgumentParser, cls: type) -> None:
     """Make every option of ``cls`` default to :data:`NOT_GIVEN` (``--help`` still shows the real default)."""
-    parser.set_defaults(**{field.name: NOT_GIVEN for field in dataclasses.fields(cls)})  # type: ignore[arg-type]
+    parser.set_defaults(**{field.name: NOT_GIVEN for field in dataclasses.fields(cls)})
 
 
 def typed_options(namespace: argparse.Namespace) -> dict[str, Any]:

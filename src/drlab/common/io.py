@@ -46,11 +46,10 @@ if hasattr(errno, "EDQUOT"):
 
 def current_umask() -> int:
     """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but drlab writes from one thread)
     os.umask(mask)
     return mask
@@ -118,7 +117,9 @@ def strict_json(obj: Any) -> Any:
 
 def dumps_json(obj: Any, *, indent: int | None = None) -> str:
     """Strict JSON text of ``obj`` (NaN and ±Infinity become ``null``), for files and ``--json`` output."""
-    return json.dumps(strict_json(obj), indent=indent, sort_keys=False, allow_nan=False, default=_json_default)
+    return json.dumps(
+        strict_json(obj), indent=indent, sort_keys=False, allow_nan=False, default=_json_default
+    )
 
 
 def write_json_atomic(path: PathLike, obj: Any) -> None:
@@ -166,7 +167,9 @@ def require_regular_file(path: PathLike, what: str) -> Path:
     if stat.S_ISDIR(mode):
         raise UsageError(f"{file}: is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}")
     if not stat.S_ISREG(mode):
-        raise UsageError(f"{file}: not a regular file (a FIFO, a device or a socket); expected {'an' if what[0] in 'aeiou' else 'a'} {what}")
+        raise UsageError(
+            f"{file}: not a regular file (a FIFO, a device or a socket); expected {'an' if what[0] in 'aeiou' else 'a'} {what}"
+        )
     return file
 
 
@@ -257,7 +260,9 @@ def _torch_load(source: Path | io.BytesIO, file: Path, map_location: str | torch
         raise
     except Exception as exc:  # a damaged zip or pickle fails in many ways (RuntimeError, KeyError, …)
         first_line = (str(exc).strip().splitlines() or [""])[0]
-        raise UsageError(f"{file}: not a readable checkpoint ({type(exc).__name__}: {first_line[:160]})") from exc
+        raise UsageError(
+            f"{file}: not a readable checkpoint ({type(exc).__name__}: {first_line[:160]})"
+        ) from exc
 
 
 def save_weights(

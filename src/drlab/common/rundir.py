@@ -214,7 +214,7 @@ def _lock(run_dir: Path) -> None:
         if same:
             break
         os.close(fd)
-    since = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     os.ftruncate(fd, 0)
     os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
     _held[key] = fd
@@ -242,9 +242,9 @@ def _remove_previous_run(run_dir: Path, marker: dict[str, Any]) -> None:
             entry.unlink()
     bare = {name.removesuffix("/") for name in names}
     for entry in run_dir.iterdir():  # atomic_write's leftovers of a killed run: .NAME.xxxxxx.tmp
-        if entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file():
-            if any(entry.name.startswith(f".{name}.") for name in bare):
-                entry.unlink()
+        leftover = entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file()
+        if leftover and any(entry.name.startswith(f".{name}.") for name in bare):
+            entry.unlink()
 
 
 def prepare_run_dir(
@@ -299,7 +299,7 @@ def _write_marker(run_dir: Path, kind: str, files: Iterable[str] | None) -> None
         {
             "kind": kind,
             "files": names,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "drlab_version": __version__,
         },
     )

@@ -6,6 +6,7 @@ never imports torch or gymnasium; read them as the first page of those files.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -157,7 +158,7 @@ class DQNConfig:
         """
         per_transition = 2 * observation_size * _FLOAT + _INT + 3 * _FLOAT
         widths = [observation_size, *self.hidden_sizes, num_actions]
-        parameters = sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+        parameters = sum(a * b + b for a, b in itertools.pairwise(widths))
         return self.buffer_size * per_transition, WEIGHT_COPIES * parameters * _FLOAT
 
     def check_machine(self, observation_size: int, num_actions: int) -> None:

@@ -57,6 +57,7 @@ examples:
   drlab predict runs/fashion-mnist-cnn sneaker.jpg bag.png
 """
 
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``train``, ``evaluate`` and ``predict`` to the ``drlab`` command line."""
     train = add_command(
@@ -160,7 +161,9 @@ def _launch(
         import torch
 
         if nproc > torch.cuda.device_count():
-            raise UsageError(f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}")
+            raise UsageError(
+                f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}"
+            )
     if resolved.batch_size < nproc:
         raise UsageError(
             f"--batch-size {resolved.batch_size} is the global batch: with --nproc {nproc} each process "

@@ -493,7 +493,7 @@ def _check_dataset_record(info: Any, path: Path) -> None:
     """The ``dataset`` part of a run's config.json: shapes, classes and normalisation a model can use."""
     shape = info.get("image_shape") if isinstance(info, dict) else None
     classes = info.get("classes") if isinstance(info, dict) else None
-    numbers = [info.get(key) for key in ("mean", "std")] if isinstance(info, dict) else []
+    mean, std = (info.get("mean"), info.get("std")) if isinstance(info, dict) else (None, None)
     ok = (
         isinstance(shape, list)
         and len(shape) == 3
@@ -501,9 +501,11 @@ def _check_dataset_record(info: Any, path: Path) -> None:
         and isinstance(classes, list)
         and len(classes) >= 2
         and all(isinstance(name, str) for name in classes)
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in numbers)
-        and len(numbers) == 2
-        and numbers[1] > 0
+        and isinstance(mean, (int, float))
+        and isinstance(std, (int, float))
+        and math.isfinite(mean)
+        and math.isfinite(std)
+        and std > 0
     )
     if not ok:
         raise UsageError(
