@@ -66,7 +66,8 @@ def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp creates 0o600: private to its owner
+        if hasattr(os, "fchmod"):  # POSIX (Windows has no modes to set)
+            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp creates 0o600: private to its owner
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
@@ -256,7 +257,7 @@ def _torch_load(source: Path | io.BytesIO, file: Path, map_location: str | torch
             f"{file}: refused to load: it holds objects other than tensors and plain data "
             f"(weights_only=True; {first_line[:160]})"
         ) from exc
-    except (MemoryError, KeyboardInterrupt):
+    except MemoryError:
         raise
     except Exception as exc:  # a damaged zip or pickle fails in many ways (RuntimeError, KeyError, …)
         first_line = (str(exc).strip().splitlines() or [""])[0]
