@@ -327,7 +327,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Captu
         (["train", *TINY, "--out", str(tmp_path / "y"), "--resume"], "holds no drlab training run"),
         (["train", *TINY, "--device", "cuda", "--out", str(tmp_path / "z")], "no CUDA GPU"),
         (["train", *TINY, "--lr", "-1", "--out", str(tmp_path / "w")], "--lr must be > 0"),
-        (["evaluate", str(tmp_path / "nothing")], "holds no drlab run"),
+        (["evaluate", str(tmp_path / "nothing")], "holds no drlab training run"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

@@ -155,7 +155,7 @@ def inspect_run_dir(path: str | Path, kind: str, *, resume: bool = False, force:
     run_dir = _check_path(path, force)
     if not run_dir.is_dir():
         if resume:
-            raise UsageError(f"--resume: {run_dir} holds no drlab {RUN_LABELS[kind]} run (it does not exist)")
+            raise UsageError(f"{run_dir} holds no drlab {RUN_LABELS[kind]} run (it does not exist)")
         return run_dir
     holder = _holder(run_dir)
     if holder is not None:
@@ -166,7 +166,7 @@ def inspect_run_dir(path: str | Path, kind: str, *, resume: bool = False, force:
     if marker is None:
         foreign = _foreign_files(run_dir)
         if resume:
-            raise UsageError(f"--resume: {run_dir} holds no drlab {RUN_LABELS[kind]} run (no {MARKER_NAME})")
+            raise UsageError(f"{run_dir} holds no drlab {RUN_LABELS[kind]} run (no {MARKER_NAME})")
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise UsageError(
@@ -177,7 +177,7 @@ def inspect_run_dir(path: str | Path, kind: str, *, resume: bool = False, force:
     if resume:
         if marker["kind"] != kind:
             raise UsageError(
-                f"--resume: {run_dir} holds a drlab {RUN_LABELS.get(marker['kind'], marker['kind'])} run, "
+                f"{run_dir} holds a drlab {RUN_LABELS.get(marker['kind'], marker['kind'])} run, "
                 f"not a {RUN_LABELS[kind]} run"
             )
         return run_dir
