@@ -84,8 +84,6 @@ class LinregConfig:
         if self.plot is not None and os.path.exists(self.plot) and not os.path.isdir(self.plot):
             raise UsageError(f"--plot {self.plot} exists and is not a folder")
 
-    validate = check  # the name earlier notebooks used
-
     @property
     def methods(self) -> tuple[str, ...]:
         """The methods this run covers, in the lecture's order."""
@@ -118,5 +116,3 @@ class GraphConfig:
             raise UsageError(f"--out {self.out} exists and is not a folder")
         check_seed(self.seed)
         check_seed(self.data_seed, "--data-seed")
-
-    validate = check  # the name earlier notebooks used
