@@ -82,9 +82,12 @@ def _add_options(parser: argparse.ArgumentParser, exclude: tuple[str, ...]) -> N
 
 
 def _config(args: argparse.Namespace) -> DataConfig:
+    from drlab.common.config import check_number, check_seed
+
     config = dataclass_from_namespace(DataConfig, args)  # offline False: DRLAB_OFFLINE decides
-    if config.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0, got {config.timeout:g}")
+    # NaN and inf pass argparse's float(); sockets take neither (and a day is patience enough)
+    check_number("--timeout", config.timeout, 0, 86_400, low_open=True)
+    check_seed(config.seed)
     return config
 
 

@@ -341,7 +341,7 @@ def train_dqn(
     ``resume_from`` (what ``state.state_dict()`` returned there) continues exactly where it was taken.
     This function writes no file: :func:`drlab.rl.runs.train_dqn_run` gives it a run folder.
     """
-    check_config(config)
+    config.check()
     device = resolve_device(config.device)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(config.num_threads)  # small matrices: extra threads cost more than they give
@@ -499,32 +499,3 @@ def _finish(
         device=str(device),
     )
     return DQNResult(state.q_network, state.best_state, state.episodes, state.evaluations, metrics)
-
-
-def check_config(config: DQNConfig) -> None:
-    """Turn impossible settings into one-line errors before anything starts."""
-    positive = (
-        "total_steps",
-        "buffer_size",
-        "batch_size",
-        "train_freq",
-        "gradient_steps",
-        "target_update_interval",
-        "checkpoint_freq",
-        "num_threads",
-    )
-    for name in positive:
-        if getattr(config, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(config, name)}")
-    if not 0.0 < config.tau <= 1.0:
-        raise UsageError(f"--tau must be in (0, 1], got {config.tau}")
-    if not 0.0 <= config.gamma <= 1.0:
-        raise UsageError(f"--gamma must be in [0, 1], got {config.gamma}")
-    if config.learning_rate <= 0:
-        raise UsageError(f"--learning-rate must be positive, got {config.learning_rate}")
-    if config.eval_freq < 0 or config.eval_episodes <= 0:
-        raise UsageError("--eval-freq must be ≥ 0 and --eval-episodes positive")
-    if not 0 <= config.seed < 2**32:
-        raise UsageError(f"--seed must be in [0, 2**32), got {config.seed}")
-    if not config.hidden_sizes or min(config.hidden_sizes) <= 0:
-        raise UsageError(f"--hidden-sizes must be positive widths, got {config.hidden_sizes}")

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from drlab.common.config import to_dict
+from drlab.common.config import from_json, to_dict
 from drlab.common.errors import UsageError
 from drlab.common.io import (
     load_checkpoint,
@@ -185,12 +185,7 @@ def load_run_model(
     saved = read_json(run / CONFIG_NAME)
     if not isinstance(saved, dict) or saved.get("algorithm") != "dqn":
         raise UsageError(f"{run}: not a DQN run (its config.json has no algorithm 'dqn')")
-    try:
-        fields = dict(saved["config"])
-        fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-        config = DQNConfig(**fields)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{run}/config.json: not a DQN config ({exc})") from exc
+    config = from_json(DQNConfig, saved.get("config"), str(run / CONFIG_NAME))  # checked field by field
     state = load_weights(run / MODEL_FILES[which], device=device)
     env, observation_size, num_actions = make_dqn_env(config.env)
     env.close()
