@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     # remember which options were typed: the help still shows the dataclass defaults
     train.set_defaults(**{field.name: _NOT_GIVEN for field in dataclasses.fields(TrainConfig)})
-    train.set_defaults(handler=lambda args: _train(args, train))
+    train.set_defaults(handler=_train)
 
     evaluate = add_command(
         subparsers,
@@ -111,9 +111,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     predict.set_defaults(handler=_predict)
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from drlab.common import distributed
+def _train(args: argparse.Namespace) -> int:
     from drlab.common.errors import DrlabError
+    from drlab.train import distributed
 
     given = {name for name, value in vars(args).items() if value is not _NOT_GIVEN}
     typed = argparse.Namespace(
@@ -121,7 +121,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     )
     config = dataclass_from_namespace(TrainConfig, typed)
     if args.nproc is not None:
-        return _launch(args.nproc, parser, typed, config)
+        return _launch(args.nproc, config, given)
     from drlab.train.run import train
 
     try:
@@ -134,15 +134,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _launch(
-    nproc: int, parser: argparse.ArgumentParser, typed: argparse.Namespace, config: TrainConfig
-) -> int:
-    """``--nproc N``: the same command (the options typed, minus --nproc) on N processes under torchrun."""
+def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
+    """``--nproc N``: the resolved run (every option written out) on N processes under torchrun."""
     from pathlib import Path
 
-    from drlab.common import distributed
     from drlab.common.errors import UsageError
     from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
+    from drlab.train import distributed
 
     if nproc < 1:
         raise UsageError(f"--nproc must be ≥ 1, got {nproc}")
@@ -157,12 +155,16 @@ def _launch(
         prepare_run_dir(out, resume=True)  # raises: nothing to resume there
     if not config.resume and not config.force and (out / CONFIG_NAME).is_file():
         prepare_run_dir(out)  # raises: a run is already there; nothing is touched
-    module_args = ["train", *distributed.argv_from_namespace(parser, typed, exclude=("nproc", "handler"))]
+    if config.resume:  # the saved config with the options typed now on top, as the workers would merge it
+        from drlab.train.run import resume_config
+
+        config = resume_config(config.resolved(), given)
+    module_args = ["train", *distributed.config_argv(config.resolved())]
     return distributed.launch(nproc, module_args, checkpoint=out / "checkpoint.pt")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from drlab.train.run import evaluate_run
+    from drlab.train.evaluation import evaluate_run
 
     metrics = evaluate_run(
         args.run, args.split, device=args.device, data_dir=args.data_dir, offline=args.offline, seed=args.seed
