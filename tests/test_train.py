@@ -19,12 +19,12 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from drlab.cli import main
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, load_weights
+from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.models import build_model
 from drlab.train.config import TrainConfig
 from drlab.train.metrics import confusion_matrix, most_confused_pairs, per_class_accuracy
 from drlab.train.predict import image_to_array
-from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.train.run import train
 from drlab.train.trainer import (
     EpochRow,
@@ -338,8 +338,13 @@ def test_cli_train_evaluate_predict_end_to_end(tmp_path: Path, capsys: pytest.Ca
     rows = list(csv.DictReader((run / "history.csv").open()))
     train_seconds = sum(float(r["train_seconds"]) for r in rows)
     assert metrics["train_seconds"] == pytest.approx(train_seconds)
-    assert metrics["samples_per_second"] == pytest.approx(sum(int(r["train_samples"]) for r in rows) / train_seconds)
-    assert all(float(r["seconds"]) == pytest.approx(float(r["train_seconds"]) + float(r["val_seconds"])) for r in rows)
+    assert metrics["samples_per_second"] == pytest.approx(
+        sum(int(r["train_samples"]) for r in rows) / train_seconds
+    )
+    assert all(
+        float(r["seconds"]) == pytest.approx(float(r["train_seconds"]) + float(r["val_seconds"]))
+        for r in rows
+    )
     confusion = np.asarray(metrics["confusion_matrix"])
     assert confusion.trace() / confusion.sum() == pytest.approx(metrics["test_accuracy"])
     assert len((run / "history.csv").read_text().splitlines()) == 3

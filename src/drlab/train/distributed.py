@@ -201,7 +201,9 @@ class _GlobalMean:
         self.count = len(inputs[0])  # a forward pre-hook: called with the batch, before every forward
 
 
-def _global_mean_hook(state: _GlobalMean, bucket: Any) -> Any:
+# no annotations on ``bucket`` and the result: DDP compares them with ``dist.GradBucket`` and
+# ``Future[Tensor]``, and this module's annotations are strings (``from __future__ import annotations``)
+def _global_mean_hook(state: _GlobalMean, bucket):  # type: ignore[no-untyped-def]
     """DDP's all-reduce of one bucket of gradients, weighted by each rank's share of the global batch.
 
     Rank r holds ∇mean_r, the gradient of the mean loss over its n_r samples. DDP's default averages
@@ -302,7 +304,9 @@ def main_first(action: Callable[[], T]) -> T | None:
             result = action()
         except DrlabError as exc:
             failure = exc
-    verdict: Any = None if failure is None else (isinstance(failure, UsageError), failure.exit_code, str(failure))
+    verdict: Any = (
+        None if failure is None else (isinstance(failure, UsageError), failure.exit_code, str(failure))
+    )
     if _world_size() > 1:
         import torch.distributed as dist
 

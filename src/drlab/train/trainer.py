@@ -269,7 +269,9 @@ def make_optimizer(config: TrainConfig, parameters: Any, device: torch.device) -
     config = config.resolved()
     params, lr, decay = list(parameters), config.lr, config.weight_decay
     builders: dict[str, Callable[..., torch.optim.Optimizer]] = {
-        "sgd": lambda **kw: torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=decay, **kw),
+        "sgd": lambda **kw: torch.optim.SGD(
+            params, lr=lr, momentum=config.momentum, weight_decay=decay, **kw
+        ),
         "adam": lambda **kw: torch.optim.Adam(params, lr=lr, weight_decay=decay, **kw),
         "adamw": lambda **kw: torch.optim.AdamW(params, lr=lr, weight_decay=decay, **kw),
     }
