@@ -260,13 +260,14 @@ def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool
     """
     model = model.to(device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = model.to(memory_format=torch.channels_last)
     return model
 
 
 def make_optimizer(config: TrainConfig, parameters: Any, device: torch.device) -> torch.optim.Optimizer:
     """The config's SGD with momentum, Adam or AdamW; fused (one kernel for all parameters) where available."""
     config = config.resolved()
+    assert config.lr is not None and config.weight_decay is not None  # resolved() fills them in
     params, lr, decay = list(parameters), config.lr, config.weight_decay
     builders: dict[str, Callable[..., torch.optim.Optimizer]] = {
         "sgd": lambda **kw: torch.optim.SGD(
