@@ -467,6 +467,8 @@ def fit(
     val: Batches | None,
     config: TrainConfig,
     *,
+    loss_fn: LossFn = F.cross_entropy,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool = False,
     checkpoint_path: str | Path | None = None,
@@ -479,6 +481,7 @@ def fit(
     evaluated on ``val`` after every epoch and, with ``checkpoint_path``, saved with the rest of the
     state (atomically: temp file + rename) together with ``checkpoint_info``, so that a run resumed
     from that file equals an uninterrupted one. At the end the best epoch's weights are put back.
+    ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation).
     ``log`` receives one line per epoch; ``progress`` shows a bar on a terminal. On several processes,
     give the log, the bar and the checkpoint to rank 0 alone.
     """
@@ -493,8 +496,8 @@ def fit(
         train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
         with _progress_bar(progress, len(train), epoch, config.epochs) as bar:
             record = train_one_epoch(
-                model, train, state.optimizer, scheduler=per_batch, grad_clip=config.grad_clip,
-                precision=config.precision, progress=bar,
+                model, train, state.optimizer, loss_fn=loss_fn, scheduler=per_batch,
+                grad_clip=config.grad_clip, transform=transform, precision=config.precision, progress=bar,
             )  # fmt: skip
         distributed.sync_buffers(state.raw_model)  # rank 0's batch-norm statistics become everyone's
         evaluation = evaluate(state.raw_model, val, precision=config.precision) if val is not None else None
