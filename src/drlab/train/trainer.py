@@ -231,7 +231,7 @@ class _Tally:
         totals = torch.stack(
             [(self.losses[:done] * sizes).sum(), self.correct.sum().to(torch.float32), sizes.sum()]
         ).to(_sum_dtype(self.device))
-        return distributed.all_reduce_sum(totals).tolist()  # type: ignore[no-any-return]
+        return distributed.all_reduce_sum(totals).tolist()
 
     def _check_finite(self, stop: int) -> None:
         window = self.losses[self.checked : stop]
@@ -260,7 +260,7 @@ def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool
     """
     model = model.to(device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model
 
 
