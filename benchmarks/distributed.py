@@ -5,7 +5,7 @@ Run:  .venv/bin/python benchmarks/distributed.py [--quick]
 Three measurements, all on 2 gloo processes over 127.0.0.1 (or 1 process for the baselines):
 
 1. Throughput of the same training step (Adam, global batch 128, synthetic 28×28 images, drlab's
-   ``Batches`` sharded by rank, DDP, the shard loss weights) for the MLP and the small CNN:
+   ``Batches`` sharded by rank, drlab's DDP wrapper with its weighted all-reduce) for the MLP and the small CNN:
    1 process × 2 threads (all the cores: the fair baseline), 1 process × 1 thread, 2 processes × 1 thread.
 2. The all-reduce of one step's gradients, timed alone: a flat float32 buffer of each model's gradient
    size, summed across the 2 processes (median of many), plus the *exposed* cost inside DDP: a step
@@ -35,9 +35,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn import functional as F
 
-from drlab.common import distributed as D
 from drlab.data import Batches
 from drlab.models import build_model, count_parameters
+from drlab.train import distributed as D
 
 GLOBAL_BATCH = 128
 MODELS = ("mlp", "cnn")
@@ -70,19 +70,18 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     x_batch: torch.Tensor,
     y_batch: torch.Tensor,
-    weight: float,
     sync: bool,
 ) -> None:
     """One step of the four, exactly as the trainer does it on every rank."""
-    logits = model(x_batch)  # 1. forward
-    loss = F.cross_entropy(logits, y_batch) * weight  # 2. loss (this rank's share of the global mean)
-    optimizer.zero_grad(set_to_none=True)
+    logits = model(x_batch)  # ❶ forward
+    loss = F.cross_entropy(logits, y_batch)  # ❷ loss (this rank's mean; the wrapper weights the ranks)
     if sync or not hasattr(model, "no_sync"):
-        loss.backward()  # 3. gradients, all-reduced by DDP during the backward pass
+        loss.backward()  # ❸ gradients, all-reduced by DDP during the backward pass
     else:
         with model.no_sync():  # the same step without the all-reduce: what communication costs
             loss.backward()
-    optimizer.step()  # 4. update
+    optimizer.step()  # ❹ update
+    optimizer.zero_grad(set_to_none=True)
 
 
 def time_training(model_name: str, rank: int, world_size: int, steps: int, repeats: int) -> dict[str, float]:
@@ -100,13 +99,10 @@ def time_training(model_name: str, rank: int, world_size: int, steps: int, repea
     for epoch in range(repeats + 1):  # epoch 0 warms up (allocations, DDP's bucket order)
         batches.set_epoch(epoch)
         for step, (x_batch, y_batch) in enumerate(batches):
-            weight = D.shard_loss_weight(
-                len(y_batch), D.global_batch_size(batches.num_samples, GLOBAL_BATCH, step), world_size
-            )
             sync = world_size == 1 or step % 2 == 0
             D.barrier()
             start = time.perf_counter()
-            train_step(model, optimizer, x_batch, y_batch, weight, sync)
+            train_step(model, optimizer, x_batch, y_batch, sync)
             if epoch > 0:
                 seconds[sync].append(time.perf_counter() - start)
     step_s = statistics.median(seconds[True])

@@ -30,7 +30,8 @@ import torch
 from drlab.common.device import resolve_device
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, MODELS, build_model
-from drlab.train.trainer import Trainer
+from drlab.train.config import TrainConfig
+from drlab.train.trainer import autocast, make_optimizer, make_scheduler, prepare_model, train_one_epoch
 
 
 def synthetic(n: int, device: torch.device, seed: int = 0) -> Batches:
@@ -47,26 +48,27 @@ def check_model(
     name: str, precision: str, train: Batches, epochs: int, device: torch.device
 ) -> dict[str, Any]:
     torch.manual_seed(0)
-    trainer = Trainer(
-        optimizer="adam", lr=1e-3, scheduler="cosine", device=device, precision=precision,  # type: ignore[arg-type]
-        channels_last=name in CONVOLUTIONAL, log=None, progress=False,
-    )  # fmt: skip
-    trainer.setup(build_model(name, (1, 28, 28), 10), len(train), epochs)
+    config = TrainConfig(optimizer="adam", lr=1e-3, scheduler="cosine", epochs=epochs, precision=precision)  # type: ignore[arg-type]
+    model = prepare_model(build_model(name, (1, 28, 28), 10), device, channels_last=name in CONVOLUTIONAL)
+    optimizer = make_optimizer(config, model.parameters(), device)
+    scheduler = make_scheduler(config, optimizer, len(train))
     seconds, losses = [], []
     for epoch in range(epochs):
         train.set_epoch(epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
-        metrics = trainer.train_one_epoch(train, epoch)  # ends with a device → host copy: synchronised
+        record = train_one_epoch(
+            model, train, optimizer, scheduler=scheduler, precision=config.precision
+        )  # ends with a device → host copy: synchronised
         seconds.append(time.perf_counter() - start)
-        losses.append(metrics["loss"])
+        losses.append(record.loss)
     return {
         "samples_per_s": round(train.num_samples / statistics.median(seconds)),
         "first_epoch_s": round(seconds[0], 3),
         "final_loss": round(losses[-1], 4),
         "finite": all(math.isfinite(loss) for loss in losses),
-        "bf16_active": trainer.use_bf16,
+        "bf16_active": isinstance(autocast(config.precision, device), torch.autocast),
     }
 
 

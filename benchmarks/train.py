@@ -1,4 +1,4 @@
-"""Benchmark of TP1's training engine: drlab's Trainer against a minimal hand-written loop, and Lightning.
+"""Benchmark of TP1's training engine: drlab's training loop (`drlab.train.trainer`) against a minimal hand-written loop, and Lightning.
 
     .venv/bin/python benchmarks/train.py            # the full benchmark (several minutes on 2 cores)
     .venv/bin/python benchmarks/train.py --quick    # a smoke test in well under a minute
@@ -50,7 +50,8 @@ from torch import nn
 from drlab.common.errors import DrlabError
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, build_model, summarize
-from drlab.train.trainer import Trainer
+from drlab.train.config import TrainConfig
+from drlab.train.trainer import evaluate, make_optimizer, prepare_model, train_one_epoch
 
 BATCH = 128
 T = TypeVar("T")
@@ -133,29 +134,25 @@ class MinimalLoop:
 
 
 class DrlabSide:
-    """drlab's default recipe: drlab.models + Batches + Trainer (scheduler off, like the loop)."""
+    """drlab's default recipe: models + Batches + train_one_epoch/evaluate (scheduler off, like the loop)."""
 
     def __init__(self, name: str, train: Batches, test: Batches):
         torch.manual_seed(0)
-        self.trainer = Trainer(
-            optimizer="adam",
-            lr=LR,
-            scheduler="none",
-            channels_last=name in CONVOLUTIONAL,
-            log=None,
-            progress=False,
+        cpu = torch.device("cpu")
+        self.model = prepare_model(
+            build_model(name, (1, 28, 28), 10), cpu, channels_last=name in CONVOLUTIONAL
         )
+        self.optimizer = make_optimizer(TrainConfig(optimizer="adam", lr=LR), self.model.parameters(), cpu)
         self.train, self.test = train, test
-        self.trainer.setup(build_model(name, (1, 28, 28), 10), len(train), epochs=1)
         self.epoch = 0
 
     def train_epoch(self) -> float:
         self.train.set_epoch(self.epoch)
         self.epoch += 1
-        return float(self.trainer.train_one_epoch(self.train, self.epoch)["accuracy"])
+        return train_one_epoch(self.model, self.train, self.optimizer).accuracy
 
     def evaluate(self) -> float:
-        return float(self.trainer.evaluate(self.test)["accuracy"])
+        return evaluate(self.model, self.test).accuracy
 
 
 def timed(fn: Callable[[], T]) -> tuple[float, T]:
@@ -308,10 +305,8 @@ def accuracy_section(quick: bool) -> dict[str, Any]:
                 print(f"  {key:<22} skipped: Fashion-MNIST files are not cached here (offline benchmark)")
                 continue
             history = result.history
-            reached = next((r for r in history if r["val_accuracy"] >= goal), None)
-            seconds_to_goal = (
-                sum(r["seconds"] for r in history if r["epoch"] <= reached["epoch"]) if reached else None
-            )
+            reached = next((r for r in history if r.val_accuracy >= goal), None)
+            seconds_to_goal = sum(r.seconds for r in history if r.epoch <= reached.epoch) if reached else None
             accuracy = result.metrics["test_accuracy"]
             results[key] = {
                 "test_accuracy": round(accuracy, 4),

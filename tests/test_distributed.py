@@ -1,13 +1,14 @@
-"""Data parallelism (drlab.common.distributed): the pieces, then two real gloo processes on loopback.
+"""Data parallelism (drlab.train.distributed): the pieces, then two real gloo processes on loopback.
 
-The oracle for the two-process run is a plain single-process loop over the same global batches: with
-the right loss weights, DDP's averaged gradients equal the gradient of the global mean loss, so the
-weights after a few steps agree to float tolerance, and the all-reduced metric sums are the same numbers.
+The oracle for the two-process run is a plain single-process loop over the same global batches: the
+wrapper's all-reduce weights each rank by its share of the global batch, so the gradients equal the
+gradient of the global mean loss even when the last batch is shared unevenly, the weights after a few
+steps agree to float tolerance, and the all-reduced metric sums are the same numbers. Plain DDP (an
+average of the ranks' means) is run beside it and must *not* agree: the test can fail.
 """
 
 from __future__ import annotations
 
-import argparse
 import socket
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn import functional as F
 
-from drlab.common import distributed as D
+from drlab.cli import main
 from drlab.common.errors import UsageError
 from drlab.data import Batches
+from drlab.train import distributed as D
+from drlab.train.config import TrainConfig
 
 # --- the environment torchrun sets ------------------------------------------------------------------
 
@@ -58,30 +61,16 @@ def test_single_process_helpers_are_identities() -> None:
     # outside torchrun nothing is initialised: metrics pass through, the model is not wrapped
     env, device = D.setup("cpu", env=D.DistEnv())
     assert not env.launched and device.type == "cpu"
-    assert D.is_main_process() and D.get_world_size() == 1
-    assert D.all_reduce_sums({"loss_sum": 2.5, "count": 3}) == {"loss_sum": 2.5, "count": 3.0}
-    assert D.broadcast_object({"a": 1}) == {"a": 1}
+    assert D.is_main_process() and not D.is_initialized()
+    totals = torch.tensor([2.5, 3.0])
+    assert D.all_reduce_sum(totals) is totals
     model = nn.Linear(2, 2)
-    assert D.wrap_model(model, device) is model and D.unwrap(model) is model
+    assert D.wrap_model(model, device) is model
     D.barrier()
     D.teardown()
 
 
 # --- the arithmetic of sharding ----------------------------------------------------------------------
-
-
-def test_shard_loss_weight_by_hand() -> None:
-    # 47 samples, batch 10: the last global batch holds 7 → rank 0 gets 4, rank 1 gets 3
-    assert D.global_batch_size(47, 10, 0) == 10
-    assert D.global_batch_size(47, 10, 4) == 7
-    assert D.shard_loss_weight(5, 10, 2) == 1.0  # equal shards: DDP's average is already right
-    assert D.shard_loss_weight(4, 7, 2) == pytest.approx(8 / 7)
-    assert D.shard_loss_weight(3, 7, 2) == pytest.approx(6 / 7)
-    # and the weighted mean of the two means is the mean of the 7 losses
-    losses = torch.arange(7, dtype=torch.float64)
-    shards = [losses[0::2], losses[1::2]]
-    ddp_average = sum(D.shard_loss_weight(len(s), 7, 2) * s.mean() for s in shards) / 2
-    assert float(ddp_average) == pytest.approx(float(losses.mean()))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +95,7 @@ def test_sharding_covers_every_index_exactly_once(num_samples: int, batch_size: 
         for step, per_rank in enumerate(zip(*shards, strict=True)):
             global_batch = order[step * batch_size : (step + 1) * batch_size]
             assert sorted(torch.cat(per_rank).tolist()) == sorted(global_batch.tolist())
-            assert sum(len(p) for p in per_rank) == D.global_batch_size(num_samples, batch_size, step)
+            assert sum(len(p) for p in per_rank) == min(batch_size, num_samples - step * batch_size)
 
 
 # --- the launcher ---------------------------------------------------------------------------------------
@@ -125,23 +114,26 @@ def test_torchrun_command_and_thread_share() -> None:
     assert D.threads_per_process(4, cpu_count=2) == 1
 
 
-def test_argv_from_namespace_round_trips() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("run")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--nproc", type=int, default=1)
-    args = parser.parse_args(
-        ["RUN", "--epochs", "5", "--no-augment", "--resume", "--nproc", "2", "--hidden", "8"]
-    )
-    argv = D.argv_from_namespace(parser, args, exclude=["nproc"])
-    assert "--nproc" not in argv and "--out" not in argv
-    again = parser.parse_args(argv)
-    assert vars(again) == {**vars(args), "nproc": 1}
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(),
+        TrainConfig(dataset="digits", epochs=3, lr=3e-4, channels_last=False, limit=300).resolved(),
+        TrainConfig(
+            model="cnn-bn", grad_clip=0.5, patience=2, amp=True, quiet=True, out="runs/x y"
+        ).resolved(),
+    ],
+)
+def test_config_argv_parses_back_into_the_same_config(
+    config: TrainConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the workers of --nproc get the resolved config as options: drlab's own command line reads it back
+    import drlab.train.run
+
+    received: list[TrainConfig] = []
+    monkeypatch.setattr(drlab.train.run, "train", lambda config, given=None: received.append(config))
+    assert main(["train", *D.config_argv(config)]) == 0
+    assert received == [config]
 
 
 # --- two real processes: gloo over 127.0.0.1 -------------------------------------------------------------
@@ -167,39 +159,47 @@ def _toy_model() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3))
 
 
+def _train_on_shards(model: nn.Module, rank: int, world_size: int) -> list[dict[str, float]]:
+    """The student's loop, unchanged, on this rank's shard of every global batch."""
+    images, labels = _toy_data()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    batches = Batches(images, labels, batch_size=GLOBAL_BATCH, seed=SEED, rank=rank, world_size=world_size)
+    epoch_metrics = []
+    for epoch in range(EPOCHS):
+        batches.set_epoch(epoch)
+        sums = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
+        for x_batch, y_batch in batches:
+            logits = model(x_batch)  # ❶ forward
+            loss = F.cross_entropy(logits, y_batch)  # ❷ loss: this rank's mean
+            loss.backward()  # ❸ gradients, all-reduced by the wrapper
+            optimizer.step()  # ❹ update, identical on every rank
+            optimizer.zero_grad()
+            sums += torch.tensor(
+                [loss.item() * len(y_batch), float((logits.argmax(1) == y_batch).sum()), len(y_batch)],
+                dtype=torch.float64,
+            )
+        loss_sum, correct, count = D.all_reduce_sum(sums).tolist()
+        epoch_metrics.append({"loss_sum": loss_sum, "correct": correct, "count": count})
+    return epoch_metrics
+
+
 def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
     torch.set_num_threads(1)
     env = D.DistEnv(rank, world_size, rank, "127.0.0.1", port, launched=True)
     env, device = D.setup("cpu", env=env, init_method=f"tcp://127.0.0.1:{port}", timeout_s=60)
     try:
-        images, labels = _toy_data()
         # a different seed on rank 1: DDP must broadcast rank 0's initial weights
-        model = _toy_model() if rank == 0 else nn.Sequential(
+        raw_model = _toy_model() if rank == 0 else nn.Sequential(
             nn.Flatten(), nn.Linear(16, 12), nn.Tanh(), nn.Linear(12, 3)
         )  # fmt: skip
-        ddp_model = D.wrap_model(model, device)
-        optimizer = torch.optim.SGD(ddp_model.parameters(), lr=LR, momentum=0.9)
-        batches = Batches(
-            images, labels, batch_size=GLOBAL_BATCH, seed=SEED, rank=rank, world_size=world_size
-        )
-        epoch_metrics = []
-        for epoch in range(EPOCHS):
-            batches.set_epoch(epoch)
-            sums = {"loss_sum": 0.0, "correct": 0.0, "count": 0.0}
-            for step, (x_batch, y_batch) in enumerate(batches):
-                logits = ddp_model(x_batch)  # 1. forward
-                loss = F.cross_entropy(logits, y_batch)  # 2. loss, this rank's mean…
-                global_count = D.global_batch_size(batches.num_samples, GLOBAL_BATCH, step)
-                weighted = loss * D.shard_loss_weight(len(y_batch), global_count, world_size)
-                optimizer.zero_grad()
-                weighted.backward()  # 3. gradients, all-reduced by DDP
-                optimizer.step()  # 4. update, identical on every rank
-                sums["loss_sum"] += loss.item() * len(y_batch)
-                sums["correct"] += float((logits.argmax(1) == y_batch).sum())
-                sums["count"] += len(y_batch)
-            epoch_metrics.append(D.all_reduce_sums(sums, device))
+        epoch_metrics = _train_on_shards(D.wrap_model(raw_model, device), rank, world_size)
+        # the same loop under plain DDP, which averages the ranks' means: wrong on the uneven last batch
+        plain_model = _toy_model()
+        _train_on_shards(DistributedDataParallel(plain_model), rank, world_size)
         D.barrier()
-        token = D.broadcast_object({"run_dir": "from rank 0"} if rank == 0 else None)
         # batch-norm statistics: rank 0's become everyone's
         norm = nn.BatchNorm1d(3)
         norm.running_mean.fill_(float(rank + 1))
@@ -218,15 +218,15 @@ def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
             shared_error = (str(exc), exc.exit_code, getattr(exc, "reported_by_main", False))
         torch.save(
             {
-                "state": D.unwrap(ddp_model).state_dict(),
+                "state": raw_model.state_dict(),
+                "plain_ddp_state": plain_model.state_dict(),
                 "metrics": epoch_metrics,
-                "token": token,
                 "running_mean": norm.running_mean.clone(),
                 "confusion": confusion,
                 "shared_error": shared_error,
                 "main_first_ok": D.main_first(lambda: "rank 0 result"),
                 "is_main": D.is_main_process(),
-                "world_size": D.get_world_size(),
+                "world_size": dist.get_world_size(),
             },
             Path(out_dir) / f"rank{rank}.pt",
         )
@@ -268,7 +268,6 @@ def test_two_gloo_processes_equal_one_process(tmp_path: Path, monkeypatch: pytes
 
     assert [r["is_main"] for r in results] == [True, False]
     assert [r["world_size"] for r in results] == [2, 2]
-    assert [r["token"] for r in results] == [{"run_dir": "from rank 0"}] * 2
     assert [r["running_mean"].tolist() for r in results] == [[1.0, 1.0, 1.0]] * 2
     assert [r["confusion"].tolist() for r in results] == [[[3, 3], [3, 3]]] * 2
     assert [r["shared_error"] for r in results] == [
@@ -281,6 +280,9 @@ def test_two_gloo_processes_equal_one_process(tmp_path: Path, monkeypatch: pytes
         torch.testing.assert_close(results[1]["state"][name], results[0]["state"][name], rtol=0, atol=0)
         # …and equal to one process on the whole global batch, to float tolerance
         torch.testing.assert_close(results[0]["state"][name], expected, rtol=1e-5, atol=1e-6)
+    # plain DDP's average of means is measurably off: the weighting is what makes the two agree
+    gap = max((results[0]["plain_ddp_state"][k] - v).abs().max().item() for k, v in reference_state.items())
+    assert gap > 1e-4, gap
     # metrics: all-reduced sums and counts equal the single-process numbers (same on every rank)
     for rank_result in results:
         for got, expected in zip(rank_result["metrics"], reference_metrics, strict=True):

@@ -8,6 +8,7 @@ same command run in this process, on one process.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -18,8 +19,9 @@ import pytest
 import torch
 
 from drlab.cli import main
-from drlab.common import distributed as D
 from drlab.common.io import load_checkpoint, load_weights, read_json
+from drlab.train import distributed as D
+from drlab.train.config import TrainConfig
 
 # digits, first 301 images: 30 held out, 271 to train on; batch 32 → 8 full batches and one of 15,
 # shared 8/7 between the two ranks (the case where averaging two means would be wrong)
@@ -48,6 +50,29 @@ AUDIT_HOOK = textwrap.dedent(
                 with open(f"{_log}.rank{_rank}", "a") as handle:
                     handle.write(f"{event} {os.fspath(path)}\\n")
         sys.addaudithook(_hook)
+    """
+)
+
+# a worker entry point that dies like the out-of-memory killer would: ``python -m dying_drlab`` is
+# ``python -m drlab`` with rank 1 SIGKILLed just before batch 3 of epoch 2 (the shuffled training
+# batches; evaluation batches are not shuffled). The product knows nothing of it.
+DYING_WORKER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from drlab.cli import main
+    from drlab.data import Batches
+
+    _iterate = Batches.__iter__
+
+    def _iterate_then_die(self):
+        for step, batch in enumerate(_iterate(self)):
+            if os.environ.get("RANK") == "1" and self.shuffle and self.epoch == 1 and step == 2:
+                sys.stderr.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield batch
+
+    Batches.__iter__ = _iterate_then_die
+    raise SystemExit(main())
     """
 )
 
@@ -114,11 +139,18 @@ def test_a_killed_worker_fails_cleanly_and_resume_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run_dir = tmp_path / "run"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "dying_drlab.py").write_text(DYING_WORKER)
     for name, value in _worker_env(tmp_path).items():
         monkeypatch.setenv(name, value)
-    # rank 1 is SIGKILLed (like the out-of-memory killer would) at batch 3 of epoch 2: by then rank 0
-    # has written epoch 1's checkpoint (the all-reduce of batch 1 of epoch 2 waited for it)
-    monkeypatch.setenv(D.FAULT_ENV, "1:2:3")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
+    )
+    # rank 1 is SIGKILLed at batch 3 of epoch 2: by then rank 0 has written epoch 1's checkpoint (the
+    # all-reduce of batch 1 of epoch 2 waited for it)
+    real_command = D.torchrun_command
+    monkeypatch.setattr(D, "torchrun_command", functools.partial(real_command, module="dying_drlab"))
     code = main([*RECIPE, "--epochs", "3", "--out", str(run_dir), "--nproc", "2", "--quiet", "--no-plots"])
     err = capsys.readouterr().err
     assert code == 1
@@ -130,7 +162,7 @@ def test_a_killed_worker_fails_cleanly_and_resume_continues(
     assert not (run_dir / "metrics.json").exists()
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
-    monkeypatch.delenv(D.FAULT_ENV)
+    monkeypatch.setattr(D, "torchrun_command", real_command)
     assert main(["train", "--resume", "--out", str(run_dir), "--nproc", "2", "--quiet", "--no-plots"]) == 0
     final = load_checkpoint(run_dir / "checkpoint.pt")
     assert final["epoch"] == 3 and [r["epoch"] for r in final["history"]] == [1, 2, 3]
@@ -138,7 +170,7 @@ def test_a_killed_worker_fails_cleanly_and_resume_continues(
     assert read_json(run_dir / "metrics.json")["epochs_trained"] == 3
 
 
-def test_nproc_relaunches_the_typed_command_under_torchrun(
+def test_nproc_relaunches_the_resolved_config_under_torchrun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -153,9 +185,16 @@ def test_nproc_relaunches_the_typed_command_under_torchrun(
         monkeypatch.delenv(name, raising=False)
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--nproc", "2", "--no-channels-last"]) == 0
     nproc, module_args = launched[0]
-    assert nproc == 2 and "--nproc" not in module_args
-    # only the options typed are passed on (a resumed run keeps its saved values for the others)
-    assert module_args == ["train", "--dataset", "digits", "--epochs", "1", "--no-channels-last"]
+    assert nproc == 2 and module_args[0] == "train" and "--nproc" not in module_args
+
+    # the oracle: what a worker would train, read back through drlab's own command line
+    import drlab.train.run
+
+    received: list[TrainConfig] = []
+    monkeypatch.setattr(drlab.train.run, "train", lambda config, given=None: received.append(config))
+    assert main(module_args) == 0
+    expected = TrainConfig(dataset="digits", epochs=1, channels_last=False).resolved()
+    assert received == [expected]
 
     # the usual mistakes are caught before any process starts: a run already there, nothing to resume
     from drlab.common.rundir import claim_run_dir
@@ -178,10 +217,3 @@ def test_nproc_errors_are_one_line(
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--nproc", "2"]) == 2
     assert "already" in capsys.readouterr().err
-
-
-def test_fault_spec_parsing() -> None:
-    assert D.parse_fault("1:2:3") == (1, 2, 3)
-    for bad in ("1:2", "a:b:c", "1:0:1"):
-        with pytest.raises(ValueError):
-            D.parse_fault(bad)

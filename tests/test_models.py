@@ -47,6 +47,18 @@ def test_pooling_before_relu_is_the_same_function_and_gradient() -> None:
     torch.testing.assert_close(grad_a, grad_b)
 
 
+def test_the_cnn_docstrings_describe_the_layers_in_their_order() -> None:
+    # the docstrings say conv → pool → ReLU (the textbook says conv → ReLU → pool): hold them to the code
+    cnn = build_model("cnn", (1, 28, 28), 10)
+    kinds = [type(layer).__name__ for layer in cnn.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "ReLU"] * 2
+    assert "conv3×3 → maxpool 2×2 → ReLU" in " ".join((type(cnn).__doc__ or "").split())
+    cnn_bn = build_model("cnn-bn", (1, 28, 28), 10)
+    kinds = [type(layer).__name__ for block in cnn_bn.features for layer in block]
+    assert kinds == ["Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU"] * 3
+    assert "conv → BatchNorm → maxpool → ReLU" in " ".join((type(cnn_bn).__doc__ or "").split())
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_summary_counts_match_pytorch_and_flops_match_a_hand_count(name: str) -> None:
     model = build_model(name, (1, 28, 28), 10)
@@ -70,9 +82,9 @@ def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):
-        loss = F.cross_entropy(model(x), y)  # ➊ forward, ➋ loss
+        loss = F.cross_entropy(model(x), y)  # ❶ forward, ❷ loss
+        loss.backward()  # ❸ gradients
+        optimizer.step()  # ❹ update
         optimizer.zero_grad()
-        loss.backward()  # ➌ gradients
-        optimizer.step()  # ➍ update
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses

@@ -19,13 +19,22 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from drlab.cli import main
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, load_weights
+from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.models import build_model
 from drlab.train.config import TrainConfig
 from drlab.train.metrics import confusion_matrix, most_confused_pairs, per_class_accuracy
 from drlab.train.predict import image_to_array
 from drlab.train.run import train
-from drlab.train.trainer import Trainer
+from drlab.train.trainer import (
+    EpochRow,
+    TrainState,
+    evaluate,
+    fit,
+    make_optimizer,
+    make_scheduler,
+    train_one_epoch,
+)
 
 TINY = ["--dataset", "digits", "--limit", "150", "--quiet", "--no-plots"]
 
@@ -41,13 +50,16 @@ def synthetic_batches(n: int = 200, batch_size: int = 32, seed: int = 0, **kwarg
 
 
 def fit_once(
-    seed: int, epochs: int = 2, **trainer_kwargs: Any
-) -> tuple[list[dict[str, float]], torch.nn.Module]:
+    seed: int, epochs: int = 2, val: Batches | None = None, **options: Any
+) -> tuple[list[EpochRow], TrainState]:
     torch.manual_seed(seed)
     model = build_model("mlp", (1, 8, 8), 4, dropout=0.2)
-    trainer = Trainer(log=None, progress=False, **trainer_kwargs)
-    history = trainer.fit(model, synthetic_batches(seed=seed), synthetic_batches(64, seed=99), epochs)
-    return history, model
+    config = TrainConfig(epochs=epochs, **options)
+    train_batches = synthetic_batches(seed=seed)
+    optimizer = make_optimizer(config, model.parameters(), train_batches.device)
+    state = TrainState(model, optimizer, make_scheduler(config, optimizer, len(train_batches)))
+    history = fit(model, state, train_batches, val or synthetic_batches(64, seed=99), config)
+    return history, state
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -68,28 +80,26 @@ def test_evaluate_sums_counts_over_uneven_batches_like_one_full_batch() -> None:
     # 203 samples in batches of 50: the last batch is smaller, an average of batch means would be wrong
     batches = synthetic_batches(203, batch_size=50, shuffle=False)
     model = build_model("mlp", (1, 8, 8), 4)
-    metrics = Trainer(log=None).evaluate(batches, model)
+    metrics = evaluate(model, batches)
     with torch.no_grad():
         logits = model(batches.x)
-    assert metrics["samples"] == 203
-    assert metrics["loss"] == pytest.approx(F.cross_entropy(logits, batches.y).item(), rel=1e-5)
-    assert metrics["accuracy"] == pytest.approx((logits.argmax(1) == batches.y).float().mean().item())
-    assert np.asarray(metrics["confusion_matrix"]).sum() == 203
+    assert metrics.samples == 203
+    assert metrics.loss == pytest.approx(F.cross_entropy(logits, batches.y).item(), rel=1e-5)
+    assert metrics.accuracy == pytest.approx((logits.argmax(1) == batches.y).float().mean().item())
+    expected = sklearn_confusion_matrix(batches.y.numpy(), logits.argmax(1).numpy(), labels=range(4))
+    np.testing.assert_array_equal(metrics.confusion, expected)
 
 
 def test_train_one_epoch_metrics_are_exact_sums_and_counts() -> None:
     batches = synthetic_batches(203, batch_size=50, shuffle=False)
     model = build_model("softmax", (1, 8, 8), 4)
-    trainer = Trainer(
-        optimizer="sgd", lr=1e-12, momentum=0.0, log=None
-    )  # a step too small to change anything
-    trainer.setup(model, len(batches), epochs=1)
-    metrics = trainer.train_one_epoch(batches)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # a step of zero: the model stays as it is
+    metrics = train_one_epoch(model, batches, optimizer)
     with torch.no_grad():
         logits = model(batches.x)
-    assert metrics["samples"] == 203
-    assert metrics["loss"] == pytest.approx(F.cross_entropy(logits, batches.y).item(), rel=1e-5)
-    assert metrics["accuracy"] == pytest.approx((logits.argmax(1) == batches.y).float().mean().item())
+    assert metrics.samples == 203
+    assert metrics.loss == pytest.approx(F.cross_entropy(logits, batches.y).item(), rel=1e-5)
+    assert metrics.accuracy == pytest.approx((logits.argmax(1) == batches.y).float().mean().item())
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -97,10 +107,9 @@ def test_nan_loss_stops_with_epoch_batch_and_last_finite_loss() -> None:
     batches = synthetic_batches(200, batch_size=20, shuffle=False)
     batches.x[65] = float("nan")  # sample 65 sits in batch 4 (indices 60–79)
     model = build_model("mlp", (1, 8, 8), 4)
-    trainer = Trainer(lr=1e-3, log=None)
-    trainer.setup(model, len(batches), epochs=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     with pytest.raises(DrlabError) as info:
-        trainer.train_one_epoch(batches, epoch=0)
+        train_one_epoch(model, batches, optimizer)
     message = str(info.value)
     assert "epoch 1, batch 4/10" in message
     assert "last finite loss: " in message and "nan" not in message.split("last finite loss: ")[1][:6]
@@ -108,35 +117,91 @@ def test_nan_loss_stops_with_epoch_batch_and_last_finite_loss() -> None:
 
 
 def test_same_seed_same_numbers_and_another_seed_other_numbers() -> None:
-    history_a, model_a = fit_once(seed=3)
-    history_b, model_b = fit_once(seed=3)
+    history_a, state_a = fit_once(seed=3)
+    history_b, state_b = fit_once(seed=3)
     history_c, _ = fit_once(seed=4)
-    assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
-    for p, q in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True):
+    assert [r.train_loss for r in history_a] == [r.train_loss for r in history_b]
+    weights_a, weights_b = state_a.raw_model.state_dict(), state_b.raw_model.state_dict()
+    for p, q in zip(weights_a.values(), weights_b.values(), strict=True):
         assert torch.equal(p, q)
-    assert [r["train_loss"] for r in history_a] != [r["train_loss"] for r in history_c]
+    assert [r.train_loss for r in history_a] != [r.train_loss for r in history_c]
 
 
-def test_early_stopping_and_best_model_restored() -> None:
-    # a learning rate too small to change float32 weights: no epoch can beat the first
-    history, _ = fit_once(seed=0, epochs=10, lr=1e-30, patience=2)
-    assert len(history) == 3
+def _misleading_val() -> Batches:
+    # the validation labels are the training rule shifted by one class: the better the model learns
+    # the training set, the worse it does here, so the best validation epoch comes early
+    val = synthetic_batches(64, seed=99, shuffle=False)
+    val.y = (val.y + 1) % 4
+    return val
 
 
-def test_grad_clip_and_schedulers_run_and_the_lr_follows_the_schedule() -> None:
-    history, _ = fit_once(seed=0, epochs=3, scheduler="cosine", scheduler_step="epoch", grad_clip=0.5)
+def test_the_best_epoch_is_restored_not_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    real_end_epoch = TrainState.end_epoch
+
+    def end_epoch_and_snapshot(state: TrainState, row: EpochRow, patience: int | None) -> bool:
+        snapshots[row.epoch] = {k: v.clone() for k, v in state.raw_model.state_dict().items()}
+        return real_end_epoch(state, row, patience)
+
+    monkeypatch.setattr(TrainState, "end_epoch", end_epoch_and_snapshot)
+    history, state = fit_once(seed=0, epochs=4, val=_misleading_val(), optimizer="sgd", lr=0.5)
+    # the oracle: the best epoch by the rule (highest val accuracy, then lowest val loss), from the history
+    best = min(history, key=lambda r: (-r.val_accuracy, r.val_loss, r.epoch)).epoch
+    assert best != len(history) and state.best_epoch == best
+    for name, tensor in state.raw_model.state_dict().items():
+        torch.testing.assert_close(tensor, snapshots[best][name], rtol=0, atol=0)
+    assert any(not torch.equal(snapshots[best][k], v) for k, v in snapshots[len(history)].items())
+
+
+def test_early_stopping_after_patience_epochs_without_a_better_one() -> None:
+    history, state = fit_once(seed=0, epochs=10, val=_misleading_val(), optimizer="sgd", lr=0.5, patience=2)
+    best = min(history, key=lambda r: (-r.val_accuracy, r.val_loss, r.epoch)).epoch
+    assert len(history) == best + 2 < 10 and state.stopped_early
+
+
+def test_grad_clip_bounds_the_update_like_clip_grad_norm() -> None:
+    # one batch, plain SGD: the update is exactly −lr · g · min(1, c / ‖g‖), g from autograd
+    batches = synthetic_batches(64, batch_size=64, shuffle=False)
+    torch.manual_seed(0)
+    model = build_model("softmax", (1, 8, 8), 4)
+    before = [p.detach().clone() for p in model.parameters()]
+    grads = torch.autograd.grad(F.cross_entropy(model(batches.x), batches.y), list(model.parameters()))
+    norm = torch.sqrt(sum((g**2).sum() for g in grads))
+    clip, lr = 0.01, 0.1
+    assert norm > 10 * clip  # the clipping matters here
+    train_one_epoch(model, batches, torch.optim.SGD(model.parameters(), lr=lr), grad_clip=clip)
+    for p, p0, g in zip(model.parameters(), before, grads, strict=True):
+        torch.testing.assert_close(p.detach(), p0 - lr * g * clip / norm, rtol=1e-4, atol=1e-7)
+
+
+def test_schedulers_and_the_lr_in_the_history_follow_the_schedule() -> None:
+    history, _ = fit_once(seed=0, epochs=3, scheduler="cosine", scheduler_step="epoch", lr=1e-3)
     lr0 = 1e-3
     # the record holds the lr used during the epoch: cosine over 3 epochs, stepped after each one
     expected = [lr0, lr0 * (1 + math.cos(math.pi / 3)) / 2, lr0 * (1 + math.cos(2 * math.pi / 3)) / 2]
-    assert [r["lr"] for r in history] == pytest.approx(expected)
+    assert [r.lr for r in history] == pytest.approx(expected)
     history, _ = fit_once(seed=0, epochs=2, scheduler="one-cycle", optimizer="sgd", lr=0.05)
-    assert all(math.isfinite(r["train_loss"]) for r in history)
+    assert all(math.isfinite(r.train_loss) for r in history)
 
 
 def test_bf16_is_ignored_on_cpu_with_a_note() -> None:
     notes: list[str] = []
-    trainer = Trainer(precision="bf16", device="cpu", log=notes.append)
-    assert not trainer.use_bf16 and "float32" in notes[0]
+    model = build_model("softmax", (1, 8, 8), 4)
+    config = TrainConfig(epochs=1, precision="bf16", lr=1e-3)
+    optimizer = make_optimizer(config, model.parameters(), torch.device("cpu"))
+    fit(model, TrainState(model, optimizer), synthetic_batches(), None, config, log=notes.append)
+    assert "float32" in notes[0]
+
+
+def test_rng_states_are_captured_and_restored() -> None:
+    import random
+
+    states = capture_rng_states()
+    drawn = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    restore_rng_states(states)
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(drawn[0], again[0]) and np.array_equal(drawn[1], again[1]) and drawn[2] == again[2]
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -148,8 +213,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.
 
     train(config(tmp_path / "whole"))
 
-    def interrupt(trainer: Trainer, record: dict[str, float]) -> None:
-        if record["epoch"] == 2:
+    def interrupt(state: TrainState, row: EpochRow) -> None:
+        if row.epoch == 2:
             raise KeyboardInterrupt  # Ctrl-C right after epoch 2's checkpoint
 
     with pytest.raises(KeyboardInterrupt):
@@ -269,6 +334,19 @@ def test_cli_train_evaluate_predict_end_to_end(tmp_path: Path, capsys: pytest.Ca
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
     assert metrics["parameters"] > 0 and metrics["samples_per_second"] > 0 and metrics["train_seconds"] > 0
+    # one time base: the speed is the training samples over the training seconds of history.csv
+    import csv
+
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    train_seconds = sum(float(r["train_seconds"]) for r in rows)
+    assert metrics["train_seconds"] == pytest.approx(train_seconds)
+    assert metrics["samples_per_second"] == pytest.approx(
+        sum(int(r["train_samples"]) for r in rows) / train_seconds
+    )
+    assert all(
+        float(r["seconds"]) == pytest.approx(float(r["train_seconds"]) + float(r["val_seconds"]))
+        for r in rows
+    )
     confusion = np.asarray(metrics["confusion_matrix"])
     assert confusion.trace() / confusion.sum() == pytest.approx(metrics["test_accuracy"])
     assert len((run / "history.csv").read_text().splitlines()) == 3

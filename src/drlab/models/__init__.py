@@ -10,8 +10,8 @@ name       architecture                                                role in t
 =========  ==========================================================  ==================
 softmax    one ``nn.Linear`` on the flattened pixels                  multinomial logistic regression
 mlp        784-256-128-10 with ReLU (optional dropout)                 the first neural network
-cnn        two conv-ReLU-pool blocks, then two linear layers           what convolutions buy
-cnn-bn     three conv-BN-ReLU-pool blocks, dropout, two linear layers  the accuracy goal
+cnn        two conv-pool-ReLU blocks, then two linear layers           what convolutions buy
+cnn-bn     three conv-BN-pool-ReLU blocks, dropout, two linear layers  the accuracy goal
 =========  ==========================================================  ==================
 """
 

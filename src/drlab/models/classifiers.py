@@ -50,13 +50,14 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """A small CNN: two blocks conv3×3-ReLU-maxpool (32 then 64 channels), then two linear layers.
+    """A small CNN: two blocks conv3×3 → maxpool 2×2 → ReLU (32 then 64 channels), then two linear layers.
 
     Each pooling halves the height and width (28 → 14 → 7; 8 → 4 → 2), so the first linear layer's
     input size is computed from the image shape.
 
-    Each block applies the max-pooling *before* the ReLU: ``relu(maxpool(z)) == maxpool(relu(z))``
-    exactly (both are monotone), same function, same gradients, but the ReLU then touches 4× fewer values.
+    The textbook block is conv → ReLU → pool; this one pools *before* the ReLU. Both compute the same
+    function with the same gradients — ``relu(maxpool(z)) == maxpool(relu(z))`` exactly, since the
+    ReLU is monotone — but the ReLU then touches 4× fewer values (``tests/test_models.py`` checks it).
     """
 
     def __init__(self, image_shape: tuple[int, int, int], num_classes: int, hidden: int = 128) -> None:
@@ -82,8 +83,9 @@ class CNN(nn.Module):
 
 
 def _conv_bn_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    # no bias in the convolution: the batch norm that follows subtracts the mean and adds its own shift;
-    # pooling before the ReLU gives the same function (see CNN) for a quarter of the ReLU's work
+    # conv → BatchNorm → maxpool → ReLU. No bias in the convolution: the batch norm that follows
+    # subtracts the mean and adds its own shift; pooling before the ReLU gives the same function as
+    # after it (see CNN) for a quarter of the ReLU's work
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -93,7 +95,8 @@ def _conv_bn_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class CNNWithBatchNorm(nn.Module):
-    """A stronger CNN: three conv-BatchNorm-pool-ReLU blocks (32, 64, 128 channels), dropout, two linear layers.
+    """A stronger CNN: three blocks conv → BatchNorm → maxpool → ReLU (32, 64, 128 channels), dropout,
+    then two linear layers.
 
     Batch normalisation keeps each layer's inputs on a stable scale (a larger learning rate works) and
     dropout fights over-fitting; remember ``model.train()`` / ``model.eval()``: both behave differently.

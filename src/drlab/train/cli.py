@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     # remember which options were typed (a resumed run keeps its saved value for the others)
     mark_untyped(train, TrainConfig)
-    train.set_defaults(handler=lambda args: _train(args, train))
+    train.set_defaults(handler=_train)
 
     evaluate = add_command(
         subparsers,
@@ -113,16 +113,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     predict.set_defaults(handler=_predict)
 
 
-def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from drlab.common import distributed
+def _train(args: argparse.Namespace) -> int:
     from drlab.common.errors import DrlabError
+    from drlab.train import distributed
 
     typed_values = typed_options(args)
     given = set(typed_values)
     typed = argparse.Namespace(**typed_values)
     config = dataclass_from_namespace(TrainConfig, typed)
     if args.nproc is not None:
-        return _launch(args.nproc, parser, typed, config)
+        return _launch(args.nproc, config, given)
     from drlab.train.run import train
 
     try:
@@ -135,16 +135,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _launch(
-    nproc: int, parser: argparse.ArgumentParser, typed: argparse.Namespace, config: TrainConfig
-) -> int:
-    """``--nproc N``: the same command (the options typed, minus --nproc) on N processes under torchrun."""
+def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
+    """``--nproc N``: the resolved run (every option written out) on N processes under torchrun."""
     import os
 
-    from drlab.common import distributed
     from drlab.common.device import resolve_device
     from drlab.common.errors import UsageError
     from drlab.common.rundir import inspect_run_dir
+    from drlab.train import distributed
 
     # every mistake gets its one-line error here, before any process starts or any folder is made
     most = max(4, 2 * (os.cpu_count() or 1))
@@ -156,6 +154,12 @@ def _launch(
         )
     config.check()
     resolved = config.resolved()
+    assert resolved.out is not None
+    out = inspect_run_dir(resolved.out, "train", resume=config.resume, force=config.force)
+    if config.resume:  # the saved config with the options typed now on top, as the workers would merge it
+        from drlab.train.run import resume_config
+
+        resolved = resume_config(resolved, given).resolved()
     device = resolve_device(resolved.device)  # --device cuda without a GPU: refused now
     if device.type == "cuda":
         import torch
@@ -164,6 +168,7 @@ def _launch(
             raise UsageError(
                 f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}"
             )
+    assert resolved.batch_size is not None
     if resolved.batch_size < nproc:
         raise UsageError(
             f"--batch-size {resolved.batch_size} is the global batch: with --nproc {nproc} each process "
@@ -174,16 +179,14 @@ def _launch(
             f"--limit {resolved.limit} leaves fewer validation images than the {nproc} processes that share "
             f"them; use --limit ≥ {-(-nproc // resolved.val_fraction):.0f} or fewer processes"
         )
-    assert resolved.out is not None
-    out = inspect_run_dir(resolved.out, "train", resume=config.resume, force=config.force)
-    module_args = ["train", *distributed.argv_from_namespace(parser, typed, exclude=("nproc", "handler"))]
+    module_args = ["train", *distributed.config_argv(resolved)]
     return distributed.launch(nproc, module_args, checkpoint=out / "checkpoint.pt")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from drlab.common.config import check_seed
     from drlab.common.rundir import claim_run_dir
-    from drlab.train.run import evaluate_run
+    from drlab.train.evaluation import evaluate_run
 
     if args.seed is not None:
         check_seed(args.seed)

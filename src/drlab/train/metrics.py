@@ -6,6 +6,10 @@ counts is exact: sum the matrices, then divide.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -35,3 +39,19 @@ def most_confused_pairs(confusion: np.ndarray, top: int = 10) -> list[tuple[int,
     ]
     pairs.sort(key=lambda pair: (-pair[2], pair[0], pair[1]))
     return pairs[:top]
+
+
+def confusion_report(confusion: np.ndarray, classes: Sequence[str], top: int = 10) -> dict[str, Any]:
+    """Per-class accuracy, the confusion matrix and the ``top`` most confused pairs, JSON-ready."""
+    confusion = np.asarray(confusion)
+    return {
+        "per_class_accuracy": {
+            name: (None if math.isnan(acc) else float(acc))
+            for name, acc in zip(classes, per_class_accuracy(confusion), strict=True)
+        },
+        "confusion_matrix": confusion.tolist(),
+        "most_confused": [
+            {"true": classes[i], "predicted": classes[j], "count": count}
+            for i, j, count in most_confused_pairs(confusion, top)
+        ],
+    }

@@ -97,7 +97,7 @@ def top_k(
 
 def predict_files(run_dir: str | Path, paths: Sequence[str | Path], k: int = 3) -> list[Prediction]:
     """Load the model of ``run_dir`` and return the top-``k`` classes of every image file in ``paths``."""
-    from drlab.train.run import load_trained_model
+    from drlab.train.evaluation import load_trained_model
 
     model, info = load_trained_model(run_dir)
     _, height, width = info["image_shape"]

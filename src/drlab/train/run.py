@@ -1,7 +1,7 @@
 """The ``drlab train`` job from start to finish: data → model → trainer → run directory with pictures.
 
-Also the two jobs that reuse a finished run: :func:`evaluate_run` (``drlab evaluate``) and
-:func:`load_trained_model` (``drlab predict``).
+The jobs that reuse a finished run (``drlab evaluate``, ``drlab predict``) are in
+:mod:`drlab.train.evaluation`.
 
 A run directory holds::
 
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import math
 import sys
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,37 +25,34 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from drlab import __version__
-from drlab.common import distributed
 from drlab.common.config import from_json, merge_on_resume, to_dict
-from drlab.common.device import resolve_device
 from drlab.common.errors import DrlabError, UsageError
-from drlab.common.io import (
-    load_checkpoint,
-    load_weights,
-    read_json,
-    save_weights,
-    write_csv_atomic,
-    write_json_atomic,
-)
+from drlab.common.io import load_checkpoint, read_json, save_weights, write_csv_atomic, write_json_atomic
 from drlab.common.rundir import CONFIG_NAME, inspect_run_dir, prepare_run_dir, release_run_dir
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
+from drlab.train import distributed
 from drlab.train.config import RECIPE_FIELDS, TrainConfig
-from drlab.train.metrics import most_confused_pairs, per_class_accuracy
-from drlab.train.trainer import Trainer
+from drlab.train.metrics import confusion_report
+from drlab.train.trainer import (
+    HISTORY_FIELDS,
+    EpochRow,
+    Evaluation,
+    TrainState,
+    evaluate,
+    fit,
+    make_optimizer,
+    make_scheduler,
+    prepare_model,
+)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 WEIGHTS_NAME = "model.safetensors"
 METRICS_NAME = "metrics.json"
 HISTORY_NAME = "history.csv"
-HISTORY_FIELDS = (
-    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "train_seconds",
-    "train_samples_per_second",
-)  # fmt: skip
 #: batches for evaluation only: no gradients are kept, so a larger batch costs little memory and runs faster
 EVAL_BATCH_SIZE = 1024
 #: above this test accuracy on Fashion-MNIST, a model this small is not plausible (a simple CNN tops out
@@ -75,7 +70,7 @@ class TrainResult:
     """the run directory"""
     metrics: dict[str, Any]
     """the content of metrics.json"""
-    history: list[dict[str, float]]
+    history: list[EpochRow]
     """one record per epoch"""
 
 
@@ -153,7 +148,7 @@ def train(
     config: TrainConfig,
     *,
     given: Iterable[str] | None = None,
-    on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None = None,
+    on_epoch_end: Callable[[TrainState, EpochRow], None] | None = None,
 ) -> TrainResult:
     """Run ``drlab train``: returns the run directory, the test metrics and the history.
 
@@ -196,7 +191,7 @@ def _train(
     config: TrainConfig,
     env: distributed.DistEnv,
     device: torch.device,
-    on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None,
+    on_epoch_end: Callable[[TrainState, EpochRow], None] | None,
 ) -> TrainResult:
     assert config.epochs is not None and config.lr is not None and config.out is not None
     is_main_process = env.is_main  # rank 0 alone prints and writes files
@@ -208,7 +203,7 @@ def _train(
         data_dir=config.data_dir, offline=config.offline,
     )  # fmt: skip
     dataset = splits.dataset
-    model = build_model(config.model, dataset.image_shape, dataset.num_classes, config.dropout)
+    raw_model = build_model(config.model, dataset.image_shape, dataset.num_classes, config.dropout)
     checkpoint_info = {
         "model": config.model,
         "dataset": config.dataset,
@@ -223,39 +218,27 @@ def _train(
         lambda: prepare_run_dir(run_dir, "train", resume=config.resume, force=config.force)
     )
 
-    trainer = Trainer(
-        optimizer=config.optimizer,
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay or 0.0,
-        scheduler=config.scheduler,
-        scheduler_step=config.scheduler_step,
-        grad_clip=config.grad_clip,
-        patience=config.patience,
-        device=device,
-        precision=config.precision,
-        channels_last=config.channels_last and config.model in CONVOLUTIONAL,
-        is_main_process=is_main_process,
-        progress=not config.quiet,
-        log=log,
-        checkpoint_path=run_dir / CHECKPOINT_NAME,
-        checkpoint_info=checkpoint_info,
-        tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None,
-    )
     # --batch-size is the *global* batch: each rank takes its [rank::world_size] share of every batch of
     # one permutation per epoch, shared by all ranks (it depends on the seed and the epoch only)
     train_batches = Batches(
         splits.x_train, splits.y_train, batch_size=config.batch_size, mean=dataset.mean, std=dataset.std,
         shuffle=True, seed=config.seed, device=device, rank=env.rank, world_size=env.world_size,
     )  # fmt: skip
-    val_batches = _eval_batches(splits.x_val, splits.y_val, dataset, device, env.rank, env.world_size)
-    test_batches = _eval_batches(dataset.x_test, dataset.y_test, dataset, device, env.rank, env.world_size)
+    val_batches = eval_batches(splits.x_val, splits.y_val, dataset, device, env.rank, env.world_size)
+    test_batches = eval_batches(dataset.x_test, dataset.y_test, dataset, device, env.rank, env.world_size)
+    # the model trains as ``model`` (wrapped in DDP on several processes) and is saved as ``raw_model``
+    raw_model = prepare_model(
+        raw_model, device, channels_last=config.channels_last and config.model in CONVOLUTIONAL
+    )
+    model = distributed.wrap_model(raw_model, device)
+    optimizer = make_optimizer(config, raw_model.parameters(), device)
+    state = TrainState(raw_model, optimizer, make_scheduler(config, optimizer, len(train_batches)))
 
     if is_main_process:
         config_record = {
             "config": to_dict(config),
             "dataset": _dataset_info(splits),
-            "model": {"name": config.model, "parameters": count_parameters(model)},
+            "model": {"name": config.model, "parameters": count_parameters(raw_model)},
             "device": str(device),
             "processes": env.world_size,
             "drlab_version": __version__,
@@ -264,10 +247,10 @@ def _train(
         write_json_atomic(run_dir / CONFIG_NAME, config_record)
     if log is not None:
         if config.summary:
-            log(summarize(model, dataset.image_shape).table())
+            log(summarize(raw_model, dataset.image_shape).table())
         action = f"resuming at epoch {resume_from['epoch'] + 1}" if resume_from else "training"
         log(
-            f"{action}: {config.model} ({count_parameters(model):,} parameters) on {dataset.name} "
+            f"{action}: {config.model} ({count_parameters(raw_model):,} parameters) on {dataset.name} "
             f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
             f"of {dataset.image_shape[1]}×{dataset.image_shape[2]}), {config.optimizer} lr {config.lr:g}, "
             f"{config.scheduler} schedule, batch {config.batch_size}, {config.epochs} epochs, on {device}"
@@ -278,40 +261,63 @@ def _train(
             )
         )
 
-    def write_history(trainer: Trainer, record: dict[str, float]) -> None:
-        if is_main_process:
-            write_csv_atomic(run_dir / HISTORY_NAME, trainer.history, HISTORY_FIELDS)
-        if on_epoch_end is not None:
-            on_epoch_end(trainer, record)
+    writer = _tensorboard_writer(run_dir) if config.tensorboard and is_main_process else None
 
-    history = trainer.fit(
-        model, train_batches, val_batches, config.epochs, resume_from=resume_from, on_epoch_end=write_history
-    )
-    test = trainer.evaluate(test_batches)
-    metrics = _metrics(test, dataset, len(splits.y_train), trainer, config, device)
+    def write_history(state: TrainState, row: EpochRow) -> None:
+        if is_main_process:
+            write_csv_atomic(run_dir / HISTORY_NAME, [r.as_row() for r in state.history], HISTORY_FIELDS)
+        if writer is not None:
+            for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
+                value = getattr(row, key)
+                if not np.isnan(value):
+                    writer.add_scalar(key.replace("_", "/", 1), value, row.epoch)
+            writer.flush()
+        if on_epoch_end is not None:
+            on_epoch_end(state, row)
+
+    if resume_from is not None:
+        state.load_state_dict(resume_from)  # last: it puts back the random generators, too
+    try:
+        history = fit(
+            model, state, train_batches, val_batches, config, log=log,
+            progress=is_main_process and not config.quiet,
+            checkpoint_path=run_dir / CHECKPOINT_NAME if is_main_process else None,
+            checkpoint_info=checkpoint_info, on_epoch_end=write_history,
+        )  # fmt: skip
+    finally:
+        if writer is not None:
+            writer.close()
+    test = evaluate(raw_model, test_batches, precision=config.precision)
+    metrics = _metrics(test, dataset, state, config, device)
     if is_main_process:
         save_weights(
-            trainer.module.state_dict() if trainer.module is not None else model.state_dict(),
+            raw_model.state_dict(),
             run_dir / WEIGHTS_NAME,
             metadata={"model": config.model, "dataset": config.dataset, "drlab_version": __version__},
         )
-        write_csv_atomic(run_dir / HISTORY_NAME, history, HISTORY_FIELDS)
+        write_csv_atomic(run_dir / HISTORY_NAME, [r.as_row() for r in history], HISTORY_FIELDS)
         write_json_atomic(run_dir / METRICS_NAME, metrics)
         if config.plots:
-            _plot_run(run_dir, history, metrics, dataset, test_batches, trainer)
+            _plot_run(run_dir, history, metrics, dataset, test_batches, raw_model)
         for warning in metrics["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
     if log is not None:
         log(
             f"test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
-            f"{len(history)} epochs, best validation epoch {trainer.best_epoch}; run saved in {run_dir}/ "
+            f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {run_dir}/ "
             "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
         )
     distributed.barrier()  # the run is over when rank 0 has written everything
     return TrainResult(run_dir=run_dir, metrics=metrics, history=history)
 
 
-def _eval_batches(
+def _tensorboard_writer(run_dir: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def eval_batches(
     images: np.ndarray,
     labels: np.ndarray,
     dataset: ImageDataset,
@@ -368,79 +374,60 @@ def _load_resume_checkpoint(run_dir: Path, info: dict[str, Any], config: TrainCo
     return checkpoint
 
 
-def _confusion_metrics(confusion: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
-    """Per-class accuracy, the confusion matrix and the ten most confused pairs, JSON-ready."""
-    return {
-        "per_class_accuracy": {
-            name: (None if math.isnan(acc) else float(acc))
-            for name, acc in zip(classes, per_class_accuracy(confusion), strict=True)
-        },
-        "confusion_matrix": confusion.tolist(),
-        "most_confused": [
-            {"true": classes[i], "predicted": classes[j], "count": count}
-            for i, j, count in most_confused_pairs(confusion, 10)
-        ],
-    }
-
-
 def _metrics(
-    test: dict[str, Any],
-    dataset: ImageDataset,
-    train_samples: int,
-    trainer: Trainer,
-    config: TrainConfig,
-    device: torch.device,
+    test: Evaluation, dataset: ImageDataset, state: TrainState, config: TrainConfig, device: torch.device
 ) -> dict[str, Any]:
-    confusion = np.asarray(test["confusion_matrix"])
-    history = trainer.history
-    train_seconds = sum(record["train_seconds"] for record in history)
+    """The content of metrics.json: each figure computed here once, from the typed records."""
+    history = state.history
+    # speed on the training passes alone, in time and in samples (validation is timed apart)
+    train_seconds = sum(row.train_seconds for row in history)
+    train_samples = sum(row.train_samples for row in history)
     warnings = []
-    if dataset.name == "fashion-mnist" and test["accuracy"] > FASHION_MNIST_SUSPICIOUS_ACCURACY:
+    if dataset.name == "fashion-mnist" and test.accuracy > FASHION_MNIST_SUSPICIOUS_ACCURACY:
         warnings.append(
-            f"test accuracy {test['accuracy']:.4f} on Fashion-MNIST is implausibly high for a model this small "
+            f"test accuracy {test.accuracy:.4f} on Fashion-MNIST is implausibly high for a model this small "
             "(a simple CNN tops out near 0.93): the files are probably not Fashion-MNIST (MNIST digits?)"
         )
-    assert trainer.module is not None
     return {
         "dataset": dataset.name,
         "model": config.model,
-        "test_accuracy": test["accuracy"],
-        "test_loss": test["loss"],
-        "test_samples": test["samples"],
-        **_confusion_metrics(confusion, dataset.classes),
-        "parameters": count_parameters(trainer.module),
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "test_samples": test.samples,
+        **confusion_report(test.confusion, dataset.classes),
+        "parameters": count_parameters(state.raw_model),
         "epochs_trained": len(history),
-        "best_epoch": trainer.best_epoch,
-        "best_val_accuracy": trainer.best_val_accuracy if history else None,
-        "train_seconds": sum(r["seconds"] for r in history),
-        "samples_per_second": train_samples * len(history) / train_seconds if train_seconds > 0 else None,
+        "best_epoch": state.best_epoch,
+        "best_val_accuracy": state.best_val_accuracy if history else None,
+        "train_seconds": train_seconds,
+        "samples_per_second": train_samples / train_seconds if train_seconds > 0 else None,
+        "validation_seconds": sum(row.val_seconds for row in history),
         "device": str(device),
-        "precision": "bf16" if trainer.use_bf16 else "fp32",
+        "precision": "bf16" if config.precision == "bf16" and device.type == "cuda" else "fp32",
         "warnings": warnings,
     }
 
 
 def _plot_run(
     run_dir: Path,
-    history: list[dict[str, float]],
+    history: list[EpochRow],
     metrics: dict[str, Any],
     dataset: ImageDataset,
     test_batches: Batches,
-    trainer: Trainer,
+    raw_model: torch.nn.Module,
 ) -> None:
     from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix, plot_curves, plot_predictions
 
     if history:
-        plot_curves(history, run_dir / "curves.png")
+        plot_curves([row.as_row() for row in history], run_dir / "curves.png")
     confusion = np.asarray(metrics["confusion_matrix"])
     plot_confusion_matrix(confusion, dataset.classes, run_dir / "confusion_matrix.png")
     plot_confused_pairs(confusion, dataset.classes, run_dir / "confused_pairs.png")
     n = min(GRID_IMAGES, test_batches.num_samples)
-    model = trainer.module  # the bare model: rank 0 alone draws, so no DDP collective may run here
-    assert model is not None
+    # the raw model: rank 0 alone draws, so no DDP collective may run here
     with torch.inference_mode():
-        model.eval()
-        probabilities = torch.softmax(model(trainer._layout(test_batches.x[:n])).float(), dim=1).cpu()
+        raw_model.eval()
+        probabilities = torch.softmax(raw_model(test_batches.x[:n]).float(), dim=1).cpu()
     confidence, predicted = probabilities.max(dim=1)
     plot_predictions(
         dataset.x_test[:n], dataset.y_test[:n], predicted.numpy(), confidence.numpy(), dataset.classes,
@@ -448,131 +435,4 @@ def _plot_run(
     )  # fmt: skip
 
 
-def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The model saved in ``run_dir`` (CPU, eval mode) and its dataset info (shape, classes, normalisation)."""
-    run = Path(run_dir)
-    record = _read_run_record(run)
-    dataset_info, config = record["dataset"], record["config"]
-    model = build_model(
-        config["model"],
-        tuple(dataset_info["image_shape"]),
-        len(dataset_info["classes"]),
-        config.get("dropout"),
-    )
-    weights = load_weights(run / WEIGHTS_NAME)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(
-            f"{run / WEIGHTS_NAME}: these weights do not fit model {config['model']} ({first[:160]})"
-        ) from exc
-    model.eval()
-    return model, {**dataset_info, "config": config}
-
-
-def _read_run_record(run: Path) -> dict[str, Any]:
-    if not (run / CONFIG_NAME).is_file():
-        raise UsageError(
-            f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
-        )
-    path = run / CONFIG_NAME
-    record = read_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise UsageError(f"{path}: not a drlab training run's config")
-    from_json(TrainConfig, record["config"], str(path))  # every field present, typed and in range
-    _check_dataset_record(record.get("dataset"), path)
-    if not (run / WEIGHTS_NAME).is_file():
-        raise UsageError(
-            f"{run} has no {WEIGHTS_NAME} yet (the run did not finish; continue it with --resume)"
-        )
-    return record
-
-
-def _check_dataset_record(info: Any, path: Path) -> None:
-    """The ``dataset`` part of a run's config.json: shapes, classes and normalisation a model can use."""
-    shape = info.get("image_shape") if isinstance(info, dict) else None
-    classes = info.get("classes") if isinstance(info, dict) else None
-    mean, std = (info.get("mean"), info.get("std")) if isinstance(info, dict) else (None, None)
-    ok = (
-        isinstance(shape, list)
-        and len(shape) == 3
-        and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in shape)
-        and isinstance(classes, list)
-        and len(classes) >= 2
-        and all(isinstance(name, str) for name in classes)
-        and isinstance(mean, (int, float))
-        and isinstance(std, (int, float))
-        and math.isfinite(mean)
-        and math.isfinite(std)
-        and std > 0
-    )
-    if not ok:
-        raise UsageError(
-            f"{path}: damaged 'dataset' record (image_shape, classes, mean, std); retrain or restore the file"
-        )
-
-
-def evaluate_run(
-    run_dir: str | Path,
-    split: str = "test",
-    *,
-    device: str = "auto",
-    data_dir: str | None = None,
-    offline: bool = False,
-    seed: int | None = None,
-) -> dict[str, Any]:
-    """Reload the model of ``run_dir``, measure it on ``split`` (test, val or train) and update its metrics.
-
-    ``test`` refreshes ``metrics.json`` (and the confusion and prediction pictures); ``val`` and ``train``
-    write ``metrics_val.json`` / ``metrics_train.json``.
-    """
-    if split not in ("test", "val", "train"):
-        raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
-    run = Path(run_dir)
-    model, info = load_trained_model(run)
-    config = from_json(TrainConfig, info["config"], str(run / CONFIG_NAME))
-    seed_everything(config.seed if seed is None else seed)
-    torch_device = resolve_device(device)
-    splits = load_splits(
-        config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
-        data_dir=data_dir if data_dir is not None else config.data_dir, offline=offline,
-    )  # fmt: skip
-    dataset = splits.dataset
-    if list(dataset.image_shape) != list(info["image_shape"]) or list(dataset.classes) != list(
-        info["classes"]
-    ):
-        raise UsageError(f"the {config.dataset} data found now does not match the data {run} was trained on")
-    images, labels = {
-        "test": (dataset.x_test, dataset.y_test),
-        "val": (splits.x_val, splits.y_val),
-        "train": (splits.x_train, splits.y_train),
-    }[split]
-    trainer = Trainer(
-        device=torch_device, channels_last=config.channels_last and config.model in CONVOLUTIONAL, log=None
-    )
-    trainer.model = trainer.prepare_model(model)
-    start = time.perf_counter()
-    result = trainer.evaluate(_eval_batches(images, labels, dataset, torch_device))
-    confusion = np.asarray(result["confusion_matrix"])
-    metrics: dict[str, Any] = {
-        f"{split}_accuracy": result["accuracy"],
-        f"{split}_loss": result["loss"],
-        f"{split}_samples": result["samples"],
-        **_confusion_metrics(confusion, dataset.classes),
-        "evaluated_seconds": time.perf_counter() - start,
-    }
-    if split == "test":
-        previous = read_json(run / METRICS_NAME) if (run / METRICS_NAME).is_file() else {}
-        metrics = {**(previous if isinstance(previous, dict) else {}), **metrics}
-        write_json_atomic(run / METRICS_NAME, metrics)
-        from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix
-
-        plot_confusion_matrix(confusion, dataset.classes, run / "confusion_matrix.png")
-        plot_confused_pairs(confusion, dataset.classes, run / "confused_pairs.png")
-    else:
-        write_json_atomic(run / f"metrics_{split}.json", metrics)
-    return metrics
-
-
-__all__ = ["TrainResult", "evaluate_run", "load_trained_model", "resume_config", "train"]
+__all__ = ["TrainResult", "eval_batches", "load_splits", "read_saved_config", "resume_config", "train"]

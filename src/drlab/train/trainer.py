@@ -1,38 +1,44 @@
 """The training loop of TP1: the lecture's four steps, repeated over mini-batches and epochs.
 
-For every mini-batch::
+For every mini-batch (lecture 1, "Descente de gradient : init + itérations")::
 
-    logits = model(x_batch)                   # ➊ forward pass: the current model's predictions
-    loss = cross_entropy(logits, y_batch)     # ➋ the loss ("fonction de perte")
-    loss.backward()                           # ➌ the gradients ∂loss/∂θ
-    optimizer.step()                          # ➍ the update ("descente de gradient")
+    logits = model(x_batch)                   # ❶ forward pass: the current model's predictions
+    loss = loss_fn(logits, y_batch)           # ❷ the loss ("fonction de perte")
+    loss.backward()                           # ❸ the gradients ∂loss/∂θ
+    optimizer.step()                          # ❹ the update ("mise à jour des paramètres")
+    optimizer.zero_grad()                     #    then clear the gradients, which accumulate
 
-Everything else here serves those four lines: an epoch ("époque") is one pass over the training
-set; after each one the model is evaluated on held-out data, the best model is remembered, and a
-checkpoint is written so that a run can be resumed exactly.
+Read top to bottom:
+
+- :func:`train_one_epoch` and :func:`evaluate` — one epoch ("époque") of those steps, and the
+  measurement of a model on held-out data. Plain functions (pytorch/examples' ``train()``/``test()``)
+  that return typed records (:class:`EpochRecord`, :class:`Evaluation`) and print nothing.
+- :func:`make_optimizer`, :func:`make_scheduler`, :func:`prepare_model` — the pieces a run builds
+  from its :class:`~drlab.train.config.TrainConfig`.
+- :class:`TrainState` and :func:`fit` — the epochs, the best model, early stopping and the checkpoint
+  written after every epoch, so that a run resumes exactly where it stopped.
+
+Several processes (``torchrun``): nothing changes in these functions. :mod:`drlab.train.distributed`
+wraps the model (``model`` trains, ``raw_model`` is saved and evaluated, as in nanoGPT); its
+all-reduce of the gradients makes W processes take the same step as one; metrics are sums and
+counts, summed over the processes by :func:`~drlab.train.distributed.all_reduce_sum` before they are
+divided (a no-op on one process).
 
 Speed without hiding the loop: the data already sits on the device (:class:`drlab.data.Batches`),
-losses and correct counts are accumulated *on the device* (reading a number back with ``.item()`` would
-make the CPU wait for the GPU after every batch), evaluation runs under ``torch.inference_mode``, and
-convolutional models use the channels-last memory layout.
-
-Several processes (``torchrun``, see :mod:`drlab.common.distributed`): :meth:`Trainer.prepare_model`
-is the one place the model is wrapped in ``DistributedDataParallel``; each rank's loss is weighted so
-that DDP's average of the ranks' gradients is the gradient of the *global* batch's mean loss; metrics
-are sums and counts (never averages of averages), summed over the ranks by
-:meth:`Trainer.sum_over_processes` before they are divided; the batches' ``set_epoch`` is called every
-epoch; and ``is_main_process`` guards every print, progress bar and file write.
+losses and correct counts stay *on the device* until the end of the epoch (reading a number back with
+``.item()`` would make the CPU wait for the GPU after every batch), and evaluation runs under
+``torch.inference_mode``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
+import dataclasses
 import math
-import random
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,472 +47,396 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlab.common import distributed
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import save_checkpoint
+from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
+from drlab.train import distributed
+from drlab.train.config import TrainConfig
 from drlab.train.metrics import confusion_matrix
 
-CHECKPOINT_FORMAT = "drlab.train/1"
+#: a loss function ``(logits, labels) -> mean loss over the batch`` (cross-entropy by default)
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Precision = Literal["fp32", "bf16"]
 #: every how many batches the losses are checked for NaN/inf and the progress bar is refreshed
 #: (each check is a device → host synchronisation; one per batch would stall a GPU)
 SYNC_EVERY = 25
 
 
-def make_optimizer(
-    name: str,
-    parameters: Any,
-    *,
-    lr: float,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    device: torch.device,
-) -> torch.optim.Optimizer:
-    """SGD with momentum, Adam or AdamW; the fused implementation (one kernel for all parameters) where available."""
-    params = list(parameters)
-    # fused kernels exist for CPU and CUDA; elsewhere (MPS, old torch) fall back to the default
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
-    builders: dict[str, Callable[..., torch.optim.Optimizer]] = {
-        "sgd": lambda **kw: torch.optim.SGD(
-            params, lr=lr, momentum=momentum, weight_decay=weight_decay, **kw
-        ),
-        "adam": lambda **kw: torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **kw),
-        "adamw": lambda **kw: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **kw),
-    }
-    if name not in builders:
-        raise UsageError(f"unknown optimizer {name!r} (choose from {', '.join(builders)})")
-    try:
-        return builders[name](**fused)
-    except (RuntimeError, TypeError, ValueError):
-        return builders[name]()
+# ----------------------------------------------------------------------------- the records
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one pass over the training batches measured, over every process."""
 
-
-def make_scheduler(
-    name: str, optimizer: torch.optim.Optimizer, *, total_steps: int, max_lr: float
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The learning-rate schedule over ``total_steps`` steps: ``none``, ``cosine`` or ``one-cycle``."""
-    if name == "none":
-        return None
-    if name == "cosine":  # lr decays from its initial value to 0 along half a cosine
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
-    if name == "one-cycle":  # warm-up to max_lr for 30% of the steps, then anneal far below the start
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(2, total_steps))
-    raise UsageError(f"unknown scheduler {name!r} (choose from none, cosine, one-cycle)")
-
-
-class Trainer:
-    """Fits a classifier with mini-batch gradient descent, evaluates it, checkpoints it every epoch.
-
-    ``train_one_epoch`` and ``evaluate`` return metrics dicts and print nothing; ``fit`` runs the epochs
-    and (on the main process only) shows progress, logs one line per epoch and writes checkpoints.
-    """
-
-    def __init__(
-        self,
-        *,
-        optimizer: Literal["sgd", "adam", "adamw"] = "adam",
-        lr: float = 1e-3,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        scheduler: Literal["none", "cosine", "one-cycle"] = "none",
-        scheduler_step: Literal["batch", "epoch"] = "batch",
-        grad_clip: float | None = None,
-        patience: int | None = None,
-        restore_best: bool = True,
-        device: str | torch.device = "cpu",
-        precision: Literal["fp32", "bf16"] = "fp32",
-        channels_last: bool = False,
-        is_main_process: bool = True,
-        progress: bool = True,
-        log: Callable[[str], None] | None = print,
-        checkpoint_path: str | Path | None = None,
-        checkpoint_info: dict[str, Any] | None = None,
-        tensorboard_dir: str | Path | None = None,
-    ) -> None:
-        self.optimizer_name = optimizer
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.scheduler_name = scheduler
-        self.scheduler_step = scheduler_step
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.restore_best = restore_best
-        self.device = torch.device(device)
-        # bfloat16 autocast: matmuls and convolutions in bf16 on CUDA (same exponent range as float32, so
-        # no loss scaling is needed); elsewhere the run stays in float32
-        self.use_bf16 = precision == "bf16" and self.device.type == "cuda"
-        self.channels_last = channels_last
-        self.is_main_process = is_main_process
-        self.progress = progress and is_main_process
-        self.log = log if is_main_process else None
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.checkpoint_info = dict(checkpoint_info or {})
-        self.tensorboard_dir = tensorboard_dir
-        if precision == "bf16" and not self.use_bf16:
-            self._log(f"note: bf16 autocast is used on CUDA only; training in float32 on {self.device.type}")
-        # the state of a fit, saved in every checkpoint
-        self.model: nn.Module | None = None
-        self.module: nn.Module | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-        self.epoch = 0
-        self.history: list[dict[str, float]] = []
-        self.best_val_accuracy = -math.inf
-        self.best_val_loss = math.inf
-        self.best_epoch = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.epochs_without_improvement = 0
-        self.stopped_early = False
-        self.last_finite_loss = math.nan
-        # a test aid: DRLAB_FAULT_INJECTION=RANK:EPOCH:STEP kills that rank there (see drlab.common.distributed)
-        self.fault = distributed.fault_from_env()
-
-    # ------------------------------------------------------------------ set-up
-    def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Place ``model`` on the device in the right memory layout; the one place a model is wrapped.
-
-        With several processes it is wrapped in ``DistributedDataParallel`` (which copies rank 0's
-        weights to every rank); ``self.module`` always stays the bare model, whose ``state_dict`` is
-        saved and which evaluation uses.
-        """
-        model = model.to(self.device)
-        if self.channels_last:
-            # NHWC: convolutions and max-pooling run much faster on CPU (oneDNN's native layout)
-            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        self.module = model
-        return distributed.wrap_model(model, self.device)
-
-    def sum_over_processes(self, totals: torch.Tensor) -> torch.Tensor:
-        """Sum metric totals over every process (one process: nothing to do; several: an ``all_reduce``)."""
-        return distributed.all_reduce_sum(totals)
-
-    def _log(self, message: str) -> None:
-        if self.log is not None and self.is_main_process:
-            self.log(message)
-
-    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.use_bf16:
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    loss: float
+    """mean training loss over the epoch's samples (a sum of per-sample losses, divided once)"""
+    accuracy: float
+    """share of the epoch's samples whose highest logit was the true class (during training)"""
+    samples: int
+    """number of training samples seen (all processes)"""
+    seconds: float
+    """wall-clock time of the training pass alone"""
+    lr: float
+    """learning rate at the end of the epoch"""
 
     @property
-    def _sum_dtype(self) -> torch.dtype:
-        # sums of many losses in float64 (MPS has no float64)
-        return torch.float32 if self.device.type == "mps" else torch.float64
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else math.inf
 
-    def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
 
-    # ------------------------------------------------------------------ one epoch
-    def train_one_epoch(self, batches: Batches, epoch: int = 0, progress: Any = None) -> dict[str, float]:
-        """One pass over ``batches`` with the four steps per batch; returns the epoch's training metrics.
+@dataclass(frozen=True)
+class Evaluation:
+    """A model measured on held-out batches: loss, accuracy and the confusion matrix they come from."""
 
-        ``progress`` is the caller's progress bar (or ``None``); this method prints nothing itself.
-        Raises :class:`DrlabError` as soon as the loss is NaN or infinite.
-        """
-        if self.model is None or self.optimizer is None:
-            raise RuntimeError("call fit() (or setup()) before train_one_epoch()")
-        model, optimizer = self.model, self.optimizer
-        model.train()  # dropout active, batch norm uses (and updates) the batch statistics
-        n_batches = len(batches)
-        world_size = batches.world_size
-        # per-batch loss and correct counts stay on the device: no synchronisation inside the loop
-        batch_losses = torch.full((n_batches,), math.nan, device=self.device)
-        batch_correct = torch.zeros(n_batches, dtype=torch.int64, device=self.device)
-        batch_sizes: list[int] = []
-        checked = 0
-        start = time.perf_counter()
-        for step, (x_batch, y_batch) in enumerate(batches):
-            distributed.maybe_inject_fault(self.fault, epoch + 1, step + 1)
-            x_batch = self._layout(x_batch)
-            with self._autocast():
-                # ➊ forward pass: scores (logits) for every class
-                logits = model(x_batch)
-                # ➋ loss: cross-entropy = −log softmax(logits)[true class], averaged over the batch
-                loss = F.cross_entropy(logits.float(), y_batch)
-            # ➌ gradients: clear the previous ones (set_to_none: no memset), then backpropagate
-            optimizer.zero_grad(set_to_none=True)
-            if world_size == 1:
-                loss.backward()
-            else:
-                # DDP *averages* the ranks' gradients; weighting this rank's mean loss by W·n_rank/B makes
-                # that average the gradient of the global batch's mean loss, even when the ranks hold
-                # different numbers of samples (the short last batch). Backward all-reduces them.
-                global_count = distributed.global_batch_size(batches.num_samples, batches.batch_size, step)
-                (loss * distributed.shard_loss_weight(len(y_batch), global_count, world_size)).backward()
-            if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
-            # ➍ update: θ ← θ − lr · (the optimizer's direction)
-            optimizer.step()
-            if self.scheduler is not None and self.scheduler_step == "batch":
-                self.scheduler.step()
+    loss: float
+    """mean cross-entropy over the samples"""
+    accuracy: float
+    """share of correct predictions (the confusion matrix's diagonal over its total)"""
+    samples: int
+    """number of samples measured (all processes)"""
+    seconds: float
+    """wall-clock time of the measurement"""
+    confusion: np.ndarray
+    """counts ``C[i, j]`` of samples of true class i predicted as j"""
 
-            batch_losses[step] = loss.detach()
-            batch_correct[step] = (logits.argmax(dim=1) == y_batch).sum()
-            batch_sizes.append(len(y_batch))
-            if (step + 1) % SYNC_EVERY == 0 or step + 1 == n_batches:
-                self._check_finite(batch_losses, checked, step + 1, epoch)  # a sync point, every few batches
-                checked = step + 1
-                if progress is not None:
-                    seen = sum(batch_sizes)
-                    progress.set_postfix(
-                        loss=f"{float(batch_losses[step]):.4f}",
-                        acc=f"{int(batch_correct[: step + 1].sum()) / seen:.3f}",
-                        refresh=False,
-                    )
-            if progress is not None:
-                progress.update(1)
-        if self.module is not None:
-            distributed.sync_buffers(self.module)  # rank 0's batch-norm statistics become everyone's
-        sizes = torch.tensor(batch_sizes, dtype=torch.float32, device=self.device)
+
+# ----------------------------------------------------------------------------- one epoch
+def train_one_epoch(
+    model: nn.Module,
+    batches: Batches,
+    optimizer: torch.optim.Optimizer,
+    *,
+    loss_fn: LossFn = F.cross_entropy,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    grad_clip: float | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    precision: Precision = "fp32",
+    progress: Any = None,
+) -> EpochRecord:
+    """One epoch: the four steps of gradient descent for every mini-batch of ``batches``.
+
+    ``scheduler`` (if any) is stepped after every batch; ``grad_clip`` bounds the gradients' global
+    L2 norm before each update; ``transform`` changes each ``x_batch`` on the device before the forward
+    pass (data augmentation); ``progress`` is a tqdm bar or ``None``. Raises :class:`DrlabError` as
+    soon as the loss is NaN or infinite.
+    """
+    model.train()  # dropout active; batch norm uses (and updates) the batch's statistics
+    tally = _Tally(batches, optimizer, progress)
+    optimizer.zero_grad(set_to_none=True)  # start clean, whatever ran before
+    start = time.perf_counter()
+    for x_batch, y_batch in batches:
+        if transform is not None:
+            x_batch = transform(x_batch)
+        with autocast(precision, x_batch.device):
+            logits = model(x_batch)  # ❶ forward pass: a score (logit) per class
+            loss = loss_fn(logits.float(), y_batch)  # ❷ loss: cross-entropy, averaged over the batch
+        loss.backward()  # ❸ gradients ∂loss/∂θ (several processes: all-reduced meanwhile)
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()  # ❹ update: θ ← θ − lr · (the optimizer's direction)
+        optimizer.zero_grad(set_to_none=True)  # gradients add up: clear them for the next batch
+        if scheduler is not None:
+            scheduler.step()
+        tally.add(loss, logits, y_batch)
+    loss_sum, correct, count = tally.totals()  # the one synchronisation of the epoch
+    return EpochRecord(
+        loss=loss_sum / count,
+        accuracy=correct / count,
+        samples=int(count),
+        seconds=time.perf_counter() - start,
+        lr=float(optimizer.param_groups[0]["lr"]),
+    )
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, batches: Batches, *, precision: Precision = "fp32") -> Evaluation:
+    """Loss, accuracy and confusion matrix of ``model`` on ``batches``; prints nothing.
+
+    Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all) with the model in eval
+    mode (dropout off, batch norm uses its running statistics), then puts the mode back. With several
+    processes each measures its shard of ``batches`` and the counts are summed over the processes.
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=_sum_dtype(batches.device), device=batches.device)
+    confusion: torch.Tensor | None = None
+    start = time.perf_counter()
+    for x_batch, y_batch in batches:
+        with autocast(precision, x_batch.device):
+            logits = model(x_batch).float()
+        loss_sum += F.cross_entropy(logits, y_batch, reduction="sum")
+        counts = confusion_matrix(y_batch, logits.argmax(dim=1), logits.shape[1])
+        confusion = counts if confusion is None else confusion + counts
+    assert confusion is not None  # Batches refuses empty datasets
+    model.train(was_training)
+    confusion = distributed.all_reduce_sum(confusion).cpu()
+    count = int(confusion.sum())
+    return Evaluation(
+        loss=float(distributed.all_reduce_sum(loss_sum)) / count,
+        accuracy=int(confusion.diagonal().sum()) / count,
+        samples=count,
+        seconds=time.perf_counter() - start,
+        confusion=confusion.numpy(),
+    )
+
+
+def autocast(precision: Precision, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast on CUDA (matmuls and convolutions in bf16; the same exponent range as float32,
+    so no loss scaling); float32 everywhere else."""
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    # sums of many losses in float64 (MPS has no float64)
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+class _Tally:
+    """Per-batch losses and correct counts of an epoch, kept on the device until its end.
+
+    Every :data:`SYNC_EVERY` batches (and at the last) one read-back checks that the losses are
+    finite and refreshes the progress bar.
+    """
+
+    def __init__(self, batches: Batches, optimizer: torch.optim.Optimizer, progress: Any) -> None:
+        self.num_batches, self.epoch, self.device = len(batches), batches.epoch, batches.device
+        self.optimizer, self.progress = optimizer, progress
+        self.losses = torch.full((self.num_batches,), math.nan, device=self.device)
+        self.correct = torch.zeros(self.num_batches, dtype=torch.int64, device=self.device)
+        self.sizes: list[int] = []
+        self.checked = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y_batch: torch.Tensor) -> None:
+        step = len(self.sizes)
+        self.losses[step] = loss.detach()
+        self.correct[step] = (logits.argmax(dim=1) == y_batch).sum()
+        self.sizes.append(len(y_batch))
+        if (step + 1) % SYNC_EVERY == 0 or step + 1 == self.num_batches:
+            self._check_finite(step + 1)
+            if self.progress is not None:
+                self.progress.set_postfix(
+                    loss=f"{float(self.losses[step]):.4f}",
+                    acc=f"{int(self.correct[: step + 1].sum()) / sum(self.sizes):.3f}",
+                    refresh=False,
+                )
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def totals(self) -> list[float]:
+        """Summed loss, correct count and sample count of the epoch, over every process."""
+        sizes = torch.tensor(self.sizes, dtype=torch.float32, device=self.device)
+        done = len(self.sizes)
         totals = torch.stack(
-            [(batch_losses * sizes).sum(), batch_correct.sum().to(torch.float32), sizes.sum()]
-        ).to(self._sum_dtype)
-        loss_sum, correct, count = self.sum_over_processes(totals).tolist()
-        seconds = time.perf_counter() - start
-        self.last_finite_loss = float(batch_losses[-1])
-        return {
-            "loss": loss_sum / count,
-            "accuracy": correct / count,
-            "samples": count,
-            "seconds": seconds,
-            "samples_per_second": count / seconds if seconds > 0 else math.inf,
-            "lr": float(optimizer.param_groups[0]["lr"]),
-        }
+            [(self.losses[:done] * sizes).sum(), self.correct.sum().to(torch.float32), sizes.sum()]
+        ).to(_sum_dtype(self.device))
+        return distributed.all_reduce_sum(totals).tolist()
 
-    def _check_finite(self, batch_losses: torch.Tensor, start: int, stop: int, epoch: int) -> None:
-        window = batch_losses[start:stop]
+    def _check_finite(self, stop: int) -> None:
+        window = self.losses[self.checked : stop]
         finite = torch.isfinite(window)
+        self.checked = stop
         if bool(finite.all()):
             return
-        bad = start + int((~finite).nonzero()[0, 0])
-        before = batch_losses[:bad]
-        before = before[torch.isfinite(before)]
-        last = float(before[-1]) if len(before) else self.last_finite_loss
-        lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else self.lr
+        bad = stop - len(window) + int((~finite).nonzero()[0, 0])
+        before = self.losses[:bad][torch.isfinite(self.losses[:bad])]
+        last = f"last finite loss: {float(before[-1]):.4g}" if len(before) else "the epoch's first batch"
+        lr = self.optimizer.param_groups[0]["lr"]
         raise DrlabError(
-            f"the loss became {float(batch_losses[bad])} at epoch {epoch + 1}, batch {bad + 1}/{len(batch_losses)} "
-            f"(last finite loss: {last:.4g}); the learning rate {lr:.3g} is probably too large for this "
+            f"the loss became {float(self.losses[bad])} at epoch {self.epoch + 1}, batch {bad + 1}/"
+            f"{self.num_batches} ({last}); the learning rate {lr:.3g} is probably too large for this "
             f"model: try --lr {lr / 10:.3g}, or --grad-clip 1.0"
         )
 
-    @torch.inference_mode()
-    def evaluate(self, batches: Batches, model: nn.Module | None = None) -> dict[str, Any]:
-        """Loss, accuracy and confusion matrix of ``model`` (default: the trainer's) on ``batches``.
 
-        Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all) with the model in eval
-        mode (dropout off, batch norm uses its running statistics). Prints nothing. With several
-        processes each rank measures its shard of ``batches`` and the totals are summed over the ranks.
-        """
-        # the bare model: evaluation needs no gradient all-reduce, so no DDP wrapper
-        model = model if model is not None else self.module
-        if model is None:
-            raise RuntimeError("no model to evaluate: pass one or call fit() first")
-        was_training = model.training
-        model.eval()
-        loss_sum = torch.zeros((), dtype=self._sum_dtype, device=self.device)
-        confusion: torch.Tensor | None = None
-        start = time.perf_counter()
-        for x_batch, y_batch in batches:
-            with self._autocast():
-                logits = model(self._layout(x_batch)).float()
-            loss_sum += F.cross_entropy(logits, y_batch, reduction="sum")
-            counts = confusion_matrix(y_batch, logits.argmax(dim=1), logits.shape[1])
-            confusion = counts if confusion is None else confusion + counts
-        assert confusion is not None  # Batches refuses empty datasets
-        model.train(was_training)
-        confusion = self.sum_over_processes(confusion)
-        loss_total = float(self.sum_over_processes(loss_sum))
-        count = int(confusion.sum())
-        correct = int(confusion.diagonal().sum())
+# ----------------------------------------------------------------------------- what a run builds
+def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool = False) -> nn.Module:
+    """``model`` on ``device``; with ``channels_last``, its weights in the NHWC memory layout.
+
+    Convolutions and max-pooling run much faster channels-last on CPU (oneDNN's native layout). The
+    input batches need no conversion: a convolution follows its weights' layout, and a one-channel
+    image is laid out the same way in both.
+    """
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return model
+
+
+def make_optimizer(config: TrainConfig, parameters: Any, device: torch.device) -> torch.optim.Optimizer:
+    """The config's SGD with momentum, Adam or AdamW; fused (one kernel for all parameters) where available."""
+    config = config.resolved()
+    assert config.lr is not None and config.weight_decay is not None  # resolved() fills them in
+    params, lr, decay = list(parameters), config.lr, config.weight_decay
+    builders: dict[str, Callable[..., torch.optim.Optimizer]] = {
+        "sgd": lambda **kw: torch.optim.SGD(
+            params, lr=lr, momentum=config.momentum, weight_decay=decay, **kw
+        ),
+        "adam": lambda **kw: torch.optim.Adam(params, lr=lr, weight_decay=decay, **kw),
+        "adamw": lambda **kw: torch.optim.AdamW(params, lr=lr, weight_decay=decay, **kw),
+    }
+    if config.optimizer not in builders:
+        raise UsageError(f"unknown optimizer {config.optimizer!r} (choose from {', '.join(builders)})")
+    if device.type not in ("cpu", "cuda"):  # fused kernels exist for CPU and CUDA only
+        return builders[config.optimizer]()
+    try:
+        return builders[config.optimizer](fused=True)
+    except (RuntimeError, TypeError, ValueError):  # an older torch without them
+        return builders[config.optimizer]()
+
+
+def make_scheduler(
+    config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule of the whole run: ``none``, ``cosine`` or ``one-cycle``.
+
+    Planned over every batch of every epoch (``--scheduler-step batch``) or over the epochs.
+    """
+    config = config.resolved()
+    assert config.epochs is not None and config.lr is not None
+    total = config.epochs * steps_per_epoch if config.scheduler_step == "batch" else config.epochs
+    if config.scheduler == "none":
+        return None
+    if config.scheduler == "cosine":  # lr decays from its initial value to 0 along half a cosine
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
+    if config.scheduler == "one-cycle":  # warm-up to lr for 30% of the steps, then anneal far below
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(2, total))
+    raise UsageError(f"unknown scheduler {config.scheduler!r} (choose from none, cosine, one-cycle)")
+
+
+# ----------------------------------------------------------------------------- the whole fit
+@dataclass(frozen=True)
+class EpochRow:
+    """One epoch of a fit: one line of ``history.csv``, one entry of the checkpoint's history."""
+
+    epoch: int
+    """epoch number, from 1"""
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    """NaN without validation data"""
+    val_accuracy: float
+    """NaN without validation data"""
+    lr: float
+    """learning rate at the end of the epoch's training pass"""
+    train_samples: int
+    """training samples seen in the epoch"""
+    train_seconds: float
+    """time of the training pass"""
+    val_seconds: float
+    """time of the validation pass"""
+
+    @classmethod
+    def of(cls, epoch: int, train: EpochRecord, val: Evaluation | None) -> EpochRow:
+        return cls(
+            epoch=epoch,
+            train_loss=train.loss,
+            train_accuracy=train.accuracy,
+            val_loss=val.loss if val is not None else math.nan,
+            val_accuracy=val.accuracy if val is not None else math.nan,
+            lr=train.lr,
+            train_samples=train.samples,
+            train_seconds=train.seconds,
+            val_seconds=val.seconds if val is not None else 0.0,
+        )
+
+    @property
+    def seconds(self) -> float:
+        """The whole epoch: training and validation."""
+        return self.train_seconds + self.val_seconds
+
+    @property
+    def train_samples_per_second(self) -> float:
+        """Training speed, on the training time alone (the same base as ``metrics.json``)."""
+        return self.train_samples / self.train_seconds if self.train_seconds > 0 else math.inf
+
+    def as_row(self) -> dict[str, float]:
+        """The stored fields and the derived figures: a ``history.csv`` line."""
         return {
-            "loss": loss_total / count,
-            "accuracy": correct / count,
-            "samples": count,
-            "seconds": time.perf_counter() - start,
-            "confusion_matrix": confusion.cpu().tolist(),
+            **dataclasses.asdict(self),
+            "seconds": self.seconds,
+            "train_samples_per_second": self.train_samples_per_second,
         }
 
-    # ------------------------------------------------------------------ the whole fit
-    def setup(self, model: nn.Module, steps_per_epoch: int, epochs: int) -> None:
-        """Place the model and build the optimizer and the learning-rate schedule for ``epochs`` epochs."""
-        self.model = self.prepare_model(model)
-        assert self.module is not None
-        self.optimizer = make_optimizer(
-            self.optimizer_name,
-            self.module.parameters(),
-            lr=self.lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            device=self.device,
-        )
-        total_steps = epochs * steps_per_epoch if self.scheduler_step == "batch" else epochs
-        self.scheduler = make_scheduler(
-            self.scheduler_name, self.optimizer, total_steps=total_steps, max_lr=self.lr
-        )
 
-    def fit(
-        self,
-        model: nn.Module,
-        train: Batches,
-        val: Batches | None,
-        epochs: int,
-        *,
-        resume_from: dict[str, Any] | None = None,
-        on_epoch_end: Callable[[Trainer, dict[str, float]], None] | None = None,
-    ) -> list[dict[str, float]]:
-        """Train ``model`` up to ``epochs`` epochs in total and return the history (one dict per epoch).
+#: the columns of history.csv, in order
+HISTORY_FIELDS = (*(f.name for f in dataclasses.fields(EpochRow)), "seconds", "train_samples_per_second")
+CHECKPOINT_FORMAT = "drlab.train/2"
 
-        ``resume_from`` is a checkpoint from :meth:`state_dict` (as loaded by ``load_checkpoint``): the
-        run continues from its epoch with every state restored, so the result equals an uninterrupted
-        run. At the end the weights of the best validation epoch are put back (``restore_best``).
+
+@dataclass
+class TrainState:
+    """Everything a fit changes, hence everything a checkpoint saves and a resumed run puts back."""
+
+    raw_model: nn.Module
+    """the model itself (not its DDP wrapper): what is saved, evaluated and exported"""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    epoch: int = 0
+    """epochs done"""
+    history: list[EpochRow] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_accuracy: float = -math.inf
+    best_val_loss: float = math.inf
+    best_weights: dict[str, torch.Tensor] | None = None
+    """a copy of the weights of the best epoch so far"""
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
+
+    def end_epoch(self, row: EpochRow, patience: int | None) -> bool:
+        """Record ``row``; remember the weights if it is the best epoch so far (return whether it is).
+
+        The best model has the best *validation* accuracy (training accuracy only grows); on a tie
+        (small validation sets) the lower validation loss wins. Without validation data, the training
+        figures stand in. After ``patience`` epochs without a better one, the fit stops early.
         """
-        self.setup(model, len(train), epochs)
-        if resume_from is not None:
-            self.load_state_dict(resume_from)
-        writer = self._tensorboard_writer()
-        try:
-            for epoch in range(self.epoch, epochs):
-                if self.stopped_early:
-                    break
-                train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
-                with self._progress_bar(len(train), epoch, epochs) as bar:
-                    train_metrics = self.train_one_epoch(train, epoch, bar)
-                val_metrics = self.evaluate(val) if val is not None else None
-                if self.scheduler is not None and self.scheduler_step == "epoch":
-                    self.scheduler.step()
-                record = self._record(epoch, train_metrics, val_metrics)
-                self.history.append(record)
-                improved = self._track_best(record)
-                self.epoch = epoch + 1
-                self._log(self._epoch_line(record, epochs, improved))
-                if writer is not None:
-                    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
-                        if not math.isnan(record[key]):
-                            writer.add_scalar(key.replace("_", "/", 1), record[key], record["epoch"])
-                    writer.flush()
-                if self.checkpoint_path is not None and self.is_main_process:
-                    save_checkpoint(self.state_dict(), self.checkpoint_path)  # atomic: temp file + rename
-                if on_epoch_end is not None:
-                    on_epoch_end(self, record)
-                if self.stopped_early:
-                    self._log(
-                        f"early stopping: no better validation accuracy for {self.patience} epochs "
-                        f"(best {self.best_val_accuracy:.4f} at epoch {self.best_epoch})"
-                    )
-        finally:
-            if writer is not None:
-                writer.close()
-        if self.restore_best and self.best_state is not None and self.module is not None:
-            self.module.load_state_dict(self.best_state)
-        return self.history
-
-    def _record(self, epoch: int, train: dict[str, float], val: dict[str, Any] | None) -> dict[str, float]:
-        return {
-            "epoch": epoch + 1,
-            "train_loss": train["loss"],
-            "train_accuracy": train["accuracy"],
-            "val_loss": val["loss"] if val is not None else math.nan,
-            "val_accuracy": val["accuracy"] if val is not None else math.nan,
-            "lr": train["lr"],
-            "seconds": train["seconds"] + (val["seconds"] if val is not None else 0.0),
-            "train_seconds": train["seconds"],
-            "train_samples_per_second": train["samples_per_second"],
-        }
-
-    def _track_best(self, record: dict[str, float]) -> bool:
-        # the best model is the one with the best *validation* accuracy (training accuracy only grows);
-        # on a tie (small validation sets), the lower validation loss wins
-        has_val = not math.isnan(record["val_accuracy"])
-        accuracy = record["val_accuracy"] if has_val else record["train_accuracy"]
-        loss = record["val_loss"] if has_val else record["train_loss"]
+        self.history.append(row)
+        self.epoch = row.epoch
+        has_val = not math.isnan(row.val_accuracy)
+        accuracy = row.val_accuracy if has_val else row.train_accuracy
+        loss = row.val_loss if has_val else row.train_loss
         if accuracy > self.best_val_accuracy or (
             accuracy == self.best_val_accuracy and loss < self.best_val_loss
         ):
-            assert self.module is not None
-            self.best_val_accuracy = accuracy
-            self.best_val_loss = loss
-            self.best_epoch = int(record["epoch"])
-            self.best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            self.best_epoch, self.best_val_accuracy, self.best_val_loss = row.epoch, accuracy, loss
+            self.best_weights = {k: v.detach().clone() for k, v in self.raw_model.state_dict().items()}
             self.epochs_without_improvement = 0
             return True
         self.epochs_without_improvement += 1
-        if self.patience is not None and self.epochs_without_improvement >= self.patience:
+        if patience is not None and self.epochs_without_improvement >= patience:
             self.stopped_early = True
         return False
 
-    def _epoch_line(self, record: dict[str, float], epochs: int, improved: bool) -> str:
-        width = len(str(epochs))
-        val = (
-            f" | val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.4f}"
-            if not math.isnan(record["val_loss"])
-            else ""
-        )
-        return (
-            f"epoch {int(record['epoch']):>{width}}/{epochs}  train loss {record['train_loss']:.4f} "
-            f"acc {record['train_accuracy']:.4f}{val} | lr {record['lr']:.2e} | {record['seconds']:.2f} s "
-            f"({record['train_samples_per_second']:,.0f} samples/s){' *' if improved else ''}"
-        )
-
-    @contextlib.contextmanager
-    def _progress_bar(self, total: int, epoch: int, epochs: int) -> Iterator[Any]:
-        if not (self.progress and sys.stderr.isatty()):
-            yield None
-            return
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, file=sys.stderr
-        )
-        try:
-            yield bar
-        finally:
-            bar.close()
-
-    def _tensorboard_writer(self) -> Any:
-        if self.tensorboard_dir is None or not self.is_main_process:
-            return None
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(log_dir=str(self.tensorboard_dir))
-
-    # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this fit exactly: weights, optimizer, schedule, history, RNG states.
-
-        Only tensors and plain Python data, so that it loads with ``torch.load(weights_only=True)``.
-        """
-        if self.module is None or self.optimizer is None:
-            raise RuntimeError("nothing to save before fit()/setup()")
+        """Tensors and plain Python data only, so that it loads with ``torch.load(weights_only=True)``."""
         return {
             "format": CHECKPOINT_FORMAT,
-            "info": self.checkpoint_info,
             "epoch": self.epoch,
-            "model": self.module.state_dict(),
+            "model": self.raw_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "history": copy.deepcopy(self.history),
+            "history": [dataclasses.asdict(row) for row in self.history],
             "best": {
+                "epoch": self.best_epoch,
                 "val_accuracy": self.best_val_accuracy,
                 "val_loss": self.best_val_loss,
-                "epoch": self.best_epoch,
-                "model": self.best_state,
+                "model": self.best_weights,
                 "epochs_without_improvement": self.epochs_without_improvement,
                 "stopped_early": self.stopped_early,
             },
-            "last_finite_loss": self.last_finite_loss,
-            "rng": rng_states(),
+            "rng": capture_rng_states(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a checkpoint made by :meth:`state_dict` (after :meth:`setup` with the same model)."""
-        if self.module is None or self.optimizer is None:
-            raise RuntimeError("call setup() before load_state_dict()")
+        """Put back a checkpoint made by :meth:`state_dict` (same model, optimizer and schedule)."""
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise UsageError(f"not a drlab training checkpoint (format {state.get('format')!r})")
+            raise UsageError(
+                f"not a checkpoint of this drlab version's trainer (format {state.get('format')!r}, "
+                f"expected {CHECKPOINT_FORMAT!r})"
+            )
         try:
-            self.module.load_state_dict(state["model"])
+            self.raw_model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -516,57 +446,100 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
-        self.history = [dict(record) for record in state["history"]]
+        self.history = [EpochRow(**row) for row in state["history"]]
         best = state["best"]
+        self.best_epoch = int(best["epoch"])
         self.best_val_accuracy = float(best["val_accuracy"])
         self.best_val_loss = float(best["val_loss"])
-        self.best_epoch = int(best["epoch"])
-        self.best_state = (
-            {k: v.to(self.device) for k, v in best["model"].items()} if best["model"] is not None else None
+        device = next(self.raw_model.parameters()).device
+        self.best_weights = (
+            {k: v.to(device) for k, v in best["model"].items()} if best["model"] is not None else None
         )
         self.epochs_without_improvement = int(best["epochs_without_improvement"])
         self.stopped_early = bool(best["stopped_early"])
-        self.last_finite_loss = float(state["last_finite_loss"])
-        set_rng_states(state["rng"])
+        restore_rng_states(state["rng"])
 
 
-def rng_states() -> dict[str, Any]:
-    """Every global random state (torch CPU and CUDA, NumPy, Python) as tensors and plain data."""
-    _, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
-    version, python_state, gauss_next = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "position": int(position),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached_gaussian),
-        },
-        "python": {
-            "version": version,
-            "state": torch.tensor(python_state, dtype=torch.int64),
-            "gauss_next": gauss_next,
-        },
-    }
+def fit(
+    model: nn.Module,
+    state: TrainState,
+    train: Batches,
+    val: Batches | None,
+    config: TrainConfig,
+    *,
+    loss_fn: LossFn = F.cross_entropy,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: bool = False,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_info: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[TrainState, EpochRow], None] | None = None,
+) -> list[EpochRow]:
+    """Train ``model`` from ``state.epoch`` up to ``config.epochs`` epochs; return the whole history.
+
+    ``model`` is what trains (``state.raw_model``, or its DDP wrapper); ``state.raw_model`` is
+    evaluated on ``val`` after every epoch and, with ``checkpoint_path``, saved with the rest of the
+    state (atomically: temp file + rename) together with ``checkpoint_info``, so that a run resumed
+    from that file equals an uninterrupted one. At the end the best epoch's weights are put back.
+    ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation).
+    ``log`` receives one line per epoch; ``progress`` shows a bar on a terminal. On several processes,
+    give the log, the bar and the checkpoint to rank 0 alone.
+    """
+    config = config.resolved()
+    assert config.epochs is not None
+    if config.precision == "bf16" and train.device.type != "cuda" and log is not None:
+        log(f"note: bf16 autocast is used on CUDA only; training in float32 on {train.device.type}")
+    per_batch = state.scheduler if config.scheduler_step == "batch" else None
+    for epoch in range(state.epoch, config.epochs):
+        if state.stopped_early:
+            break
+        train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
+        with _progress_bar(progress, len(train), epoch, config.epochs) as bar:
+            record = train_one_epoch(
+                model, train, state.optimizer, loss_fn=loss_fn, scheduler=per_batch,
+                grad_clip=config.grad_clip, transform=transform, precision=config.precision, progress=bar,
+            )  # fmt: skip
+        distributed.sync_buffers(state.raw_model)  # rank 0's batch-norm statistics become everyone's
+        evaluation = evaluate(state.raw_model, val, precision=config.precision) if val is not None else None
+        if state.scheduler is not None and per_batch is None:
+            state.scheduler.step()  # --scheduler-step epoch
+        row = EpochRow.of(epoch + 1, record, evaluation)
+        improved = state.end_epoch(row, config.patience)
+        if log is not None:
+            log(_epoch_line(row, config.epochs, improved))
+        if checkpoint_path is not None:
+            save_checkpoint({**state.state_dict(), "info": checkpoint_info or {}}, checkpoint_path)
+        if on_epoch_end is not None:
+            on_epoch_end(state, row)
+        if state.stopped_early and log is not None:
+            log(
+                f"early stopping: no better validation accuracy for {config.patience} epochs "
+                f"(best {state.best_val_accuracy:.4f} at epoch {state.best_epoch})"
+            )
+    if state.best_weights is not None:
+        state.raw_model.load_state_dict(state.best_weights)
+    return state.history
 
 
-def set_rng_states(states: dict[str, Any]) -> None:
-    """Restore the random states saved by :func:`rng_states`."""
-    torch.set_rng_state(states["torch"].cpu())
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
-    numpy_state = states["numpy"]
-    np.random.set_state(
-        (
-            "MT19937",
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["position"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
+def _epoch_line(row: EpochRow, epochs: int, improved: bool) -> str:
+    width = len(str(epochs))
+    val = f" | val loss {row.val_loss:.4f} acc {row.val_accuracy:.4f}" if not math.isnan(row.val_loss) else ""
+    return (
+        f"epoch {row.epoch:>{width}}/{epochs}  train loss {row.train_loss:.4f} acc {row.train_accuracy:.4f}"
+        f"{val} | lr {row.lr:.2e} | {row.seconds:.2f} s ({row.train_samples_per_second:,.0f} samples/s)"
+        f"{' *' if improved else ''}"
     )
-    python = states["python"]
-    random.setstate(
-        (python["version"], tuple(int(v) for v in python["state"].tolist()), python["gauss_next"])
-    )
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, total: int, epoch: int, epochs: int) -> Iterator[Any]:
+    if not (show and sys.stderr.isatty()):
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, file=sys.stderr)
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -1,0 +1,157 @@
+"""Reusing a finished run: :func:`load_trained_model` (``drlab predict``) and :func:`evaluate_run`
+(``drlab evaluate``).
+
+Both start from the run folder alone — ``config.json`` (the model and the data it was trained on) and
+``model.safetensors`` (its weights, no pickle inside) — and measure with the same
+:func:`~drlab.train.trainer.evaluate` as training does: no optimizer, no trainer, just the model and
+the batches.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from drlab.common.config import from_json
+from drlab.common.device import resolve_device
+from drlab.common.errors import UsageError
+from drlab.common.io import load_weights, read_json, write_json_atomic
+from drlab.common.rundir import CONFIG_NAME
+from drlab.common.seeding import seed_everything
+from drlab.models import CONVOLUTIONAL, build_model
+from drlab.train.config import TrainConfig
+from drlab.train.metrics import confusion_report
+from drlab.train.run import METRICS_NAME, WEIGHTS_NAME, eval_batches, load_splits
+from drlab.train.trainer import evaluate, prepare_model
+
+
+def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model saved in ``run_dir`` (CPU, eval mode) and its dataset info (shape, classes, normalisation)."""
+    run = Path(run_dir)
+    record = _read_run_record(run)
+    dataset_info, config = record["dataset"], record["config"]
+    model = build_model(
+        config["model"],
+        tuple(dataset_info["image_shape"]),
+        len(dataset_info["classes"]),
+        config.get("dropout"),
+    )
+    weights = load_weights(run / WEIGHTS_NAME)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UsageError(
+            f"{run / WEIGHTS_NAME}: these weights do not fit model {config['model']} ({first[:160]})"
+        ) from exc
+    model.eval()
+    return model, {**dataset_info, "config": config}
+
+
+def _read_run_record(run: Path) -> dict[str, Any]:
+    if not (run / CONFIG_NAME).is_file():
+        raise UsageError(
+            f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
+        )
+    path = run / CONFIG_NAME
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{path}: not a drlab training run's config")
+    from_json(TrainConfig, record["config"], str(path))  # every field present, typed and in range
+    _check_dataset_record(record.get("dataset"), path)
+    if not (run / WEIGHTS_NAME).is_file():
+        raise UsageError(
+            f"{run} has no {WEIGHTS_NAME} yet (the run did not finish; continue it with --resume)"
+        )
+    return record
+
+
+def _check_dataset_record(info: Any, path: Path) -> None:
+    """The ``dataset`` part of a run's config.json: shapes, classes and normalisation a model can use."""
+    shape = info.get("image_shape") if isinstance(info, dict) else None
+    classes = info.get("classes") if isinstance(info, dict) else None
+    mean, std = (info.get("mean"), info.get("std")) if isinstance(info, dict) else (None, None)
+    ok = (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in shape)
+        and isinstance(classes, list)
+        and len(classes) >= 2
+        and all(isinstance(name, str) for name in classes)
+        and isinstance(mean, (int, float))
+        and isinstance(std, (int, float))
+        and math.isfinite(mean)
+        and math.isfinite(std)
+        and std > 0
+    )
+    if not ok:
+        raise UsageError(
+            f"{path}: damaged 'dataset' record (image_shape, classes, mean, std); retrain or restore the file"
+        )
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    *,
+    device: str = "auto",
+    data_dir: str | None = None,
+    offline: bool = False,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Reload the model of ``run_dir``, measure it on ``split`` (test, val or train) and update its metrics.
+
+    ``test`` refreshes ``metrics.json`` (and the confusion pictures); ``val`` and ``train`` write
+    ``metrics_val.json`` / ``metrics_train.json``.
+    """
+    if split not in ("test", "val", "train"):
+        raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
+    run = Path(run_dir)
+    model, info = load_trained_model(run)
+    config = from_json(TrainConfig, info["config"], str(run / CONFIG_NAME))
+    seed_everything(config.seed if seed is None else seed)
+    torch_device = resolve_device(device)
+    splits = load_splits(
+        config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
+        data_dir=data_dir if data_dir is not None else config.data_dir, offline=offline,
+    )  # fmt: skip
+    dataset = splits.dataset
+    if list(dataset.image_shape) != list(info["image_shape"]) or list(dataset.classes) != list(
+        info["classes"]
+    ):
+        raise UsageError(f"the {config.dataset} data found now does not match the data {run} was trained on")
+    images, labels = {
+        "test": (dataset.x_test, dataset.y_test),
+        "val": (splits.x_val, splits.y_val),
+        "train": (splits.x_train, splits.y_train),
+    }[split]
+    model = prepare_model(
+        model, torch_device, channels_last=config.channels_last and config.model in CONVOLUTIONAL
+    )
+    result = evaluate(model, eval_batches(images, labels, dataset, torch_device), precision=config.precision)
+    metrics: dict[str, Any] = {
+        f"{split}_accuracy": result.accuracy,
+        f"{split}_loss": result.loss,
+        f"{split}_samples": result.samples,
+        **confusion_report(result.confusion, dataset.classes),
+        "evaluated_seconds": result.seconds,
+    }
+    if split == "test":
+        previous = read_json(run / METRICS_NAME) if (run / METRICS_NAME).is_file() else {}
+        metrics = {**(previous if isinstance(previous, dict) else {}), **metrics}
+        write_json_atomic(run / METRICS_NAME, metrics)
+        from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix
+
+        confusion = np.asarray(result.confusion)
+        plot_confusion_matrix(confusion, dataset.classes, run / "confusion_matrix.png")
+        plot_confused_pairs(confusion, dataset.classes, run / "confused_pairs.png")
+    else:
+        write_json_atomic(run / f"metrics_{split}.json", metrics)
+    return metrics
+
+
+__all__ = ["evaluate_run", "load_trained_model"]
