@@ -27,6 +27,8 @@ examples:
   drlab train --dataset digits --model mlp --epochs 20         offline: scikit-learn's 8x8 digits
   drlab train --dataset fashion-mnist --model cnn              TP1 (downloads Fashion-MNIST once)
   drlab train --model cnn-bn --scheduler one-cycle --lr 3e-3   the accuracy goal (~0.93)
+  drlab train --recipe fast                                    a named recipe: fast, accurate, gpu
+  drlab train --recipe accurate --epochs 10                    a recipe with one option changed
   drlab train --dataset digits --limit 300 --epochs 2          a tiny budget, in seconds
   drlab train --out runs/tp1 --epochs 20 --resume              continue runs/tp1 up to 20 epochs
   drlab train --model cnn --summary --epochs 1                 print layers, shapes, parameters
@@ -120,6 +122,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         **{name: value for name, value in vars(args).items() if value is not _NOT_GIVEN}
     )
     config = dataclass_from_namespace(TrainConfig, typed)
+    from drlab.train.recipes import apply_recipe  # [recipes] torch-free
+
+    config = apply_recipe(config, given)  # --recipe NAME: its values, except for the options typed
     if args.nproc is not None:
         return _launch(args.nproc, parser, typed, config)
     from drlab.train.run import train

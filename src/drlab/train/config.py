@@ -10,6 +10,7 @@ DatasetName = Literal["fashion-mnist", "digits"]
 ModelName = Literal["softmax", "mlp", "cnn", "cnn-bn"]
 OptimizerName = Literal["sgd", "adam", "adamw"]
 SchedulerName = Literal["none", "cosine", "one-cycle"]
+RecipeName = Literal["fast", "accurate", "gpu"]  # [recipes] the named recipes of drlab.train.recipes
 
 #: learning rate ("pas d'apprentissage") used when --lr is not given: SGD with momentum wants a larger
 #: step than Adam, whose steps are already normalised by the gradients' scale
@@ -24,6 +25,8 @@ DEFAULT_EPOCHS: dict[str, int] = {"softmax": 10, "mlp": 15, "cnn": 12, "cnn-bn":
 class TrainConfig:
     """Everything that defines a training run; saved, resolved, in ``RUN/config.json``."""
 
+    recipe: RecipeName | None = None
+    """a named recipe (fast, accurate, gpu) whose settings replace the defaults; options given still win"""
     dataset: DatasetName = "fashion-mnist"
     """the images to classify (digits: scikit-learn's 8×8 digits, offline)"""
     model: ModelName = "mlp"
@@ -50,6 +53,18 @@ class TrainConfig:
     """early stopping: stop after this many epochs without a better validation accuracy"""
     dropout: float | None = None
     """dropout probability for mlp and cnn-bn (default: 0 for mlp, 0.3 for cnn-bn)"""
+    label_smoothing: float = 0.0
+    """label smoothing of the cross-entropy: the target gives this much probability to the other classes"""
+    flip: bool = False
+    """augmentation: mirror a random half of every training batch left ↔ right"""
+    shift: int = 0
+    """augmentation: translate every training image by a random (dy, dx) of at most N pixels"""
+    ema: float | None = None
+    """weight averaging: validate and keep an exponential moving average of the weights with this decay"""
+    tta: bool = False
+    """test-time flips: average the predictions of each evaluated image and of its mirror image"""
+    compile: bool = False
+    """compile the model with torch.compile (pays off on a GPU for long runs; slow to start)"""
     val_fraction: float = 0.1
     """share of the training images held out for validation (best model, early stopping)"""
     seed: int = 0
@@ -112,6 +127,9 @@ class TrainConfig:
             (self.grad_clip is None or self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}"),
             (self.patience is None or self.patience >= 1, f"--patience must be ≥ 1, got {self.patience}"),
             (self.dropout is None or 0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
+            (0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
+            (0 <= self.shift <= 8, f"--shift must be in [0, 8] pixels, got {self.shift}"),
+            (self.ema is None or 0.0 < self.ema < 1.0, f"--ema must be in (0, 1), got {self.ema}"),
             (0.0 < self.val_fraction < 1.0, f"--val-fraction must be in (0, 1), got {self.val_fraction}"),
             (0 <= self.seed < 2**32, f"--seed must be in [0, 2**32), got {self.seed}"),
             (self.limit is None or self.limit >= 20, f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}"),
@@ -126,4 +144,5 @@ class TrainConfig:
 RECIPE_FIELDS = (
     "dataset", "model", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
     "scheduler_step", "grad_clip", "dropout", "val_fraction", "seed", "limit",
+    "label_smoothing", "flip", "shift", "ema",
 )  # fmt: skip

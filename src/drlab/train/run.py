@@ -46,6 +46,7 @@ from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
+from drlab.train.augment import BatchAugment
 from drlab.train.config import RECIPE_FIELDS, TrainConfig
 from drlab.train.metrics import most_confused_pairs, per_class_accuracy
 from drlab.train.trainer import Trainer
@@ -209,6 +210,8 @@ def _train(
     )  # fmt: skip
     dataset = splits.dataset
     model = build_model(config.model, dataset.image_shape, dataset.num_classes, config.dropout)
+    if config.compile:  # [recipes] in place: the state_dict keeps its keys (no "_orig_mod." prefix)
+        model.compile()
     checkpoint_info = {
         "model": config.model,
         "dataset": config.dataset,
@@ -239,6 +242,15 @@ def _train(
         checkpoint_path=run_dir / CHECKPOINT_NAME,
         checkpoint_info=checkpoint_info,
         tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None,
+        # [recipes] label smoothing, augmentation (a black pixel, normalised, fills the shifted borders),
+        # weight averaging, test-time flips
+        label_smoothing=config.label_smoothing,
+        augment=BatchAugment(
+            flip=config.flip, max_shift=config.shift, fill=-dataset.mean / dataset.std, seed=config.seed,
+            device=device,
+        ) if config.flip or config.shift else None,  # fmt: skip
+        ema_decay=config.ema,
+        tta_flip=config.tta,
     )
     # --batch-size is the *global* batch: each rank takes its [rank::world_size] share of every batch of
     # one permutation per epoch, shared by all ranks (it depends on the seed and the epoch only)
@@ -513,7 +525,10 @@ def evaluate_run(
         "train": (splits.x_train, splits.y_train),
     }[split]
     trainer = Trainer(
-        device=torch_device, channels_last=config.channels_last and config.model in CONVOLUTIONAL, log=None
+        device=torch_device,
+        channels_last=config.channels_last and config.model in CONVOLUTIONAL,
+        log=None,
+        tta_flip=config.tta,  # [recipes] measured the way the run was
     )
     trainer.model = trainer.prepare_model(model)
     start = time.perf_counter()

@@ -45,6 +45,8 @@ from drlab.common import distributed
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import save_checkpoint
 from drlab.data import Batches
+from drlab.train.augment import BatchAugment  # [recipes]
+from drlab.train.ema import EMA  # [recipes]
 from drlab.train.metrics import confusion_matrix
 
 CHECKPOINT_FORMAT = "drlab.train/1"
@@ -122,6 +124,10 @@ class Trainer:
         checkpoint_path: str | Path | None = None,
         checkpoint_info: dict[str, Any] | None = None,
         tensorboard_dir: str | Path | None = None,
+        label_smoothing: float = 0.0,  # [recipes] the four options of drlab.train.recipes
+        augment: BatchAugment | None = None,
+        ema_decay: float | None = None,
+        tta_flip: bool = False,
     ) -> None:
         self.optimizer_name = optimizer
         self.lr = lr
@@ -143,6 +149,12 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_info = dict(checkpoint_info or {})
         self.tensorboard_dir = tensorboard_dir
+        # [recipes] label smoothing, batch augmentation, weight averaging (EMA), test-time flips
+        self.label_smoothing = label_smoothing
+        self.augment = augment
+        self.ema_decay = ema_decay
+        self.tta_flip = tta_flip
+        self.ema: EMA | None = None
         if precision == "bf16" and not self.use_bf16:
             self._log(f"note: bf16 autocast is used on CUDA only; training in float32 on {self.device.type}")
         # the state of a fit, saved in every checkpoint
@@ -216,15 +228,19 @@ class Trainer:
         batch_correct = torch.zeros(n_batches, dtype=torch.int64, device=self.device)
         batch_sizes: list[int] = []
         checked = 0
+        if self.augment is not None:  # [recipes] this epoch's augmentation draws depend on (seed, epoch)
+            self.augment.set_epoch(epoch)
         start = time.perf_counter()
         for step, (x_batch, y_batch) in enumerate(batches):
             distributed.maybe_inject_fault(self.fault, epoch + 1, step + 1)
+            if self.augment is not None:  # [recipes] flips/shifts of the whole batch, on the device
+                x_batch = self.augment(x_batch)
             x_batch = self._layout(x_batch)
             with self._autocast():
                 # ➊ forward pass: scores (logits) for every class
                 logits = model(x_batch)
                 # ➋ loss: cross-entropy = −log softmax(logits)[true class], averaged over the batch
-                loss = F.cross_entropy(logits.float(), y_batch)
+                loss = F.cross_entropy(logits.float(), y_batch, label_smoothing=self.label_smoothing)  # [recipes]
             # ➌ gradients: clear the previous ones (set_to_none: no memset), then backpropagate
             optimizer.zero_grad(set_to_none=True)
             if world_size == 1:
@@ -241,6 +257,8 @@ class Trainer:
             optimizer.step()
             if self.scheduler is not None and self.scheduler_step == "batch":
                 self.scheduler.step()
+            if self.ema is not None and self.module is not None:  # [recipes] θ_ema follows θ
+                self.ema.update(self.module)
 
             batch_losses[step] = loss.detach()
             batch_correct[step] = (logits.argmax(dim=1) == y_batch).sum()
@@ -311,6 +329,8 @@ class Trainer:
         for x_batch, y_batch in batches:
             with self._autocast():
                 logits = model(self._layout(x_batch)).float()
+                if self.tta_flip:  # [recipes] test-time flips: average the logits of image and mirror
+                    logits = (logits + model(self._layout(x_batch.flip(3))).float()) / 2
             loss_sum += F.cross_entropy(logits, y_batch, reduction="sum")
             counts = confusion_matrix(y_batch, logits.argmax(dim=1), logits.shape[1])
             confusion = counts if confusion is None else confusion + counts
@@ -341,6 +361,8 @@ class Trainer:
             weight_decay=self.weight_decay,
             device=self.device,
         )
+        # [recipes] the averaged copy starts from the initial weights
+        self.ema = EMA(self.module, self.ema_decay) if self.ema_decay is not None else None
         total_steps = epochs * steps_per_epoch if self.scheduler_step == "batch" else epochs
         self.scheduler = make_scheduler(
             self.scheduler_name, self.optimizer, total_steps=total_steps, max_lr=self.lr
@@ -373,7 +395,7 @@ class Trainer:
                 train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
                 with self._progress_bar(len(train), epoch, epochs) as bar:
                     train_metrics = self.train_one_epoch(train, epoch, bar)
-                val_metrics = self.evaluate(val) if val is not None else None
+                val_metrics = self.evaluate(val, self.eval_module) if val is not None else None  # [recipes]
                 if self.scheduler is not None and self.scheduler_step == "epoch":
                     self.scheduler.step()
                 record = self._record(epoch, train_metrics, val_metrics)
@@ -400,7 +422,17 @@ class Trainer:
                 writer.close()
         if self.restore_best and self.best_state is not None and self.module is not None:
             self.module.load_state_dict(self.best_state)
+        elif self.ema is not None and self.module is not None:  # [recipes] keep the averaged weights
+            self.module.load_state_dict(self.ema.module.state_dict())
         return self.history
+
+    @property
+    def eval_module(self) -> nn.Module:
+        """[recipes] The model that validation measures and the run keeps: the EMA copy, or the model."""
+        module = self.ema.module if self.ema is not None else self.module
+        if module is None:
+            raise RuntimeError("no model yet: call fit() or setup() first")
+        return module
 
     def _record(self, epoch: int, train: dict[str, float], val: dict[str, Any] | None) -> dict[str, float]:
         return {
@@ -428,7 +460,8 @@ class Trainer:
             self.best_val_accuracy = accuracy
             self.best_val_loss = loss
             self.best_epoch = int(record["epoch"])
-            self.best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            # [recipes] the weights that were evaluated: the EMA's when there is one
+            self.best_state = {k: v.detach().clone() for k, v in self.eval_module.state_dict().items()}
             self.epochs_without_improvement = 0
             return True
         self.epochs_without_improvement += 1
@@ -497,6 +530,7 @@ class Trainer:
             },
             "last_finite_loss": self.last_finite_loss,
             "rng": rng_states(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,  # [recipes]
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -528,6 +562,10 @@ class Trainer:
         self.stopped_early = bool(best["stopped_early"])
         self.last_finite_loss = float(state["last_finite_loss"])
         set_rng_states(state["rng"])
+        if (state.get("ema") is None) != (self.ema is None):  # [recipes]
+            raise UsageError("the checkpoint and this run disagree on --ema (weight averaging)")
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
 
 
 def rng_states() -> dict[str, Any]:
