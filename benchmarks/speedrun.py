@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             base = recipe_config(name, **overrides)
             device = resolve_device(base.device)
             bf16 = device.type == "cuda" and base.resolved().precision == "bf16"
-            peak = matmul_gflops(device, torch.bfloat16 if bf16 else torch.float32, 512 if args.quick else 2048)
+            peak = matmul_gflops(
+                device, torch.bfloat16 if bf16 else torch.float32, 512 if args.quick else 2048
+            )
             runs = []
             for seed in seeds:
                 config = dataclasses.replace(base, seed=seed, out=str(root / f"{name}-seed{seed}"))

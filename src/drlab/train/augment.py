@@ -29,14 +29,16 @@ def random_flip(x_batch: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), x_batch.flip(3), x_batch)
 
 
-def random_translate(x_batch: torch.Tensor, shifts: torch.Tensor, max_shift: int, fill: float) -> torch.Tensor:
+def random_translate(
+    x_batch: torch.Tensor, shifts: torch.Tensor, max_shift: int, fill: float
+) -> torch.Tensor:
     """Shift image ``i`` of ``x_batch`` by ``shifts[i] = (dy, dx)`` pixels (down, right), ``|dy|, |dx| ≤ max_shift``.
 
     Pixels that come from outside the image take the value ``fill`` (the background). One padding of
     the whole batch, then advanced indexing reads, for every image, its own ``H × W`` window of the
     padded image, starting at ``(max_shift − dy, max_shift − dx)``: no Python loop over the images.
     """
-    n, channels, height, width = x_batch.shape
+    n, _, height, width = x_batch.shape
     s = max_shift
     padded = F.pad(x_batch, (s, s, s, s), value=fill)  # (N, C, H + 2s, W + 2s)
     rows = (s - shifts[:, 0]).view(n, 1) + torch.arange(height, device=x_batch.device)  # (N, H)

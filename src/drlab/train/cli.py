@@ -35,7 +35,8 @@ examples:
   drlab train --dataset digits --nproc 2                       data-parallel on 2 processes (torchrun)
 
 defaults: lr 1e-3 for adam/adamw, 0.05 for sgd (momentum 0.9); epochs per model: softmax 10,
-mlp 15, cnn 12, cnn-bn 15; a cosine learning-rate decay stepped every batch.
+mlp 15, cnn 12, cnn-bn 20; a cosine learning-rate decay stepped every batch; cnn-bn trains on
+randomly flipped images and is evaluated with test-time flips (--no-flip --no-tta: without).
 then:   drlab evaluate RUN           drlab predict RUN shoe.png shirt.jpg
 """
 

@@ -224,6 +224,13 @@ def _train(
     if not config.resume:  # only now that data, model and options are known to be good
         distributed.main_first(lambda: prepare_run_dir(run_dir, force=config.force))
 
+    # [recipes] flips and shifts of the training batches; a black pixel, normalised, fills the shifted borders
+    augment = None
+    if config.flip or config.shift:
+        augment = BatchAugment(
+            flip=bool(config.flip), max_shift=config.shift, fill=-dataset.mean / dataset.std,
+            seed=config.seed, device=device,
+        )  # fmt: skip
     trainer = Trainer(
         optimizer=config.optimizer,
         lr=config.lr,
@@ -242,15 +249,11 @@ def _train(
         checkpoint_path=run_dir / CHECKPOINT_NAME,
         checkpoint_info=checkpoint_info,
         tensorboard_dir=run_dir / "tensorboard" if config.tensorboard else None,
-        # [recipes] label smoothing, augmentation (a black pixel, normalised, fills the shifted borders),
-        # weight averaging, test-time flips
+        # [recipes] label smoothing, augmentation, weight averaging, test-time flips
         label_smoothing=config.label_smoothing,
-        augment=BatchAugment(
-            flip=config.flip, max_shift=config.shift, fill=-dataset.mean / dataset.std, seed=config.seed,
-            device=device,
-        ) if config.flip or config.shift else None,  # fmt: skip
+        augment=augment,
         ema_decay=config.ema,
-        tta_flip=config.tta,
+        tta_flip=bool(config.tta),
     )
     # --batch-size is the *global* batch: each rank takes its [rank::world_size] share of every batch of
     # one permutation per epoch, shared by all ranks (it depends on the seed and the epoch only)
@@ -528,7 +531,7 @@ def evaluate_run(
         device=torch_device,
         channels_last=config.channels_last and config.model in CONVOLUTIONAL,
         log=None,
-        tta_flip=config.tta,  # [recipes] measured the way the run was
+        tta_flip=bool(config.tta),  # [recipes] measured the way the run was
     )
     trainer.model = trainer.prepare_model(model)
     start = time.perf_counter()

@@ -240,7 +240,9 @@ class Trainer:
                 # ➊ forward pass: scores (logits) for every class
                 logits = model(x_batch)
                 # ➋ loss: cross-entropy = −log softmax(logits)[true class], averaged over the batch
-                loss = F.cross_entropy(logits.float(), y_batch, label_smoothing=self.label_smoothing)  # [recipes]
+                loss = F.cross_entropy(
+                    logits.float(), y_batch, label_smoothing=self.label_smoothing
+                )  # [recipes]
             # ➌ gradients: clear the previous ones (set_to_none: no memset), then backpropagate
             optimizer.zero_grad(set_to_none=True)
             if world_size == 1:
