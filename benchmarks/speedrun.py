@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/speedrun.py                          # fast and accurate, seeds 0, 1, 2
     .venv/bin/python benchmarks/speedrun.py --recipes gpu --seeds 0  # on a CUDA machine
+    .venv/bin/python benchmarks/speedrun.py --recipes gpu --seeds 0 --batch-size 128  # its batch vs 128
     .venv/bin/python benchmarks/speedrun.py --quick                  # a smoke test in seconds (digits)
 
 For every recipe and seed, one ``drlab train --recipe NAME --seed S`` run, in this process, through the very
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--recipes", default="fast,accurate", help="comma-separated recipe names")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     parser.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs")
+    parser.add_argument("--batch-size", type=int, default=None, help="override every recipe's batch size")
     parser.add_argument("--device", default=None, help="override the recipes' device (cpu, cuda, …)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads on CPU (default: 2)")
     parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST files are")
@@ -155,6 +157,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 overrides.update(dataset="digits", limit=300, epochs=1)
             if args.epochs is not None:
                 overrides["epochs"] = args.epochs
+            if args.batch_size is not None:
+                overrides["batch_size"] = args.batch_size
             if args.device is not None:
                 overrides["device"] = args.device
             if args.data_dir is not None:
