@@ -32,13 +32,16 @@ examples:
   drlab train --dataset digits --model mlp --epochs 20         offline: scikit-learn's 8x8 digits
   drlab train --dataset fashion-mnist --model cnn              TP1 (downloads Fashion-MNIST once)
   drlab train --model cnn-bn --scheduler one-cycle --lr 3e-3   the accuracy goal (~0.93)
+  drlab train --recipe fast                                    a named recipe: fast, accurate, gpu
+  drlab train --recipe accurate --epochs 10                    a recipe with one option changed
   drlab train --dataset digits --limit 300 --epochs 2          a tiny budget, in seconds
   drlab train --out runs/tp1 --epochs 20 --resume              continue runs/tp1 up to 20 epochs
   drlab train --model cnn --summary --epochs 1                 print layers, shapes, parameters
   drlab train --dataset digits --nproc 2                       data-parallel on 2 processes (torchrun)
 
 defaults: lr 1e-3 for adam/adamw, 0.05 for sgd (momentum 0.9); epochs per model: softmax 10,
-mlp 15, cnn 12, cnn-bn 15; a cosine learning-rate decay stepped every batch.
+mlp 15, cnn 12, cnn-bn 20; a cosine learning-rate decay stepped every batch; cnn-bn trains on
+randomly flipped images and is evaluated with test-time flips (--no-flip --no-tta: without).
 then:   drlab evaluate RUN           drlab predict RUN shoe.png shirt.jpg
 """
 
@@ -121,6 +124,9 @@ def _train(args: argparse.Namespace) -> int:
     given = set(typed_values)
     typed = argparse.Namespace(**typed_values)
     config = dataclass_from_namespace(TrainConfig, typed)
+    from drlab.train.recipes import apply_recipe  # [recipes] torch-free
+
+    config = apply_recipe(config, given)  # --recipe NAME: its values, except for the options typed
     if args.nproc is not None:
         return _launch(args.nproc, config, given)
     from drlab.train.run import train

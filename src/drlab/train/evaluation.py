@@ -132,7 +132,12 @@ def evaluate_run(
     model = prepare_model(
         model, torch_device, channels_last=config.channels_last and config.model in CONVOLUTIONAL
     )
-    result = evaluate(model, eval_batches(images, labels, dataset, torch_device), precision=config.precision)
+    result = evaluate(
+        model,
+        eval_batches(images, labels, dataset, torch_device),
+        precision=config.precision,
+        tta_flip=bool(config.tta),  # measured the way the run was
+    )
     metrics: dict[str, Any] = {
         f"{split}_accuracy": result.accuracy,
         f"{split}_loss": result.loss,

@@ -16,6 +16,7 @@ A run directory holds::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from drlab import __version__
 from drlab.common.config import from_json, merge_on_resume, to_dict
@@ -35,7 +37,9 @@ from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
 from drlab.train import distributed
+from drlab.train.augment import BatchAugment
 from drlab.train.config import RECIPE_FIELDS, TrainConfig
+from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_report
 from drlab.train.trainer import (
     HISTORY_FIELDS,
@@ -204,6 +208,8 @@ def _train(
     )  # fmt: skip
     dataset = splits.dataset
     raw_model = build_model(config.model, dataset.image_shape, dataset.num_classes, config.dropout)
+    if config.compile:  # in place: the state_dict keeps its keys (no "_orig_mod." prefix)
+        raw_model.compile()
     checkpoint_info = {
         "model": config.model,
         "dataset": config.dataset,
@@ -233,6 +239,17 @@ def _train(
     model = distributed.wrap_model(raw_model, device)
     optimizer = make_optimizer(config, raw_model.parameters(), device)
     state = TrainState(raw_model, optimizer, make_scheduler(config, optimizer, len(train_batches)))
+    if config.ema is not None:  # the weight average starts from the initial weights
+        state.ema = EMA(raw_model, config.ema)
+    # the training loss: cross-entropy, with --label-smoothing ε the targets (1 − ε) + ε/K on the true class
+    loss_fn = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+    # flips and shifts of each training batch, on the device; a black pixel, normalised, fills the borders
+    augment = None
+    if config.flip or config.shift:
+        augment = BatchAugment(
+            flip=bool(config.flip), max_shift=config.shift, fill=-dataset.mean / dataset.std,
+            seed=config.seed, device=device,
+        )  # fmt: skip
 
     if is_main_process:
         config_record = {
@@ -279,7 +296,7 @@ def _train(
         state.load_state_dict(resume_from)  # last: it puts back the random generators, too
     try:
         history = fit(
-            model, state, train_batches, val_batches, config, log=log,
+            model, state, train_batches, val_batches, config, loss_fn=loss_fn, transform=augment, log=log,
             progress=is_main_process and not config.quiet,
             checkpoint_path=run_dir / CHECKPOINT_NAME if is_main_process else None,
             checkpoint_info=checkpoint_info, on_epoch_end=write_history,
@@ -287,7 +304,7 @@ def _train(
     finally:
         if writer is not None:
             writer.close()
-    test = evaluate(raw_model, test_batches, precision=config.precision)
+    test = evaluate(raw_model, test_batches, precision=config.precision, tta_flip=bool(config.tta))
     metrics = _metrics(test, dataset, state, config, device)
     if is_main_process:
         save_weights(

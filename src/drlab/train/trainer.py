@@ -53,6 +53,7 @@ from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.train import distributed
 from drlab.train.config import TrainConfig
+from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_matrix
 
 #: a loss function ``(logits, labels) -> mean loss over the batch`` (cross-entropy by default)
@@ -110,6 +111,7 @@ def train_one_epoch(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     grad_clip: float | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ema: EMA | None = None,
     precision: Precision = "fp32",
     progress: Any = None,
 ) -> EpochRecord:
@@ -117,7 +119,8 @@ def train_one_epoch(
 
     ``scheduler`` (if any) is stepped after every batch; ``grad_clip`` bounds the gradients' global
     L2 norm before each update; ``transform`` changes each ``x_batch`` on the device before the forward
-    pass (data augmentation); ``progress`` is a tqdm bar or ``None``. Raises :class:`DrlabError` as
+    pass (data augmentation); ``ema`` (weight averaging) follows the weights after every update;
+    ``progress`` is a tqdm bar or ``None``. Raises :class:`DrlabError` as
     soon as the loss is NaN or infinite.
     """
     model.train()  # dropout active; batch norm uses (and updates) the batch's statistics
@@ -137,6 +140,8 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)  # gradients add up: clear them for the next batch
         if scheduler is not None:
             scheduler.step()
+        if ema is not None:
+            ema.update(model)  # θ_ema ← decay · θ_ema + (1 − decay) · θ
         tally.add(loss, logits, y_batch)
     loss_sum, correct, count = tally.totals()  # the one synchronisation of the epoch
     return EpochRecord(
@@ -149,8 +154,13 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, batches: Batches, *, precision: Precision = "fp32") -> Evaluation:
+def evaluate(
+    model: nn.Module, batches: Batches, *, precision: Precision = "fp32", tta_flip: bool = False
+) -> Evaluation:
     """Loss, accuracy and confusion matrix of ``model`` on ``batches``; prints nothing.
+
+    ``tta_flip`` (test-time augmentation): the logits of each image and of its left-right mirror are
+    averaged (for a model trained on flipped images, as ``--flip`` does).
 
     Runs under ``torch.inference_mode()`` (no autograd bookkeeping at all) with the model in eval
     mode (dropout off, batch norm uses its running statistics), then puts the mode back. With several
@@ -164,6 +174,8 @@ def evaluate(model: nn.Module, batches: Batches, *, precision: Precision = "fp32
     for x_batch, y_batch in batches:
         with autocast(precision, x_batch.device):
             logits = model(x_batch).float()
+            if tta_flip:
+                logits = (logits + model(x_batch.flip(3)).float()) / 2
         loss_sum += F.cross_entropy(logits, y_batch, reduction="sum")
         counts = confusion_matrix(y_batch, logits.argmax(dim=1), logits.shape[1])
         confusion = counts if confusion is None else confusion + counts
@@ -383,6 +395,13 @@ class TrainState:
     """a copy of the weights of the best epoch so far"""
     epochs_without_improvement: int = 0
     stopped_early: bool = False
+    ema: EMA | None = None
+    """an exponential moving average of the weights (``--ema``): then *it* is validated and kept"""
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model that validation measures and the run keeps: the weight average, or the model."""
+        return self.ema.module if self.ema is not None else self.raw_model
 
     def end_epoch(self, row: EpochRow, patience: int | None) -> bool:
         """Record ``row``; remember the weights if it is the best epoch so far (return whether it is).
@@ -400,7 +419,7 @@ class TrainState:
             accuracy == self.best_val_accuracy and loss < self.best_val_loss
         ):
             self.best_epoch, self.best_val_accuracy, self.best_val_loss = row.epoch, accuracy, loss
-            self.best_weights = {k: v.detach().clone() for k, v in self.raw_model.state_dict().items()}
+            self.best_weights = {k: v.detach().clone() for k, v in self.eval_model.state_dict().items()}
             self.epochs_without_improvement = 0
             return True
         self.epochs_without_improvement += 1
@@ -426,6 +445,7 @@ class TrainState:
                 "stopped_early": self.stopped_early,
             },
             "rng": capture_rng_states(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -458,6 +478,10 @@ class TrainState:
         self.epochs_without_improvement = int(best["epochs_without_improvement"])
         self.stopped_early = bool(best["stopped_early"])
         restore_rng_states(state["rng"])
+        if (state.get("ema") is None) != (self.ema is None):
+            raise UsageError("the checkpoint and this run disagree on --ema (weight averaging)")
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
 
 
 def fit(
@@ -481,7 +505,11 @@ def fit(
     evaluated on ``val`` after every epoch and, with ``checkpoint_path``, saved with the rest of the
     state (atomically: temp file + rename) together with ``checkpoint_info``, so that a run resumed
     from that file equals an uninterrupted one. At the end the best epoch's weights are put back.
-    ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation).
+    ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation;
+    a ``transform`` with a ``set_epoch`` method, like :class:`~drlab.train.augment.BatchAugment`, is told
+    the epoch first, so that its random draws depend on the seed and the epoch only). With
+    ``state.ema``, the weight average is validated, kept and put back at the end; ``config.tta``
+    measures with test-time flips.
     ``log`` receives one line per epoch; ``progress`` shows a bar on a terminal. On several processes,
     give the log, the bar and the checkpoint to rank 0 alone.
     """
@@ -494,13 +522,21 @@ def fit(
         if state.stopped_early:
             break
         train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
+        set_epoch = getattr(transform, "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)  # and so do the augmentation's draws
         with _progress_bar(progress, len(train), epoch, config.epochs) as bar:
             record = train_one_epoch(
                 model, train, state.optimizer, loss_fn=loss_fn, scheduler=per_batch,
-                grad_clip=config.grad_clip, transform=transform, precision=config.precision, progress=bar,
+                grad_clip=config.grad_clip, transform=transform, ema=state.ema, precision=config.precision,
+                progress=bar,
             )  # fmt: skip
         distributed.sync_buffers(state.raw_model)  # rank 0's batch-norm statistics become everyone's
-        evaluation = evaluate(state.raw_model, val, precision=config.precision) if val is not None else None
+        evaluation = (
+            evaluate(state.eval_model, val, precision=config.precision, tta_flip=bool(config.tta))
+            if val is not None
+            else None
+        )
         if state.scheduler is not None and per_batch is None:
             state.scheduler.step()  # --scheduler-step epoch
         row = EpochRow.of(epoch + 1, record, evaluation)
@@ -518,6 +554,8 @@ def fit(
             )
     if state.best_weights is not None:
         state.raw_model.load_state_dict(state.best_weights)
+    elif state.ema is not None:  # no validation: keep the averaged weights
+        state.raw_model.load_state_dict(state.ema.module.state_dict())
     return state.history
 
 
