@@ -6,7 +6,6 @@ Only the standard library and light drlab modules are imported here; the handler
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
@@ -202,9 +201,3 @@ def run_info(args: argparse.Namespace) -> int:
     )
     print(f"  status: {verdict}{advice}")
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from drlab.cli import main
-
-    sys.exit(main(["data", *sys.argv[1:]]))

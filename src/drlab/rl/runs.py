@@ -29,10 +29,8 @@ from drlab.common.io import (
     read_json,
     save_checkpoint,
     save_weights,
-    write_csv_atomic,
-    write_json_atomic,
 )
-from drlab.common.plots import save_figure
+from drlab.common.runfiles import write_run_files
 from drlab.rl.config import DQNConfig, QLearningConfig
 from drlab.rl.dqn import DQNResult, DQNState, QNetwork, train_dqn
 from drlab.rl.envs import make_dqn_env
@@ -57,9 +55,13 @@ QLEARNING_RETURNS_FIELDS = ("episode", "return")
 
 
 # --- The one writer ------------------------------------------------------------------------------------
+def _config_record(algorithm: Algorithm, config: Any) -> dict[str, Any]:
+    return {"algorithm": algorithm, "config": to_dict(config)}
+
+
 def write_config(run_dir: Path, algorithm: Algorithm, config: Any) -> None:
     """``config.json``: which algorithm, with which resolved config (the first file of a run)."""
-    write_json_atomic(run_dir / CONFIG_NAME, {"algorithm": algorithm, "config": to_dict(config)})
+    write_run_files(run_dir, records={CONFIG_NAME: _config_record(algorithm, config)})
 
 
 def write_run(
@@ -73,15 +75,14 @@ def write_run(
     figures: Mapping[str, Figure],
     models: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
 ) -> list[str]:
-    """Write a finished run into ``run_dir`` (already prepared); return the names of the files written."""
-    write_config(run_dir, algorithm, config)
-    write_csv_atomic(run_dir / RETURNS_NAME, returns, fieldnames=returns_fields)
-    write_json_atomic(run_dir / METRICS_NAME, dict(metrics))
-    for name, figure in figures.items():
-        save_figure(figure, run_dir / name)
-    for name, weights in (models or {}).items():
-        save_weights(weights, run_dir / name)
-    return [CONFIG_NAME, RETURNS_NAME, METRICS_NAME, *figures, *(models or {})]
+    """Write a finished run into ``run_dir`` (already claimed); return the names of the files written."""
+    return write_run_files(
+        run_dir,
+        records={CONFIG_NAME: _config_record(algorithm, config), METRICS_NAME: dict(metrics)},
+        tables={RETURNS_NAME: (returns, returns_fields)},
+        figures=figures,
+        weights={name: (weights, None) for name, weights in (models or {}).items()},
+    )
 
 
 def write_qlearning_run(run_dir: Path, config: QLearningConfig, result: QLearningResult) -> list[str]:

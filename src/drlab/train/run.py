@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from drlab import __version__
 from drlab.common.config import from_json, merge_on_resume, to_dict
 from drlab.common.errors import DrlabError, UsageError
-from drlab.common.io import load_checkpoint, read_json, save_weights, write_csv_atomic, write_json_atomic
+from drlab.common.io import load_checkpoint, read_json
 from drlab.common.rundir import CONFIG_NAME, inspect_run_dir, prepare_run_dir, release_run_dir
+from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
@@ -261,7 +262,7 @@ def _train(
             "drlab_version": __version__,
             "torch_version": torch.__version__,
         }
-        write_json_atomic(run_dir / CONFIG_NAME, config_record)
+        write_run_files(run_dir, records={CONFIG_NAME: config_record})
     if log is not None:
         if config.summary:
             log(summarize(raw_model, dataset.image_shape).table())
@@ -282,7 +283,9 @@ def _train(
 
     def write_history(state: TrainState, row: EpochRow) -> None:
         if is_main_process:
-            write_csv_atomic(run_dir / HISTORY_NAME, [r.as_row() for r in state.history], HISTORY_FIELDS)
+            write_run_files(
+                run_dir, tables={HISTORY_NAME: ([r.as_row() for r in state.history], HISTORY_FIELDS)}
+            )
         if writer is not None:
             for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
                 value = getattr(row, key)
@@ -307,13 +310,17 @@ def _train(
     test = evaluate(raw_model, test_batches, precision=config.precision, tta_flip=bool(config.tta))
     metrics = _metrics(test, dataset, state, config, device)
     if is_main_process:
-        save_weights(
-            raw_model.state_dict(),
-            run_dir / WEIGHTS_NAME,
-            metadata={"model": config.model, "dataset": config.dataset, "drlab_version": __version__},
+        write_run_files(
+            run_dir,
+            weights={
+                WEIGHTS_NAME: (
+                    raw_model.state_dict(),
+                    {"model": config.model, "dataset": config.dataset, "drlab_version": __version__},
+                )
+            },
+            tables={HISTORY_NAME: ([r.as_row() for r in history], HISTORY_FIELDS)},
+            records={METRICS_NAME: metrics},
         )
-        write_csv_atomic(run_dir / HISTORY_NAME, [r.as_row() for r in history], HISTORY_FIELDS)
-        write_json_atomic(run_dir / METRICS_NAME, metrics)
         if config.plots:
             _plot_run(run_dir, history, metrics, dataset, test_batches, raw_model)
         for warning in metrics["warnings"]:
