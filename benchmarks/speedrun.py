@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import os
 import statistics
@@ -119,25 +118,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--device", default=None, help="override the recipes' device (cpu, cuda, …)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads on CPU (default: 2)")
     parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST files are")
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="skip the files' checksums (a re-gzipped copy, e.g. Debian's dataset-fashion-mnist)",
-    )
     parser.add_argument("--out", default=None, help="keep the run folders here (default: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="digits, 300 images, 1 epoch, seed 0: seconds")
     args = parser.parse_args(argv)
 
     import torch
 
-    import drlab.train.run as run_module
     from drlab.common.device import resolve_device
-    from drlab.data import datasets
     from drlab.train.recipes import recipe_config
 
     torch.set_num_threads(args.threads)
-    if args.no_verify:  # a benchmark-only switch: drlab train itself always verifies its files
-        run_module.load_dataset = functools.partial(datasets.load_dataset, verify=False)  # type: ignore[assignment]
     names = [name for name in args.recipes.split(",") if name]
     seeds = [0] if args.quick else [int(seed) for seed in args.seeds.split(",")]
     load_before = os.getloadavg()

@@ -55,7 +55,8 @@ def test_without_dot_the_sources_are_written_and_one_line_says_how_to_install(
     monkeypatch.setenv("PATH", str(empty))  # graphviz looks `dot` up on PATH
     out = tmp_path / "graphs"
     assert main(["graph", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{name}.dot" for name in GRAPH_NAMES)
+    shown = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert shown == sorted(f"{name}.dot" for name in GRAPH_NAMES)
     assert "MeanBackward0" in (out / "loss.dot").read_text()
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and "install Graphviz" in err_lines[0]
@@ -74,3 +75,23 @@ def test_bad_graph_arguments_are_one_line(
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_graph_never_overwrites_a_file_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "thesis"
+    out.mkdir()
+    mine = out / "loss.dot"
+    mine.write_text("my own graph")
+    assert main(["graph", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "loss.dot" in err[0]
+    assert mine.read_text() == "my own graph"
+    assert sorted(p.name for p in out.iterdir()) == ["loss.dot"]  # nothing written beside it
+    # in a folder of drlab's own pictures, a second run replaces them
+    fresh = tmp_path / "graphs"
+    assert main(["graph", "--out", str(fresh)]) == 0
+    (fresh / "loss.dot").write_text("stale")
+    assert main(["graph", "--out", str(fresh)]) == 0
+    assert "MeanBackward0" in (fresh / "loss.dot").read_text()  # node ids are addresses: compare content

@@ -105,3 +105,23 @@ def test_plot_into_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.Captur
     not_a_folder.write_text("x")
     code, _, err = run(["linreg", "--method", "numpy-batch", "--plot", str(not_a_folder)], capsys)
     assert code == 2 and err.startswith("error: --plot")
+
+
+def test_plot_never_overwrites_a_picture_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    figure = plots / "linreg_fits.png"
+    figure.write_bytes(b"a figure of my thesis")
+    code, out, err = run(["linreg", "--method", "numpy-batch", "--plot", str(plots)], capsys)
+    assert code == 2 and out == ""  # refused before the table: nothing ran
+    assert err.count("\n") == 1 and err.startswith("error:") and "linreg_fits.png" in err
+    assert figure.read_bytes() == b"a figure of my thesis"
+    assert sorted(p.name for p in plots.iterdir()) == ["linreg_fits.png"]
+    # drlab's own pictures are replaced by the next run
+    mine = tmp_path / "mine"
+    for _ in range(2):
+        code, _, err = run(["linreg", "--method", "numpy-batch", "--plot", str(mine)], capsys)
+        assert code == 0, err
+    assert (mine / "linreg_fits.png").read_bytes().startswith(b"\x89PNG")

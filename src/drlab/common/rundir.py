@@ -33,6 +33,8 @@ from drlab.common.errors import UsageError
 
 CONFIG_NAME = "config.json"
 MARKER_NAME = ".drlab-run.json"
+#: in a folder of pictures (``drlab linreg --plot``, ``drlab graph --out``): the files drlab wrote there
+OUTPUTS_NAME = ".drlab-files.json"
 LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
 RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning"}
@@ -320,3 +322,50 @@ def claim_run_dir(
         yield run_dir
     finally:
         release_run_dir(run_dir)
+
+
+def claim_output_files(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> Path:
+    """Make ``folder`` ready for the fixed-name files ``names``, or refuse before touching anything.
+
+    For the commands that drop a few pictures into a folder of the user's choosing (``drlab linreg
+    --plot DIR``, ``drlab graph --out DIR``): the folder may hold anything, but a file drlab is about to
+    write may only replace a file drlab wrote there before, as recorded in ``folder/.drlab-files.json``.
+    Anything else with that name (a thesis figure called ``loss.svg``) is refused in one line. The record
+    is updated (atomically) before the files are written, so it never misses a file drlab wrote.
+    """
+    from drlab.common.io import read_json, write_json_atomic
+
+    wanted = list(dict.fromkeys(names))
+    if not str(folder).strip():
+        raise UsageError(f"{option} is empty: name the folder")
+    out = Path(folder)
+    for ancestor in [out, *out.parents]:
+        if ancestor.exists() or ancestor.is_symlink():
+            if not ancestor.is_dir():
+                what = "exists and is not a folder" if ancestor == out else f"is under {ancestor}, a file"
+                raise UsageError(f"{option} {out} {what}")
+            break
+    record_path = out / OUTPUTS_NAME
+    ours: list[str] = []
+    if record_path.is_file():
+        record = read_json(record_path)
+        files = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(files, list) or not all(isinstance(n, str) and _plain_name(n) for n in files):
+            raise UsageError(
+                f"{record_path}: damaged drlab record; remove it if the files beside it are yours"
+            )
+        ours = files
+    for name in wanted:
+        target = out / name
+        if not (target.exists() or target.is_symlink()):
+            continue
+        if name not in ours or target.is_symlink() or not target.is_file():
+            raise UsageError(
+                f"{target} exists and drlab did not write it: move it, or choose another {option} folder"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {out}: cannot create it ({exc.strerror or exc})") from None
+    write_json_atomic(record_path, {"files": sorted(set(ours) | set(wanted))})
+    return out

@@ -88,14 +88,17 @@ def run_linreg(args: argparse.Namespace) -> int:
     config = dataclass_from_namespace(LinregConfig, args)
     config.check()  # before any heavy import: a bad argument answers at once
 
-    from pathlib import Path
-
     import numpy as np
 
     from drlab.common.io import dumps_json
     from drlab.common.seeding import seed_everything
     from drlab.linreg.lab import format_table, run_lab
 
+    plot_names = ["linreg_fits.png", "linreg_losses.png"]
+    if config.plot is not None:  # refused before anything runs: a picture drlab did not write there
+        from drlab.common.rundir import claim_output_files
+
+        out = claim_output_files(config.plot, plot_names, option="--plot")
     seed_everything(config.seed)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging η is reported below, in one line
         report = run_lab(config)
@@ -113,10 +116,9 @@ def run_linreg(args: argparse.Namespace) -> int:
     if config.plot is not None:
         from drlab.linreg.plots import plot_fits, plot_losses
 
-        out = Path(config.plot)
         written = [
-            plot_fits(report.data, report.results, report.ols, out / "linreg_fits.png"),
-            plot_losses(report.results, out / "linreg_losses.png"),
+            plot_fits(report.data, report.results, report.ols, out / plot_names[0]),
+            plot_losses(report.results, out / plot_names[1]),
         ]
         # with --json, stdout holds the JSON object alone
         print(f"wrote {', '.join(map(str, written))}", file=sys.stderr if config.json else sys.stdout)

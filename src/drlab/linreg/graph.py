@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drlab.common.io import atomic_write, write_text_atomic
+from drlab.common.rundir import claim_output_files
 from drlab.linreg.data import RegressionData, make_data
 
 if TYPE_CHECKING:
@@ -99,9 +100,11 @@ def render_graphs(
 
     if fmt not in ("svg", "png"):
         raise ValueError(f"format must be svg or png, got {fmt!r}")
-    out = Path(out_dir)
+    graphs = lecture_graphs(seed, data)
+    # only files drlab wrote there before may be replaced (a thesis' own loss.svg is refused)
+    out = claim_output_files(out_dir, [f"{name}.{ext}" for name in graphs for ext in ("dot", fmt)])
     files = GraphFiles()
-    for name, digraph in lecture_graphs(seed, data).items():
+    for name, digraph in graphs.items():
         source = out / f"{name}.dot"
         write_text_atomic(source, digraph.source)
         files.sources.append(source)
