@@ -1,13 +1,16 @@
-"""The TP1 checks, run in-process on namespaces built from the solution notebook's own cells.
+"""The TP1 checks on namespaces built from the solution notebook's own cells, harvested in-process.
 
-Each seeded mistake is a small edit of the solution's source (a mutated copy): the test asserts that
-the check meant to catch it fails, with a hint that names the mistake, and that the checks of the
-untouched functions still pass. The end-to-end path (a real kernel, the CLI) is in test_check_cli.py
-and test_notebooks.py.
+The grader's two halves are composed here without a sandbox: :func:`drlab.check.harvest.harvest`
+calls the namespace's functions on the grader's request (as it does inside the sandbox), and
+:func:`drlab.check.tp1.decide` decides every check from the data alone. Each seeded mistake is a small
+edit of the solution's source (a mutated copy): the test asserts that the check meant to catch it
+fails, with a hint that names the mistake, and that the checks of the untouched functions still pass.
+The sandboxed path (bwrap, the CLI, attacks) is in test_check_cli.py and test_check_attacks.py.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,13 @@ import pytest
 import torch
 from torch import nn
 
-from drlab.check import tp1
-from drlab.check.tp1 import CheckResult, run_checks
+from drlab.check import harvest, tp1
+from drlab.check.report import CheckResult
+from drlab.data import tp1 as tp1_data
 
-SOLUTION = Path(__file__).resolve().parents[1] / "notebooks" / "03_tp1_fashion_mnist_solution.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
+EXERCISE = ROOT / "notebooks" / "03_tp1_fashion_mnist.ipynb"
 # the solution's cells that define things, by cell id: set-up, data, batches, Net, train_one_epoch, evaluate
 DEFINITIONS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15")
 FUNCTION_CHECKS = (
@@ -55,8 +61,24 @@ def define(*mutations: Mutation) -> dict[str, Any]:
     return namespace
 
 
+@functools.cache
+def request(seed: int = 0) -> tp1.Request:
+    return tp1.build_request(seed, "tiny")
+
+
+def run_checks(
+    namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Harvest ``namespace`` in this process, as the sandbox would, then decide every check."""
+    collector = harvest.Collector()
+    collector.send("cells", {"errors": [], "timed_out_at": None, "seconds": 0.0, "defined": list(namespace)})
+    harvest.harvest(namespace, request(seed).tensors, collector, seed=seed, seconds=seconds)
+    collector.send("done", {})
+    return tp1.decide(request(seed), tp1.Harvest(collector.frames))
+
+
 def check_results(namespace: dict[str, Any], **kwargs: Any) -> dict[str, CheckResult]:
-    results, _ = run_checks(namespace, budget="tiny", **kwargs)
+    results, _ = run_checks(namespace, **kwargs)
     return {result.id: result for result in results}
 
 
@@ -77,7 +99,16 @@ def test_solution_functions_pass_every_check(solution_results: dict[str, CheckRe
 
 
 def test_every_check_is_reported_once_in_order(solution_results: dict[str, CheckResult]) -> None:
-    assert list(solution_results) == [check_id for check_id, _, _ in tp1.CHECKS]
+    assert list(solution_results) == [check_id for check_id, _, _ in tp1.CHECKS] == list(tp1.CHECK_IDS)
+    assert len(tp1.CHECK_IDS) == 13
+
+
+def test_nothing_came_back_fails_every_check_out_of_13() -> None:
+    """A sandbox that sent nothing (killed, os._exit) fails every check; the denominator stays 13."""
+    results, _ = tp1.decide(request(), tp1.Harvest({}, killed=True), notebook_timeout=5)
+    assert len(results) == 13 and not any(r.passed for r in results)
+    assert "still running when its time was up" in results[0].message
+    assert all("no answer came back" in r.message or "needs" in r.message for r in results[1:])
 
 
 SEEDED_MISTAKES: dict[str, tuple[Mutation, str, str]] = {
@@ -168,7 +199,7 @@ def test_seeded_mistake_is_caught_by_its_check(
 
 def test_empty_namespace_says_what_to_write() -> None:
     results = check_results({})
-    assert not any(r.passed for r in results.values())
+    assert [k for k, r in results.items() if r.passed] == ["runs"]  # it ran; nothing else is there
     assert "`Net` is not defined: write it in the cell marked TODO 1" in results["net_output"].message
     assert "`train_one_epoch` is not defined" in results["train_zero_grad"].message
     assert "`evaluate` is not defined" in results["eval_accuracy"].message
@@ -177,7 +208,7 @@ def test_empty_namespace_says_what_to_write() -> None:
 
 
 def test_exercise_stubs_fail_with_their_todo() -> None:
-    nb = nbformat.read(SOLUTION.with_name("03_tp1_fashion_mnist.ipynb"), as_version=4)
+    nb = nbformat.read(EXERCISE, as_version=4)
     namespace: dict[str, Any] = {"nn": nn, "torch": torch}
     for cell in nb.cells:
         if (
@@ -193,21 +224,68 @@ def test_exercise_stubs_fail_with_their_todo() -> None:
 
 
 def test_model_checks_measure_the_test_set_themselves() -> None:
-    """An untrained model fails the bar; a test_accuracy that is not the model's is caught."""
+    """An untrained Net fails the bar; a test_accuracy that is not the model's is caught."""
     namespace = define()
     torch.manual_seed(0)
-    namespace["model"] = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    namespace["model"] = namespace["Net"]()
     namespace["test_accuracy"] = 0.97  # e.g. measured on the training set
-    results, facts = run_checks(namespace, budget="tiny")
+    results, facts = run_checks(namespace)
     by_id = {r.id: r for r in results}
-    dataset, _ = tp1.load_tp1_dataset("tiny")
-    assert facts["dataset"] == dataset.name
+    assert facts["dataset"] == namespace["dataset"].name
     assert facts["threshold"] == tp1.TINY_MIN_TEST_ACCURACY
-    assert 0.0 <= facts["test_accuracy"] < tp1.TINY_MIN_TEST_ACCURACY  # an untrained linear model
+    assert 0.0 <= facts["test_accuracy"] < tp1.TINY_MIN_TEST_ACCURACY  # an untrained model
     assert not by_id["model_accuracy"].passed and "does not beat" in by_id["model_accuracy"].message
     assert not by_id["reported_accuracy"].passed and "not the training" in by_id["reported_accuracy"].message
-    namespace["test_accuracy"] = facts["test_accuracy"]
-    assert {r.id: r for r in run_checks(namespace, budget="tiny")[0]}["reported_accuracy"].passed
+    # the oracle: the notebook's own evaluate on the notebook's own test split
+    namespace["test_accuracy"] = namespace["evaluate"](
+        namespace["model"], namespace["x_test"], namespace["y_test"]
+    )
+    assert {r.id: r for r in run_checks(namespace)[0]}["reported_accuracy"].passed
+
+
+def test_model_must_be_an_instance_of_net_of_plausible_size() -> None:
+    namespace = define()
+    namespace["model"] = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))  # trained or not: not a Net
+    namespace["test_accuracy"] = 0.5
+    by_id = check_results(namespace)
+    assert "not an instance of your Net" in by_id["model_accuracy"].message
+    assert not by_id["reported_accuracy"].passed
+
+
+def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
+    """A Net whose forward looks the public test labels up by the images' bytes: 1.0 on the test
+    images, chance on the grader's copy moved by one grey level → fails the bar."""
+    namespace = define()
+    table = {
+        bytes(x.numpy().tobytes()): int(y)
+        for x, y in zip(namespace["x_test"], namespace["y_test"], strict=True)
+    }
+
+    class LookupNet(namespace["Net"]):  # type: ignore[misc, name-defined]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            labels = torch.tensor([table.get(bytes(image.numpy().tobytes()), 0) for image in x])
+            return 10 * nn.functional.one_hot(labels, 10).float() + 0 * super().forward(x)
+
+    namespace["Net"] = LookupNet
+    namespace["model"] = LookupNet()
+    namespace["test_accuracy"] = 1.0
+    by_id = check_results(namespace)
+    assert not by_id["model_accuracy"].passed
+    assert "recognises the exact test images" in by_id["model_accuracy"].message
+    assert not by_id["reported_accuracy"].passed
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_constant_evaluate_fails_whatever_the_seed(seed: int) -> None:
+    """The probe's true accuracy is drawn from --seed: a constant that matched one seed fails the others."""
+    namespace = define()
+    expected = {s: request(s).evaluate_expected for s in range(4)}
+    assert len(set(expected.values())) > 1  # the probes do vary with the seed
+    constant = expected[0]
+    namespace["evaluate"] = lambda model, x, y: constant
+    by_id = check_results(namespace, seed=seed)
+    assert by_id["eval_accuracy"].passed is False  # evaluate never called the model
+    assert "never called the model" in by_id["eval_accuracy"].message
 
 
 def test_student_code_that_hangs_is_stopped() -> None:
@@ -241,28 +319,41 @@ def test_student_code_that_uses_a_global_model_is_caught() -> None:
 
 
 @pytest.mark.parametrize("budget", ["tiny", "full"])
-def test_the_checker_loads_the_test_set_as_the_notebook_does(
-    budget: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The trained model is measured on the checker's own copy of the test set: it must be the notebook's."""
-    from drlab.data import Batches
-
+def test_the_grader_measures_on_the_notebooks_test_set(budget: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test images the grader sends are the notebook's x_test, shuffled (the noise is tested below);
+    the labels it keeps are the notebook's y_test, and they are not among what it sends."""
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", budget)
     namespace = define()
-    dataset, reason = tp1.load_tp1_dataset(budget)
-    test = Batches(
-        dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
-    )
-    assert namespace["dataset"].name == dataset.name and (reason is None) == (dataset.name == "fashion-mnist")
-    assert torch.equal(namespace["x_test"], test.x) and torch.equal(namespace["y_test"], test.y)
-    assert len(namespace["x_train"]) + len(namespace["x_val"]) == len(dataset.x_train)
+    sent = tp1.build_request(3, budget)
+    x_test, y_test = namespace["x_test"], namespace["y_test"]
+    assert sent.dataset == namespace["dataset"].name
+    for name in ("test_clean", "test_noisy"):
+        assert sent.tensors[name].shape == x_test.shape
+        assert torch.equal(
+            torch.bincount(sent.labels[name], minlength=10), torch.bincount(y_test, minlength=10)
+        )
+    clean = sent.tensors["test_clean"].flatten(1)
+    order = torch.argsort(clean.sum(1))
+    assert torch.allclose(clean.sum(1)[order], torch.sort(x_test.flatten(1).sum(1)).values, atol=1e-3)
+    assert "labels" not in " ".join(sent.tensors)  # the labels are not among what is sent
+
+
+def test_the_noise_moves_16_pixels_by_one_grey_level() -> None:
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    images[0] = 0
+    images[1] = 255
+    noisy = tp1._one_grey_level(images, torch.Generator().manual_seed(0))
+    difference = noisy.to(torch.int16) - images.to(torch.int16)
+    assert ((difference != 0).flatten(1).sum(1) == tp1.NOISE_PIXELS).all()
+    assert difference.abs().max() == 1
+    assert (noisy[0] <= 1).all() and (noisy[1] >= 254).all()  # stays in [0, 255]
 
 
 def test_digits_are_enlarged_like_mnist() -> None:
     import numpy as np
 
     images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
-    big = tp1.digits_28x28(images)
+    big = tp1_data.digits_28x28(images)
     assert big.shape == (2, 28, 28) and big.dtype == np.uint8
     assert (big[:, :2, :] == 0).all() and (big[:, :, -2:] == 0).all()
     assert (big[:, 2:5, 2:5] == images[:, :1, :1]).all()  # pixel (0, 0) became a 3×3 block
@@ -271,9 +362,9 @@ def test_digits_are_enlarged_like_mnist() -> None:
 
 def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
-    assert tp1.budget_from_env() == "tiny"
+    assert tp1_data.budget_from_env() == "tiny"
     monkeypatch.delenv("DRLAB_NOTEBOOK_BUDGET")
-    assert tp1.budget_from_env() == "full"
+    assert tp1_data.budget_from_env() == "full"
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "huge")
     with pytest.raises(ValueError, match="choose from full, tiny"):
-        tp1.budget_from_env()
+        tp1_data.budget_from_env()
