@@ -1,14 +1,17 @@
 """The course notebooks: stored clean, executed in a real kernel (tiny budget, offline), kept consistent.
 
-- every ``notebooks/*.ipynb`` is stored without outputs and runs from top to bottom with
-  ``DRLAB_NOTEBOOK_BUDGET=tiny`` (the TP1 exercise runs until its first TODO and stops there, as a
-  student's "Run All" would; the solution is run by ``drlab check tp1`` and must pass every check);
+- every ``notebooks/*.ipynb`` (and the instructor's TP1 solution, ``instructor/``) is stored without
+  outputs and runs from top to bottom with ``DRLAB_NOTEBOOK_BUDGET=tiny`` (the TP1 exercise runs until
+  its first TODO and stops there, as a student's "Run All" would; the solution is graded by
+  ``drlab check tp1`` and must pass every check);
 - the TP1 exercise and its solution differ only in the cells marked ``todo`` / ``solution``;
+- the solution is not among what students receive (``notebooks/``, ``git archive``);
 - ``environment.yml`` (conda) and ``pyproject.toml`` (pip) list the same dependencies.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -16,12 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from drlab.check.runner import kernel_environment
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 EXERCISE = NOTEBOOKS / "03_tp1_fashion_mnist.ipynb"
-SOLUTION = NOTEBOOKS / "03_tp1_fashion_mnist_solution.ipynb"
+SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -35,11 +36,18 @@ def test_the_course_notebooks_are_there() -> None:
         "01_gradient_descent_numpy.ipynb",
         "02_pytorch_regression.ipynb",
         "03_tp1_fashion_mnist.ipynb",
-        "03_tp1_fashion_mnist_solution.ipynb",
     } <= names
+    assert SOLUTION.is_file()
 
 
-@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.name)
+def test_students_do_not_receive_the_solution() -> None:
+    """The solution lives in instructor/, which `git archive` leaves out (export-ignore) and no package ships."""
+    assert not any("solution" in path.name for path in ALL_NOTEBOOKS)
+    attributes = (ROOT / ".gitattributes").read_text(encoding="utf-8").split("\n")
+    assert "instructor/ export-ignore" in attributes
+
+
+@pytest.mark.parametrize("path", [*ALL_NOTEBOOKS, SOLUTION], ids=lambda p: p.name)
 def test_stored_without_outputs(path: Path) -> None:
     nb = read(path)
     nbformat.validate(nb)
@@ -49,6 +57,14 @@ def test_stored_without_outputs(path: Path) -> None:
     ]  # fmt: skip
     assert dirty == [], f"{path.name}: cells {dirty} hold outputs; clear them before committing"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+def kernel_environment(budget: str) -> dict[str, str]:
+    """The kernel's environment: ours, with the budget set and matplotlib left to the kernel (inline)."""
+    env = dict(os.environ, DRLAB_NOTEBOOK_BUDGET=budget)
+    env.pop("MPLBACKEND", None)  # ipykernel picks its inline backend only when none is forced
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
 
 
 def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:

@@ -1,0 +1,8 @@
+# ruff: noqa  (an attack on the grader, written as a student would: not project code)
+# Mutes the outputs, so that a grader reading stdout sees nothing.
+import os
+import sys
+
+sys.stdout = open(os.devnull, "w")
+sys.stderr = sys.stdout
+print("nothing to see")
