@@ -11,6 +11,10 @@ import csv
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -287,6 +291,83 @@ def test_the_csv_target_is_checked_before_grading(tmp_path: Path) -> None:
     assert "does not exist" in (check_csv_target(tmp_path / "no" / "scores.csv") or "")
     (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
     assert "symbolic link" in (check_csv_target(tmp_path / "link.csv") or "")
+
+
+def drlab_process(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.Popen([sys.executable, "-m", "drlab", *args], env=env, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_what_was_graded_and_stops_every_sandbox(tmp_path: Path) -> None:
+    """Ctrl-C while a notebook still runs: exit 130, the rows already graded are in the CSV, no sandbox left."""
+    write_notebook(tmp_path / "a_quick.ipynb", "x = 1")
+    write_notebook(
+        tmp_path / "b_endless.ipynb", "import time  # drlab-ctrl-c-test\nwhile True:\n    time.sleep(0.1)"
+    )
+    scores = tmp_path / "scores.csv"
+    grader = drlab_process(
+        "check", "tp1", str(tmp_path), "--csv", str(scores), "--timeout", "600", "--budget", "tiny", "--jobs", "2",
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (scores.exists() and "a_quick" in scores.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    sandboxes = descendants(grader.pid)
+    assert sandboxes  # the endless notebook's sandbox is running
+    grader.send_signal(signal.SIGINT)
+    _, err = grader.communicate(timeout=60)
+    assert grader.returncode == 130
+    assert b"interrupted: 1 of 2 notebooks graded" in err and b"Traceback" not in err
+    assert list(read_rows(scores)) == ["a_quick.ipynb"]
+    time.sleep(1)
+    assert [pid for pid in sandboxes if alive(pid)] == []
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its parent to read its status does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc's parent links)."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_loses_no_row(tmp_path: Path) -> None:
+    """`drlab check tp1 … | head -c 1`: the reader leaves at once; grading goes on, every row is written."""
+    for name in ("a.ipynb", "b.ipynb", "c.ipynb"):
+        write_notebook(tmp_path / name, "x = 1")
+    scores = tmp_path / "scores.csv"
+    grader = drlab_process(
+        "check", "tp1", str(tmp_path), "--csv", str(scores), "--timeout", "60", "--budget", "tiny",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert grader.stdout is not None
+    grader.stdout.read(1)
+    grader.stdout.close()  # the reader is gone
+    _, err = grader.communicate(timeout=600)
+    assert grader.returncode == 1  # graded; not every check passes
+    assert b"Traceback" not in err
+    assert sorted(read_rows(scores)) == ["a.ipynb", "b.ipynb", "c.ipynb"]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -186,6 +186,7 @@ def grade_class(
     Ctrl-C (KeyboardInterrupt) stops every running sandbox at once and is raised again, after the
     reports already decided were handed to ``on_report``.
     """
+    _request(settings.seed, settings.budget)  # drawn once, before the sandboxes start
     cancel = threading.Event()
     reports: list[NotebookReport] = []
     pending = list(paths)

@@ -64,8 +64,8 @@ class Limits:
     """address space of each process (RLIMIT_AS)"""
     disk_bytes: int = 256 << 20
     """size of the working folder and of /tmp (each a tmpfs), and of any one file (RLIMIT_FSIZE)"""
-    processes: int = 256
-    """processes and threads (RLIMIT_NPROC; not enforced when the grader runs as root)"""
+    processes: int = 4096
+    """processes and threads of the grader's user (RLIMIT_NPROC; not enforced when the grader runs as root)"""
     output_bytes: int = 64 << 10
     """printed bytes kept (the rest is counted, not kept)"""
     threads: int = 1
