@@ -185,7 +185,12 @@ def run_check_tp1(args: argparse.Namespace) -> int:
         graded.append(report)
         out(format_report(report) + ("\n" if many else ""))
         if csv_path is not None:
-            write_scores_csv(sorted(graded, key=lambda r: r.notebook), csv_path, CHECK_IDS)
+            try:
+                write_scores_csv(sorted(graded, key=lambda r: r.notebook), csv_path, CHECK_IDS)
+            except OSError as exc:  # disk full, folder removed…: the sheet as last written stays
+                raise DrlabError(
+                    f"--csv {csv_path}: cannot write the score sheet ({exc.strerror or exc})"
+                ) from None
 
     try:
         grade_class(notebooks, settings, jobs=config.jobs, on_report=on_report, on_start=on_start)

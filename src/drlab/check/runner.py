@@ -23,11 +23,10 @@ from typing import Any
 from drlab.check.report import NotebookReport, read_submission, unreadable_report
 from drlab.common.errors import DrlabError
 
-#: the checks' share of the wall-clock limit, on top of --timeout: at most this many check-seconds…
+#: the checks' share of the wall-clock limit, after the cells: this many times --check-seconds…
 CHECKS_SHARE = 6
-#: …and never more than this (seconds); plus the sandbox's start-up
+#: …and never more than this (seconds)
 CHECKS_SHARE_MAX = 300.0
-STARTUP_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,9 @@ class GradingSettings:
     threads: int = 1
 
 
-def wall_seconds(settings: GradingSettings) -> float:
-    """The whole sandbox's limit: the notebook's time, the checks' share, the start-up."""
-    return settings.timeout + min(CHECKS_SHARE * settings.check_seconds, CHECKS_SHARE_MAX) + STARTUP_SECONDS
+def checks_share(settings: GradingSettings) -> float:
+    """Seconds the grader's steps get in the sandbox once the cells have run."""
+    return min(CHECKS_SHARE * settings.check_seconds, CHECKS_SHARE_MAX) + 30.0
 
 
 @lru_cache(maxsize=4)
@@ -108,7 +107,7 @@ def grade_notebook(
     request = _request(settings.seed, settings.budget)
     limits = Limits(
         notebook_seconds=settings.timeout,
-        wall_seconds=wall_seconds(settings),
+        checks_seconds=checks_share(settings),
         memory_bytes=int(settings.memory_gb * 2**30),
         threads=settings.threads,
     )

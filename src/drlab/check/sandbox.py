@@ -10,8 +10,10 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
   cannot see or signal the grader, and nothing it starts outlives the sandbox), no capabilities,
   a minimal environment (none of the instructor's variables);
 - limits: address space and file size (``setrlimit``, set by the harvester before any student code,
-  soft and hard), processes (for a non-root grader), wall time (the whole sandbox is killed at the
-  deadline), and captured output (the first bytes kept, the rest counted).
+  soft and hard), processes (for a non-root grader), wall time, and captured output (the first bytes
+  kept, the rest counted). Wall time: the cells must be reported within start-up + ``--timeout``
+  seconds, the grader's steps within their share after that; past either deadline the whole sandbox
+  is killed (a notebook that ignores every signal costs ``--timeout`` + 60 s, not more).
 
 Without bwrap (macOS, Windows, a Linux without it), the harvester runs as a plain child process in a
 scratch folder with the same environment and limits, and every report says "not sandboxed".
@@ -46,8 +48,8 @@ SANDBOX_DATA = "/data/drlab"
 FRAME_TAG = b"DRLAB-FRAME"  # the same as drlab.check.harvest.FRAME_TAG (that module imports torch)
 #: most bytes of one frame's JSON, of one frame's tensors, and of all the frames of a notebook
 MAX_META_BYTES = 1 << 20
-MAX_FRAME_BYTES = 256 << 20
-MAX_CHANNEL_BYTES = 512 << 20
+MAX_FRAME_BYTES = 96 << 20
+MAX_CHANNEL_BYTES = 384 << 20
 #: /etc files a Python process may want (ld.so, time zone, users' names); nothing else of /etc is shown
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group")
 
@@ -58,8 +60,10 @@ class Limits:
 
     notebook_seconds: float
     """the notebook's cells, all together"""
-    wall_seconds: float
-    """the whole sandbox (cells, the grader's steps, start-up): past it everything is killed"""
+    checks_seconds: float
+    """the grader's steps, after the cells"""
+    startup_seconds: float = 60.0
+    """Python, torch and IPython starting in the sandbox"""
     memory_bytes: int = 4 << 30
     """address space of each process (RLIMIT_AS)"""
     disk_bytes: int = 256 << 20
@@ -363,7 +367,8 @@ def _collect(
     assert process.stdout is not None
     run = SandboxRun()
     started = time.monotonic()
-    deadline = started + limits.wall_seconds
+    deadline = started + limits.startup_seconds + limits.notebook_seconds  # until the cells are reported
+    cells_reported = False
     parser = FrameParser()
     selector = selectors.DefaultSelector()
     output_fd = process.stdout.fileno()
@@ -398,6 +403,9 @@ def _collect(
                     run.output_total += len(chunk)
                 else:
                     parser.feed(chunk)
+                    if not cells_reported and "cells" in parser.frames:
+                        cells_reported = True
+                        deadline = time.monotonic() + limits.checks_seconds  # then the steps' share
     finally:
         selector.close()
         _kill(process)

@@ -536,8 +536,8 @@ def check_runs(ctx: Context) -> str:
     if "cells" not in harvest.frames:
         if harvest.killed:
             raise Failed(
-                f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s, then the "
-                "checks' share): everything in its sandbox was stopped. An endless loop? A cell that ignores "
+                f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s, and a minute "
+                "to start): everything in its sandbox was stopped. An endless loop? A cell that ignores "
                 "interrupts?"
             )
         raise Failed(
