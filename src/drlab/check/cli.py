@@ -7,6 +7,7 @@ command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -118,7 +119,8 @@ class Printer:
                 self.closed = True
                 # the pipe is gone: later writes (and the interpreter's final flush) go nowhere
                 devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(devnull, stream.fileno())
                 os.close(devnull)
 
 
