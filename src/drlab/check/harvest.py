@@ -215,19 +215,6 @@ class Channel:
             view = view[written:]
 
 
-class Collector:
-    """A channel that keeps the frames in memory (the tests harvest a namespace in-process)."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]] = {}
-
-    def send(
-        self, name: str, data: Mapping[str, Any], tensors: Mapping[str, torch.Tensor] | None = None
-    ) -> None:
-        copied = {key: value.detach().clone() for key, value in (tensors or {}).items()}
-        self.frames.setdefault(name, (json.loads(json.dumps(dict(data))), copied))
-
-
 # --------------------------------------------------------------------------------------------------
 # The notebook's cells
 
