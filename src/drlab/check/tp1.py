@@ -278,18 +278,20 @@ def _parameters(tensors: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
 
 def _same_shapes(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> bool:
     return len(first) == len(second) and all(
-        a.shape == b.shape and a.dtype == b.dtype for a, b in zip(first, second, strict=False)
+        a.shape == b.shape and a.is_floating_point() == b.is_floating_point()
+        for a, b in zip(first, second, strict=False)
     )
 
 
 def _same(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> bool:
     return _same_shapes(first, second) and all(
-        torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(first, second, strict=True)
+        torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-6)
+        for a, b in zip(first, second, strict=True)
     )
 
 
 def _max_difference(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> float:
-    return max(float((a - b).abs().max()) for a, b in zip(first, second, strict=True))
+    return max(float((a.double() - b.double()).abs().max()) for a, b in zip(first, second, strict=True))
 
 
 def _params(model: nn.Module) -> list[torch.Tensor]:
