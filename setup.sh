@@ -63,4 +63,23 @@ if [ "$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null 2>&1; then
     echo "setup: bubblewrap's 'bwrap' not found: install it (apt install bubblewrap / dnf install bubblewrap) so that drlab check tp1 grades each notebook in a sandbox"
   fi
 fi
+
+# The real Fashion-MNIST for TP1, offline: Debian/Ubuntu's package puts Zalando's four files in
+# /usr/share/datasets/fashion-mnist/, where drlab finds them (verified by content, read in place).
+fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+if [ ! -f "$fashion" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing the real Fashion-MNIST (apt-get install dataset-fashion-mnist)"
+    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+      || echo "setup: could not install dataset-fashion-mnist; see below for the other ways"
+  fi
+fi
+if [ -f "$fashion" ]; then
+  echo "setup: Fashion-MNIST found in /usr/share/datasets/fashion-mnist (TP1 runs offline on the real data)"
+else
+  echo "setup: Fashion-MNIST not installed. Either: sudo apt install dataset-fashion-mnist (Debian, Ubuntu);"
+  echo "       or, with internet: .venv/bin/drlab data download fashion-mnist;"
+  echo "       or copy the four .gz files into ~/.cache/drlab/fashion-mnist/ (check: .venv/bin/drlab data verify fashion-mnist)."
+  echo "       Meanwhile TP1 runs on scikit-learn's bundled digits: .venv/bin/drlab train --dataset digits"
+fi
 echo "setup: done — try .venv/bin/drlab --help"

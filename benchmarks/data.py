@@ -11,6 +11,14 @@ process, on synthetic images (the speed of a pipeline does not depend on what th
 
     .venv/bin/python benchmarks/data.py           # the full measurement
     .venv/bin/python benchmarks/data.py --quick   # a smoke test in seconds
+    .venv/bin/python benchmarks/data.py --verify  # only: how fast the real files are verified by content
+
+``--verify`` (needs Debian's ``dataset-fashion-mnist``) times drlab's check of the real training images
+(26 MB packed, 47 MB unpacked): Debian's copy, whose unpacked bytes are hashed as they are decompressed,
+in 1 MiB chunks; Zalando's exact bytes, rebuilt from Debian's, which match by their own SHA-256 and MD5;
+against the naive way (read the whole file, ``gzip.decompress``, hash), with the peak of Python's
+allocations for each (``tracemalloc``); an 8 GiB sparse file, refused from its size; and a whole
+``load_fashion_mnist()`` with and without verification.
 
 The last line printed is ``RESULT {json}``.
 """
@@ -18,10 +26,18 @@ The last line printed is ``RESULT {json}``.
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
+import os
 import statistics
+import struct
+import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,6 +111,81 @@ def interleaved_medians(runs: dict[str, Callable[[], int]], repeats: int, expect
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def timed_peak(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median seconds of ``fn`` over ``repeats`` calls, and the peak MiB of Python allocations in one call."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return statistics.median(times), peak
+
+
+def verification(repeats: int) -> dict[str, Any]:
+    """How fast (and in how much memory) the real Fashion-MNIST files are verified by content."""
+    from drlab.data.fashion_mnist import FASHION_MNIST, load_fashion_mnist
+    from drlab.data.verify import identify
+
+    debian = Path("/usr/share/datasets/fashion-mnist")
+    file = FASHION_MNIST.files["train_images"]
+    if not (debian / file.name).is_file():
+        print(f"verification: skipped, {debian} is not installed (apt install dataset-fashion-mnist)")
+        return {"skipped": "dataset-fashion-mnist not installed"}
+
+    def naive(path: Path) -> str:
+        return hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = (
+            debian / file.name
+        ).read_bytes()  # Zalando's header restored (tests/test_real_fashion_mnist.py)
+        zalando = Path(tmp) / file.name
+        zalando.write_bytes(b"\x1f\x8b\x08\x08" + struct.pack("<I", 1_504_176_606) + b"\x00\x03"
+                            + file.unpacked_name.encode() + b"\x00" + data[10:])  # fmt: skip
+        huge = Path(tmp) / "huge" / file.name
+        huge.parent.mkdir()
+        with open(huge, "wb") as handle:
+            handle.truncate(8 * 2**30)
+        cases: dict[str, Callable[[], object]] = {
+            "debian_streamed": lambda: identify(FASHION_MNIST, file, debian / file.name),
+            "zalando_own_bytes": lambda: identify(FASHION_MNIST, file, zalando),
+            "naive_read_decompress_hash": lambda: naive(debian / file.name),
+        }
+        for name, fn in cases.items():
+            seconds, peak = timed_peak(fn, repeats)
+            result[name] = {"seconds": round(seconds, 3), "peak_python_mib": round(peak, 1),
+                            "mb_per_s_unpacked": round(file.unpacked_size / seconds / 1e6)}  # fmt: skip
+            print(f"verify train images, {name:<28} {seconds:6.3f} s  "
+                  f"({file.unpacked_size / seconds / 1e6:5.0f} MB/s of unpacked data), peak {peak:6.1f} MiB")  # fmt: skip
+        start = time.perf_counter()
+        try:
+            identify(FASHION_MNIST, file, huge)
+        except Exception as exc:  # the expected refusal
+            result["huge_8gib_refused_seconds"] = round(time.perf_counter() - start, 4)
+            print(f"8 GiB sparse file refused in {result['huge_8gib_refused_seconds']} s: {exc}")
+    empty_cache = tempfile.mkdtemp()
+    for verify in (True, False):
+        seconds = statistics.median(
+            timed(lambda v=verify: load_fashion_mnist(empty_cache, offline=True, verify=v))  # type: ignore[misc]
+            for _ in range(repeats)
+        )
+        result[f"load_seconds_verify_{verify}".lower()] = round(seconds, 3)
+        print(f"load_fashion_mnist(verify={verify}) from Debian's copy: {seconds:.3f} s")
+    os.rmdir(empty_cache)
+    return result
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -107,7 +198,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="where the model trains and Batches keeps the data")
+    parser.add_argument("--verify", action="store_true", help="only time the verification of the real files")
     args = parser.parse_args()
+    if args.verify:
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        result = {"benchmark": "data-verify", **verification(2 if args.quick else 5)}
+        print("RESULT " + json.dumps({**result, "load_average": round(os.getloadavg()[0], 1)}))
+        return
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.quick:

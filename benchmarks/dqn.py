@@ -4,8 +4,8 @@ For each seed, drlab's DQN trains with its defaults (the rl-zoo settings) and is
 2,500 steps on 20 episodes; the best-evaluated model is kept and then re-evaluated, as
 ``drlab rl evaluate`` does, on 10 held-out start states. With ``--sb3``, SB3's DQN trains with the same
 hyperparameters (the zoo's, plus drlab's linear learning-rate decay: ``--set final_learning_rate_fraction=1``
-gives both the zoo's constant rate) and the same evaluation schedule; evaluation time is excluded from both
-speeds, and both run on the same number of torch threads.
+gives both the zoo's constant rate) and the same evaluation schedule; evaluation time (and drlab's checkpoint
+time) is excluded from both speeds, and both run on the same number of torch threads.
 
 Issue 7's targets: greedy mean ≥ 475 within 50k steps for ≥ 4 of 5 seeds, the kept model ≥ 475 on
 re-evaluation, and drlab's env steps/s ≥ 1.5 × SB3's.
@@ -35,14 +35,14 @@ def run_drlab(
     seed: int, total_steps: int, threads: int, eval_freq: int, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     from drlab.rl.config import DQNConfig
-    from drlab.rl.dqn import train_dqn
-    from drlab.rl.evaluate import HELD_OUT_SEED, evaluate_greedy, load_run_model
+    from drlab.rl.evaluate import HELD_OUT_SEED, evaluate_greedy
+    from drlab.rl.runs import load_run_model, train_dqn_run
 
     config = DQNConfig(
         seed=seed, total_steps=total_steps, num_threads=threads, eval_freq=eval_freq, **overrides
     )
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_dqn(config, Path(tmp) / "run")
+        result = train_dqn_run(config, Path(tmp) / "run")
         # what `drlab rl evaluate RUN` does: load the kept model, 10 greedy episodes on held-out seeds
         kept, _ = load_run_model(Path(tmp) / "run", "best")
         reevaluation = evaluate_greedy(kept, config.env, 10, HELD_OUT_SEED)
@@ -51,13 +51,13 @@ def run_drlab(
     return {
         "library": "drlab",
         "seed": seed,
-        "steps_per_s": m["steps_per_second"],
-        "seconds": m["seconds"],
-        "first_step_ge_475": m["first_step_reaching_threshold"],
-        "best_eval": m["best_selection_eval_mean_return"],
-        "final_eval": evals[-1][1] if evals else None,
+        "steps_per_s": m.steps_per_second,
+        "seconds": m.seconds,
+        "first_step_ge_475": m.first_step_reaching_threshold,
+        "best_eval": m.best_selection_eval_mean_return,
+        "final_eval": evals[-1].mean_return if evals else None,
         "kept_reeval": reevaluation.mean,
-        "final_model_heldout": m["final_eval_mean_return"],
+        "final_model_heldout": m.final_eval_mean_return,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import socket
 import threading
@@ -77,6 +78,7 @@ def make_tiny_dataset(tmp_dir: Path, mirrors: tuple[str, ...] = ()) -> TinyDatas
                 md5=hashlib.md5(files[NAMES[role]]).hexdigest(),
                 sha256=hashlib.sha256(files[NAMES[role]]).hexdigest(),
                 shape=arrays[role].shape,
+                unpacked_sha256=hashlib.sha256(gzip.decompress(files[NAMES[role]])).hexdigest(),
             )
             for role in ROLES
         },

@@ -188,7 +188,7 @@ SEEDED_MISTAKES: dict[str, tuple[Mutation, str, str]] = {
         "percentage",
     ),
     "no optimizer.step()": (
-        ("tp1-13", "        optimizer.step()  # 4. update\n", ""),
+        ("tp1-13", "        optimizer.step()  # ❹ update of the parameters\n", ""),
         "train_lowers_loss",
         "did not change",
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import pickle
@@ -17,11 +18,21 @@ import pytest
 import torch
 
 from drlab.cli import main
-from drlab.common.config import add_dataclass_arguments, dataclass_from_namespace, field_docs, to_dict
+from drlab.common.config import (
+    add_dataclass_arguments,
+    check_number,
+    check_seed,
+    dataclass_from_namespace,
+    field_docs,
+    from_json,
+    merge_on_resume,
+    to_dict,
+)
 from drlab.common.device import resolve_device
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import (
     atomic_write,
+    dumps_json,
     load_checkpoint,
     load_weights,
     read_json,
@@ -30,7 +41,7 @@ from drlab.common.io import (
     write_csv_atomic,
     write_json_atomic,
 )
-from drlab.common.rundir import prepare_run_dir
+from drlab.common.rundir import LOCK_NAME, MARKER_NAME, claim_run_dir, prepare_run_dir, release_run_dir
 from drlab.common.seeding import seed_everything
 
 
@@ -117,18 +128,191 @@ def test_safetensors_weights_round_trip_and_bad_file(tmp_path: Path) -> None:
 
 
 # --- run directories ------------------------------------------------------------------------------
+def test_a_new_run_folder_is_marked_with_its_kind(tmp_path: Path) -> None:
+    with claim_run_dir(tmp_path / "run", "qlearning") as run:
+        marker = read_json(run / MARKER_NAME)
+        assert marker["kind"] == "qlearning" and "q_table.png" in marker["files"]
+        assert (run / LOCK_NAME).is_file()  # held while the run writes
+    assert not (run / LOCK_NAME).exists()  # released (and removed) at the end
+
+
 def test_prepare_run_dir_protects_an_existing_run(tmp_path: Path) -> None:
-    run = prepare_run_dir(tmp_path / "run")
-    (run / "config.json").write_text("{}")
-    (run / "precious.txt").write_text("keep me")
+    with claim_run_dir(tmp_path / "run", "train") as run:
+        (run / "config.json").write_text("{}")
+        (run / "tensorboard").mkdir()
+        (run / "tensorboard" / "events.out.tfevents.1").write_text("e")
+        (run / ".checkpoint.pt.abc123.tmp").write_text("left by a killed run")
+    (run / "precious.txt").write_text("keep me")  # the user's notes beside the run
     with pytest.raises(UsageError, match="already holds a run"):
-        prepare_run_dir(run)
-    assert (run / "precious.txt").read_text() == "keep me"
-    assert prepare_run_dir(run, resume=True) == run
-    prepare_run_dir(run, force=True)
-    assert list(run.iterdir()) == []
-    with pytest.raises(UsageError, match="no run to resume"):
-        prepare_run_dir(tmp_path / "empty", resume=True)
+        prepare_run_dir(run, "train")
+    assert (run / "config.json").exists() and (run / "precious.txt").read_text() == "keep me"
+    with claim_run_dir(run, "train", resume=True) as resumed:
+        assert resumed == run and (run / "config.json").exists()
+    with pytest.raises(UsageError, match="not a DQN run"):
+        prepare_run_dir(run, "dqn", resume=True)
+    with claim_run_dir(run, "train", force=True):
+        # only what the previous run's marker lists (and drlab's temporary files) is gone
+        assert sorted(p.name for p in run.iterdir()) == sorted([MARKER_NAME, LOCK_NAME, "precious.txt"])
+    with pytest.raises(UsageError, match="holds no drlab training run"):
+        prepare_run_dir(tmp_path / "missing", "train", resume=True)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_folder_drlab_did_not_mark_is_never_written(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "config.json").write_text('{"editor": "settings"}')  # not drlab's, whatever its name
+    (project / "thesis.tex").write_text("three years of work")
+    for force in (False, True):
+        with pytest.raises(UsageError, match="not a drlab run folder"):
+            prepare_run_dir(project, "train", force=force)
+    with pytest.raises(UsageError, match="holds no drlab training run"):
+        prepare_run_dir(project, "train", resume=True)
+    assert sorted(p.name for p in project.iterdir()) == [".git", "config.json", "thesis.tex"]
+
+
+def test_force_refuses_dangerous_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inner = tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "file").write_text("x")
+    cases = [
+        ("", "empty"),
+        (".", "contains the current folder"),
+        (str(tmp_path / "outer"), "contains the current folder"),
+        ("/", "root folder"),
+        (str(Path.home()), "home folder"),
+        (str(tmp_path / "link"), "symbolic link"),
+        (str(tmp_path / "file"), "not a folder"),
+        (str(tmp_path / "file" / "run"), "a file"),
+    ]
+    for path, reason in cases:
+        with pytest.raises(UsageError, match=reason):
+            prepare_run_dir(path, "dqn", force=True)
+    for path, reason in cases[:1] + cases[5:]:  # refused with or without --force
+        with pytest.raises(UsageError, match=reason):
+            prepare_run_dir(path, "dqn")
+    assert (tmp_path / "file").read_text() == "x" and list((tmp_path / "real").iterdir()) == []
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    run = prepare_run_dir(tmp_path / "run", "dqn")
+    release_run_dir(run)
+    # another process holds the lock: the same thing as a second open file description here
+    fd = os.open(run / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"pid 4242 on labhost since 2026-01-01 00:00:00 UTC\n")
+        for resume in (False, True):
+            with pytest.raises(UsageError, match="in use by another drlab run \\(pid 4242 on labhost"):
+                prepare_run_dir(run, "dqn", resume=resume, force=not resume)
+        assert (run / MARKER_NAME).is_file()  # the force above removed nothing
+    finally:
+        os.close(fd)
+    # the holder died: the kernel dropped its lock, the file it left says nothing any more
+    assert (run / LOCK_NAME).read_text().startswith("pid 4242")
+    with claim_run_dir(run, "dqn", resume=True):
+        assert f"pid {os.getpid()} " in (run / LOCK_NAME).read_text()
+
+
+def test_two_processes_racing_for_one_folder_one_wins(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; from drlab.common.rundir import prepare_run_dir; from drlab.common.errors import UsageError\n"
+        "try:\n    prepare_run_dir(sys.argv[1], 'qlearning'); print('won', flush=True); time.sleep(3)\n"
+        "except UsageError as e:\n    print('lost', e, flush=True)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = sorted(proc.communicate(timeout=60)[0] for proc in procs)
+    assert outputs[0].startswith("lost") and outputs[1].startswith("won"), outputs
+    assert "in use by another drlab run" in outputs[0] or "already holds" in outputs[0]
+
+
+def test_a_damaged_marker_is_refused(tmp_path: Path) -> None:
+    run = prepare_run_dir(tmp_path / "run", "train")
+    release_run_dir(run)
+    (run / "notes.txt").write_text("mine")
+    marker = read_json(run / MARKER_NAME)
+    marker["files"] = ["../notes.txt"]  # a hand edit must not aim --force outside the run
+    write_json_atomic(run / MARKER_NAME, marker)
+    with pytest.raises(UsageError, match="damaged drlab marker"):
+        prepare_run_dir(run, "train", force=True)
+    assert (run / "notes.txt").exists()
+
+
+# --- files: permissions, strict JSON, a full disk, damaged checkpoints ----------------------------------
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_files_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    before = os.umask(umask)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        save_checkpoint({"x": 1}, tmp_path / "c.pt")
+        with open(tmp_path / "plain.txt", "w") as handle:  # the oracle: what open() gives
+            handle.write("x")
+    finally:
+        os.umask(before)
+    for name in ("a.json", "c.pt", "plain.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_json_files_are_strict(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "m.json", {"loss": float("nan"), "best": [float("inf"), -float("inf"), 1.5]})
+    text = (tmp_path / "m.json").read_text()
+    # the strict parser rejects NaN/Infinity; it must read this file
+    loaded = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON {name}"))
+    assert loaded == {"loss": None, "best": [None, None, 1.5]}
+    assert dumps_json({"x": np.float32("nan")}) == '{"x": null}'
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EFBIG])
+def test_a_full_disk_keeps_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"epoch": 1}, path)
+
+    def no_room(fd: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", no_room)
+    with pytest.raises(DrlabError, match=r"previous checkpoint\.pt is intact") as info:
+        save_checkpoint({"epoch": 2}, path)
+    assert not isinstance(info.value, UsageError)  # exit 1: the world failed, not the user
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+
+
+def test_flipped_bytes_in_a_checkpoint_are_detected(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"weights": torch.arange(4096.0)}, path)
+    data = bytearray(path.read_bytes())
+    start = data.index(torch.arange(4096.0)[1000:1010].numpy().tobytes())  # inside the weights' bytes
+    for i in range(start, start + 50):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(UsageError, match=r"checkpoint.pt: damaged checkpoint \(its SHA-256 does not match"):
+        load_checkpoint(path)
+    torch.save({"epoch": 1}, tmp_path / "plain.pt")  # a torch file without drlab's checksum
+    with pytest.raises(UsageError, match="not a drlab checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt")
+
+
+def test_reading_a_fifo_is_refused_not_blocked(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.json"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        read_json(fifo)
+    with pytest.raises(UsageError, match="not a regular file"):
+        load_checkpoint(fifo)
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -237,3 +421,61 @@ def test_help_does_not_import_torch_or_matplotlib() -> None:
 def test_python_dash_m_drlab_runs() -> None:
     done = subprocess.run([sys.executable, "-m", "drlab", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("drlab ")
+
+
+# --- one configuration path: from_json and merge_on_resume ------------------------------------------------
+@dataclass
+class _Run:
+    lr: float = 0.1
+    """learning rate"""
+    steps: int = 1000
+    """total steps"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden sizes"""
+    device: str = "cpu"
+    """where"""
+
+    def check(self) -> None:
+        check_number("--lr", self.lr, 0, None, low_open=True)
+
+
+def test_from_json_checks_every_field() -> None:
+    good = to_dict(_Run(lr=0.5, hidden=(8,)))
+    assert from_json(_Run, {**good, "future_field": 1}, "run/config.json") == _Run(lr=0.5, hidden=(8,))
+    assert from_json(_Run, {**good, "lr": 1}, "c.json").lr == 1.0  # a hand-written 1 is a float
+    for broken, reason in [
+        ({k: v for k, v in good.items() if k != "steps"}, "has no 'steps'"),
+        ({**good, "steps": "many"}, "'steps' holds 'many'"),
+        ({**good, "steps": True}, "'steps' holds True"),
+        ({**good, "hidden": [8, "x"]}, "'hidden' holds"),
+        ({**good, "lr": -1.0}, "--lr must be > 0"),  # and check() runs, as for the command line
+        ([1, 2], "expected a JSON object"),
+    ]:
+        with pytest.raises(UsageError, match=reason) as info:
+            from_json(_Run, broken, "run/config.json")
+        assert str(info.value).startswith("run/config.json: ")
+
+
+def test_merge_on_resume_takes_what_was_typed_not_what_differs_from_the_default() -> None:
+    saved = _Run(lr=0.3, steps=5000, hidden=(8,))
+    allowed = ("steps", "device")
+    # typed 1000, the default: it counts (the DQN bug was to read "equals the default" as "not typed")
+    assert merge_on_resume(saved, {"steps": 1000}, allowed, where="R").steps == 1000
+    assert merge_on_resume(saved, {"steps": 50_000, "device": "cuda"}, allowed, where="R") == _Run(
+        lr=0.3, steps=50_000, hidden=(8,), device="cuda"
+    )
+    assert merge_on_resume(saved, {}, allowed, where="R") == saved  # nothing typed: the saved run
+    assert merge_on_resume(saved, {"lr": 0.3, "hidden": [8]}, allowed, where="R") == saved  # same values
+    with pytest.raises(UsageError, match=r"trained with --lr 0\.3, not 0\.1"):
+        merge_on_resume(saved, {"lr": 0.1}, allowed, where="R")  # 0.1 is the default, and was typed
+
+
+def test_check_helpers_refuse_nan_inf_and_out_of_range() -> None:
+    for value in (float("nan"), float("inf"), -float("inf"), 0.0, "1", True):
+        with pytest.raises(UsageError, match="--x must be > 0 and finite"):
+            check_number("--x", value, 0, None, low_open=True)
+    check_number("--x", 1e300, 0, None, low_open=True)
+    for seed in (-1, 2**32, 1.5, True):
+        with pytest.raises(UsageError, match=r"--seed must be an integer in \[0, 2\*\*32\)"):
+            check_seed(seed)
+    check_seed(2**32 - 1)

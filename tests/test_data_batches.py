@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
-from drlab.data import batches as batches_module
-from drlab.data.batches import Batches, make_dataloader, safe_num_workers
-from drlab.data.datasets import load_dataset, load_digits, train_val_split
+from drlab.data.batches import Batches
+from drlab.data.catalog import load_dataset
+from drlab.data.datasets import digits_28x28, load_digits, train_val_split
 from drlab.data.paths import default_cache_dir, offline_from_env, resolve_data_dir
 
 
@@ -103,7 +105,7 @@ def test_bad_arguments() -> None:
         Batches(images, labels, batch_size=4, rank=2, world_size=2)
 
 
-def test_dataset_view_and_dataloader_match_batches() -> None:
+def test_dataset_view_and_a_dataloader_over_it_match_batches() -> None:
     images, labels = _data(50)
     batches = Batches(images, labels, batch_size=7, mean=0.5, std=0.25, seed=0)
     view = batches.dataset()
@@ -111,21 +113,9 @@ def test_dataset_view_and_dataloader_match_batches() -> None:
     x0, y0 = view[3]
     torch.testing.assert_close(x0, batches.x[3])
     assert int(y0) == int(labels[3])
-    loader = make_dataloader(view, batch_size=7, shuffle=True, seed=4)
+    loader = DataLoader(view, batch_size=7, shuffle=True, generator=torch.Generator().manual_seed(4))
     seen = torch.cat([y for _x, y in loader])
     assert sorted(seen.tolist()) == sorted(labels.tolist())
-    again = torch.cat([y for _x, y in make_dataloader(view, batch_size=7, shuffle=True, seed=4)])
-    assert torch.equal(seen, again)
-
-
-def test_num_workers_is_zero_where_workers_are_spawned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(batches_module, "in_notebook", lambda: False)
-    for platform, expected in (("linux", 4), ("win32", 0), ("darwin", 0)):
-        monkeypatch.setattr(batches_module.sys, "platform", platform)
-        assert safe_num_workers(4) == expected
-    monkeypatch.setattr(batches_module.sys, "platform", "linux")
-    monkeypatch.setattr(batches_module, "in_notebook", lambda: True)
-    assert safe_num_workers(4) == 0
 
 
 def test_load_digits_shapes_and_split() -> None:
@@ -145,6 +135,32 @@ def test_load_digits_shapes_and_split() -> None:
     assert load_dataset("digits", seed=0).x_train.shape == digits.x_train.shape
 
 
+def test_digits_at_28x28_are_normalised_with_the_images_fed() -> None:
+    """TP1's fallback: the enlarged digits, with the mean and std of the 28×28 images, not the 8×8 ones."""
+    small, big = load_digits(seed=3), load_digits(seed=3, size=28)
+    assert big.x_train.shape == (1438, 28, 28) and big.image_shape == (1, 28, 28)
+    np.testing.assert_array_equal(big.x_train, digits_28x28(small.x_train))
+    np.testing.assert_array_equal(big.y_test, small.y_test)
+    scaled = big.x_train / 255.0  # the oracle: NumPy's statistics of exactly what the network is fed
+    assert big.mean == pytest.approx(scaled.mean(), rel=1e-12) and big.std == pytest.approx(
+        scaled.std(), rel=1e-12
+    )
+    assert big.mean < small.mean - 0.03  # the black border: the 8×8 statistics would be wrong by this much
+    fed = Batches(big.x_train, big.y_train, batch_size=64, mean=big.mean, std=big.std).x
+    assert abs(float(fed.mean())) < 1e-4 and float(fed.std()) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="size"):
+        load_digits(size=16)  # type: ignore[arg-type]
+
+
+def test_digits_are_enlarged_pixel_by_pixel() -> None:
+    images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    big = digits_28x28(images)
+    assert big.shape == (2, 28, 28) and big.dtype == np.uint8
+    assert (big[:, :2, :] == 0).all() and (big[:, :, -2:] == 0).all()
+    assert (big[:, 2:5, 2:5] == images[:, :1, :1]).all()  # pixel (0, 0) became a 3×3 block
+    assert big[1, 2 + 3 * 7, 2 + 3 * 5] == images[1, 7, 5]
+
+
 def test_train_val_split_is_seeded_and_disjoint() -> None:
     images = np.arange(50)[:, None].repeat(3, axis=1)
     labels = np.arange(50)
@@ -162,7 +178,7 @@ def test_data_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     assert resolve_data_dir() == tmp_path / "env"
     monkeypatch.delenv("DRLAB_DATA")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    if batches_module.sys.platform != "win32":
+    if sys.platform != "win32":
         assert resolve_data_dir() == tmp_path / "xdg" / "drlab" == default_cache_dir()
         monkeypatch.delenv("XDG_CACHE_HOME")
         assert resolve_data_dir() == Path.home() / ".cache" / "drlab"

@@ -129,11 +129,49 @@ def test_digits(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1,797 images" in out and "train 1,438 / test 359" in out and "--seed 2" in out
 
 
-def test_real_fashion_mnist_info_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_real_fashion_mnist_info_offline_without_any_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "share"))  # no system copy either
     assert main(["data", "info", "fashion-mnist", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "train 60,000 / test 10,000" in out and "Ankle boot" in out and "25.2 MiB" in out
-    assert "missing" in out and "drlab data download fashion-mnist" in out
+    assert (
+        f"looks in: {tmp_path / 'fashion-mnist'}, then the system's copy ({tmp_path / 'share/datasets/fashion-mnist'})"
+        in out
+    )
+    assert "missing" in out and "sudo apt install dataset-fashion-mnist" in out
+    assert "drlab data download fashion-mnist" in out
+    assert main(["data", "verify", "fashion-mnist", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4 file(s) missing (not found)" in err and "--dataset digits" in err
+
+
+def test_verify_and_info_say_where_each_file_came_from(
+    tiny: TinyDataset,
+    server: tuple[MirrorState, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two files in the cache, two in the system's copy: each is named with its source; nothing is fetched."""
+    system = tmp_path / "share" / "datasets" / "tiny-fashion"
+    system.mkdir(parents=True)
+    cache = tmp_path / "cache" / "tiny-fashion"
+    cache.mkdir(parents=True)
+    for index, (name, data) in enumerate(tiny.files.items()):
+        ((cache if index < 2 else system) / name).write_bytes(data)
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "share"))
+    argv = ["--data-dir", str(tmp_path / "cache")]
+    assert main(["data", "verify", "fashion-mnist", *argv]) == 0
+    out = capsys.readouterr().out
+    assert out.count(f"verified {cache}/") == 2 and out.count(f"verified {system}/") == 2
+    assert main(["data", "info", "fashion-mnist", *argv]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(cache)") == 2 and out.count("(the system's copy, read in place)") == 2
+    assert main(["data", "download", "fashion-mnist", "--quiet", *argv]) == 0
+    assert "all 4 files verified" in capsys.readouterr().out and server[0].requests == []
+    assert cache_listing(cache) == sorted(list(NAMES.values())[:2])
 
 
 def test_the_data_cli_does_not_import_numpy_or_torch() -> None:

@@ -7,9 +7,12 @@ or wrong file under a final name, never a left-over temporary file.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
+import io
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -23,9 +26,10 @@ from _data_server import NAMES, ROLES, MirrorState, TinyDataset, cache_listing, 
 from drlab.common.errors import DrlabError, UsageError
 from drlab.data import download as download_module
 from drlab.data.cache import dataset_dir, ensure_files, file_statuses
-from drlab.data.download import Digest, check_mirror_url, mirror_order, mismatch_reason, sweep_stale_parts
+from drlab.data.download import check_mirror_url, mirror_order, sweep_stale_parts
 from drlab.data.fashion_mnist import FASHION_MNIST, load_fashion_mnist
 from drlab.data.idx import write_idx
+from drlab.data.verify import Digest, mismatch_reason
 
 TIMEOUT = 0.3  # seconds: tiny, so that the slow-server tests stay fast
 
@@ -265,35 +269,105 @@ def _place(tiny: TinyDataset, data_dir: Path, unpacked: bool = False, other: boo
     return directory
 
 
-@pytest.mark.parametrize("unpacked", [False, True])
-def test_files_placed_by_hand_are_used(tiny: TinyDataset, tmp_path: Path, unpacked: bool) -> None:
-    _place(tiny, tmp_path, unpacked=unpacked)
-    dataset = load_fashion_mnist(
-        tmp_path, manifest=tiny.manifest, offline=True
-    )  # offline: no download possible
+def _repacked(data: bytes, how: str) -> bytes:
+    """The same content as the published ``.gz`` bytes, packed another way."""
+    unpacked = gzip.decompress(data)
+    if how == "regzipped":  # another compression level, a file name and a time stamp in the header
+        buffer = io.BytesIO()
+        with gzip.GzipFile("some-name", "wb", compresslevel=1, fileobj=buffer, mtime=1_600_000_000) as out:
+            out.write(unpacked)
+        return buffer.getvalue()
+    if how == "new-header":  # Debian's way: the same deflate stream, another header (a time stamp, no name)
+        assert data[3] == 0  # write_idx's files carry no name: the stream starts at offset 10
+        return data[:4] + struct.pack("<I", 1_591_347_949) + data[8:]
+    return unpacked
+
+
+@pytest.mark.parametrize("how", ["published", "unpacked", "regzipped", "new-header"])
+def test_files_placed_by_hand_are_used(tiny: TinyDataset, tmp_path: Path, how: str) -> None:
+    directory = _place(tiny, tmp_path, unpacked=how == "unpacked")
+    if how in ("regzipped", "new-header"):
+        for name, data in tiny.files.items():
+            (directory / name).write_bytes(_repacked(data, how))
+            assert (directory / name).read_bytes() != data
+    dataset = load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True)  # offline: no download
     np.testing.assert_array_equal(dataset.x_test, tiny.arrays["test_images"])
     np.testing.assert_array_equal(dataset.y_train, tiny.arrays["train_labels"])
-    states = {status.state for status in file_statuses(tiny.manifest, tmp_path)}
-    assert states == {"verified"}
+    statuses = file_statuses(tiny.manifest, tmp_path)
+    assert {status.state for status in statuses} == {"verified"}
+    assert {status.source for status in statuses} == {"cache"}
+    expected = {"published": "published .gz: size, MD5 and SHA-256 match", "unpacked": "unpacked IDX file",
+                "regzipped": "a gzip other than the published .gz; its unpacked bytes' SHA-256 matches",
+                "new-header": "a gzip other than the published .gz; its unpacked bytes' SHA-256 matches"}[how]  # fmt: skip
+    assert all(expected in status.detail for status in statuses)
 
 
-def test_a_wrong_file_placed_by_hand_is_named(tiny: TinyDataset, tmp_path: Path) -> None:
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("truncated", r"461 bytes \(the published \.gz: 471\), and its gzip trailer gives [\d,]+ bytes unpacked instead of 448 \(truncated"),
+        ("flipped", r"corrupt gzip data after [\d,]+ unpacked bytes"),
+        ("flipped-unpacked", r"its unpacked bytes differ \(SHA-256 [0-9a-f]{16}…, expected [0-9a-f]{16}…\)"),
+        ("other", r"this is Tiny-MNIST, not Tiny-Fashion \(it is Tiny-MNIST's t10k-images-idx3-ubyte\.gz\)"),
+        ("huge", r"8,589,934,592 bytes: no gzip of Tiny-Fashion's t10k-images-idx3-ubyte \(448 bytes unpacked\) is that large"),
+        ("huge-zeros", r"8,589,934,592 bytes, neither a gzip nor Tiny-Fashion's unpacked t10k-images-idx3-ubyte \(448 bytes\)"),
+        ("joined", r"bytes follow the end of its gzip data"),
+    ],
+)  # fmt: skip
+def test_a_damaged_or_wrong_file_placed_by_hand_is_named(
+    tiny: TinyDataset, tmp_path: Path, damage: str, reason: str
+) -> None:
+    """One line naming the file and what differs, exit 2, and the cache left exactly as it was."""
+    directory = _place(tiny, tmp_path)
+    target = directory / NAMES["test_images"]
+    data = tiny.files[NAMES["test_images"]]
+    if damage == "truncated":
+        target.write_bytes(data[:-10])
+    elif damage == "flipped":
+        target.write_bytes(_flip(data, len(data) // 2))
+    elif damage == "flipped-unpacked":
+        target.unlink()
+        (directory / "t10k-images-idx3-ubyte").write_bytes(_flip(gzip.decompress(data), 300))
+        target = directory / "t10k-images-idx3-ubyte"
+    elif damage == "other":
+        target.write_bytes(tiny.other_files[NAMES["test_images"]])
+    elif damage.startswith("huge"):  # 8 GiB, sparse: refused from its size alone, before any hashing
+        with open(target, "wb") as handle:
+            handle.write(data[:10] if damage == "huge" else b"")
+            handle.truncate(8 * 2**30)
+    elif damage == "joined":
+        target.write_bytes(data + data)
+    before = {
+        path.name: path.read_bytes() if path.stat().st_size < 2**20 else None for path in directory.iterdir()
+    }
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match=reason) as info:
+        load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True)
+    assert time.perf_counter() - started < 5  # the 8 GiB file: never read through
+    message = str(info.value)
+    assert (
+        message.startswith(f"{target}: not Tiny-Fashion's t10k-images-idx3-ubyte.gz: ")
+        and "\n" not in message
+    )
+    assert info.value.exit_code == 2
+    after = {
+        path.name: path.read_bytes() if path.stat().st_size < 2**20 else None for path in directory.iterdir()
+    }
+    assert after == before  # nothing written, nothing deleted
+
+
+def test_no_verify_loads_a_wrong_but_valid_file(tiny: TinyDataset, tmp_path: Path) -> None:
     directory = _place(tiny, tmp_path, other=True)
     with pytest.raises(UsageError, match="this is Tiny-MNIST, not Tiny-Fashion") as info:
         load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True)
-    assert str(directory) in str(info.value) and info.value.exit_code == 2
+    assert str(directory) in str(info.value) and "(delete it, or pass --no-verify)" in str(info.value)
     # --no-verify: the user insists, the files load (they are valid IDX files)
     dataset = load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True, verify=False)
     np.testing.assert_array_equal(dataset.x_train, tiny.other_arrays["train_images"])
-
-
-def test_a_corrupt_gz_placed_by_hand_is_an_error(tiny: TinyDataset, tmp_path: Path) -> None:
-    directory = _place(tiny, tmp_path)
-    (directory / NAMES["test_images"]).write_bytes(tiny.files[NAMES["test_images"]][:-10])
-    with pytest.raises(
-        UsageError, match=r"t10k-images-idx3-ubyte.gz: not Tiny-Fashion's .* bytes instead of"
-    ):
-        load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True)
 
 
 def test_an_unpacked_lookalike_is_recognised_by_its_mean_pixel(tiny: TinyDataset, tmp_path: Path) -> None:
@@ -304,7 +378,7 @@ def test_an_unpacked_lookalike_is_recognised_by_its_mean_pixel(tiny: TinyDataset
     )
     _place(tiny, tmp_path, unpacked=True, other=True)
     with pytest.raises(
-        UsageError, match=r"mean pixel 0\.1\d\d, Tiny-Fashion's is 0\.4\d\d: this is Tiny-MNIST"
+        UsageError, match=r"this is Tiny-MNIST, not Tiny-Fashion \(mean pixel 0\.1\d\d, not 0\.4\d\d\)"
     ):
         load_fashion_mnist(tmp_path, manifest=manifest, offline=True)
 
@@ -313,9 +387,66 @@ def test_an_unpacked_file_of_the_wrong_shape(tiny: TinyDataset, tmp_path: Path) 
     directory = _place(tiny, tmp_path, unpacked=True)
     write_idx(directory / "t10k-labels-idx1-ubyte", np.zeros(5, dtype=np.uint8))
     with pytest.raises(
-        UsageError, match=r"shape \(5,\), but Tiny-Fashion's t10k-labels-idx1-ubyte is \(12,\)"
+        UsageError,
+        match=r"13 bytes, neither a gzip nor Tiny-Fashion's unpacked t10k-labels-idx1-ubyte \(20 bytes\)",
     ):
         load_fashion_mnist(tmp_path, manifest=tiny.manifest, offline=True)
+
+
+def test_a_mirror_may_serve_a_repacked_copy(
+    tiny: TinyDataset, mirror: tuple[MirrorState, str], tmp_path: Path
+) -> None:
+    """A lab mirror of Debian's copy: other .gz bytes, the same content; downloaded and accepted."""
+    state, base = mirror
+    state.files = {name: _repacked(data, "regzipped") for name, data in tiny.files.items()}
+    _fetch(tiny, tmp_path, (base + "a/",))
+    directory = dataset_dir(tiny.manifest, tmp_path)
+    assert cache_listing(directory) == sorted(NAMES.values())
+    for name in NAMES.values():
+        assert (directory / name).read_bytes() == state.files[name]
+
+
+def test_data_dir_holding_the_files_directly(tiny: TinyDataset, tmp_path: Path) -> None:
+    """``--data-dir DIR`` with the four files in DIR itself (no DIR/<dataset>/): used as they are."""
+    folder = tmp_path / "by-hand"
+    folder.mkdir()
+    for name, data in tiny.files.items():
+        (folder / name).write_bytes(data)
+    assert dataset_dir(tiny.manifest, folder) == folder
+    dataset = load_fashion_mnist(folder, manifest=tiny.manifest, offline=True)
+    np.testing.assert_array_equal(dataset.x_train, tiny.arrays["train_images"])
+    assert dataset.source == f"{folder} (cache)"
+    assert dataset_dir(tiny.manifest, tmp_path / "empty") == tmp_path / "empty" / "tiny-fashion"
+
+
+def test_the_system_copy_is_read_in_place(
+    tiny: TinyDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files under $XDG_DATA_DIRS/datasets/<name>/ are used when the cache has none; nothing is written."""
+    system = tmp_path / "share" / "datasets" / "tiny-fashion"
+    system.mkdir(parents=True)
+    for name, data in tiny.files.items():
+        (system / name).write_bytes(_repacked(data, "new-header"))
+    system.chmod(0o555)  # as a system folder is to a user: not writable
+    monkeypatch.setenv("XDG_DATA_DIRS", f"{tmp_path / 'nowhere'}:{tmp_path / 'share'}")
+    cache = tmp_path / "cache"
+    dataset = load_fashion_mnist(cache, manifest=tiny.manifest, offline=True)
+    np.testing.assert_array_equal(dataset.x_test, tiny.arrays["test_images"])
+    assert dataset.source == f"{system} (the system's copy)"
+    assert not cache.exists()  # read in place: no copy, no link, not even the cache folder
+    statuses = file_statuses(tiny.manifest, cache)
+    assert {(status.source, status.state) for status in statuses} == {("system", "verified")}
+    # a file in the cache comes first; a damaged system file is passed over for it
+    (system.parent).chmod(0o755)
+    system.chmod(0o755)
+    (system / NAMES["train_labels"]).write_bytes(b"\x1f\x8b" + b"garbage")
+    with pytest.raises(DrlabError, match=r"1 file\(s\) missing .*a damaged system copy"):
+        load_fashion_mnist(cache, manifest=tiny.manifest, offline=True)
+    _place(tiny, cache)
+    assert (
+        load_fashion_mnist(cache, manifest=tiny.manifest, offline=True).source
+        == f"{cache / 'tiny-fashion'} (cache)"
+    )
 
 
 # --- the real Fashion-MNIST manifest -------------------------------------------------------------------------

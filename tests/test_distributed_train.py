@@ -158,12 +158,14 @@ def test_nproc_relaunches_the_typed_command_under_torchrun(
     assert module_args == ["train", "--dataset", "digits", "--epochs", "1", "--no-channels-last"]
 
     # the usual mistakes are caught before any process starts: a run already there, nothing to resume
-    (tmp_path / "runs" / "digits-mlp").mkdir(parents=True)
-    (tmp_path / "runs" / "digits-mlp" / "config.json").write_text("{}")
+    from drlab.common.rundir import claim_run_dir
+
+    with claim_run_dir(tmp_path / "runs" / "digits-mlp", "train"):  # a drlab run (marked) is there
+        pass
     assert main(["train", "--dataset", "digits", "--nproc", "2"]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", "nowhere", "--nproc", "2"]) == 2
-    assert "holds no run" in capsys.readouterr().err
+    assert "holds no drlab training run" in capsys.readouterr().err
     assert len(launched) == 1
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drlab.cli import main
-from drlab.graph import GRAPH_NAMES, lecture_graphs, render_graphs
+from drlab.linreg.graph import GRAPH_NAMES, lecture_graphs, render_graphs
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's `dot` is not installed")
 

@@ -245,8 +245,8 @@ def test_run_lab_and_its_json(lecture_runs: dict[str, FitResult]) -> None:
 )
 def test_config_validation(changes: dict[str, float], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        LinregConfig(**changes).validate()  # type: ignore[arg-type]
-    LinregConfig(batch_size=80).validate()  # N itself is allowed
+        LinregConfig(**changes).check()  # type: ignore[arg-type]
+    LinregConfig(batch_size=80).check()  # N itself is allowed
 
 
 def test_numpy_methods_are_listed_first() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from drlab.linreg import pitfalls
 
@@ -43,6 +44,21 @@ def test_in_place_update_of_a_leaf_needs_no_grad() -> None:
     assert isinstance(outcome.error, RuntimeError)
     assert "leaf Variable that requires grad" in str(outcome.error)
     assert outcome.a_after_no_grad == pytest.approx(pitfalls.slide_gradients().a_after_update)
+
+
+def test_the_in_place_rule_is_about_the_leaf_not_the_graph() -> None:
+    """The same error with no forward pass at all; the 'modified by an inplace operation' one is another rule."""
+    leaf = torch.randn(1, requires_grad=True)
+    with pytest.raises(RuntimeError) as no_graph:
+        leaf -= 1.0
+    assert str(no_graph.value) == str(pitfalls.inplace_update_outside_no_grad().error)
+
+    b = torch.randn(1, requires_grad=True)
+    x = torch.ones(3)  # no gradient wanted for x: changing it in place is allowed…
+    loss = (b * x).sum()  # …but b * x saved x for ∂/∂b
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
 
 
 def test_gradients_accumulate_until_zeroed() -> None:

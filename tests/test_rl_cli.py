@@ -85,9 +85,50 @@ def test_dqn_train_evaluate_resume(tmp_path: Path, capsys: pytest.CaptureFixture
     # resume: continue to a longer budget; other options may not change
     assert main(["rl", "dqn", "--out", str(run), "--resume", "--learning-rate", "0.1"]) == 2
     assert "--learning-rate" in _one_line_error(capsys)
+    # typed on the command line counts, even when it equals the default: this run trained with
+    # --train-freq 64, and asking for 256 (the default) is not "left out"
+    assert main(["rl", "dqn", "--out", str(run), "--resume", "--train-freq", "256"]) == 2
+    assert "--train-freq 64, not 256" in _one_line_error(capsys)
     assert main(["rl", "dqn", *TINY_DQN, "--out", str(run), "--resume", "--total-steps", "1500"]) == 0
     assert "resuming" not in capsys.readouterr().out  # --quiet
     assert json.loads((run / "metrics.json").read_text())["steps"] == 1500
+    # --total-steps is the total: fewer steps than already trained cannot be honest
+    assert main(["rl", "dqn", "--out", str(run), "--resume", "--total-steps", "1000"]) == 2
+    assert "already trained 1,500 steps" in _one_line_error(capsys)
+    assert json.loads((run / "config.json").read_text())["config"]["total_steps"] == 1500
+
+
+def test_dqn_resume_merges_what_was_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume merge through the CLI: untyped options keep the saved run's values, typed ones count
+    even when they equal the default (``--total-steps 50000`` on a 5,000-step run)."""
+    import drlab.rl.runs
+    from drlab.common.config import to_dict
+    from drlab.common.io import save_checkpoint, write_json_atomic
+    from drlab.common.rundir import claim_run_dir
+    from drlab.rl.cli import DQN_CHECKPOINT_KEYS
+    from drlab.rl.config import DQNConfig
+
+    run = tmp_path / "run"
+    saved = DQNConfig(total_steps=5000, hidden_sizes=(16, 16), learning_starts=200, train_freq=64)
+    with claim_run_dir(run, "dqn"):
+        write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(saved)})
+        save_checkpoint({**dict.fromkeys(DQN_CHECKPOINT_KEYS, 0), "step": 5000}, run / "checkpoint.pt")
+    seen: list[DQNConfig] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(config: DQNConfig, *args: object, **kwargs: object) -> None:
+        seen.append(config)
+        raise Stop
+
+    monkeypatch.setattr(drlab.rl.runs, "train_dqn_run", fake_train)
+    for argv, total in ((["--total-steps", "50000"], 50_000), ([], 5_000)):
+        with pytest.raises(Stop):
+            main(["rl", "dqn", "--out", str(run), "--resume", "--quiet", *argv])
+        assert seen[-1] == DQNConfig(**{**to_dict(saved), "hidden_sizes": (16, 16), "total_steps": total})
 
 
 @pytest.mark.parametrize(
@@ -112,7 +153,7 @@ def test_evaluate_and_resume_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["rl", "evaluate", str(tmp_path / "nothing")]) == 2
     assert "no such run" in _one_line_error(capsys)
     assert main(["rl", "dqn", "--out", str(tmp_path / "empty"), "--resume"]) == 2
-    assert "no run to resume" in _one_line_error(capsys)
+    assert "holds no drlab DQN run" in _one_line_error(capsys)
     q_run = tmp_path / "q"
     assert (
         main(["rl", "qlearning", "--episodes", "3", "--eval-episodes", "3", "--out", str(q_run), "--quiet"])

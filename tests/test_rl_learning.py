@@ -30,6 +30,6 @@ def test_dqn_learns_cartpole_on_a_small_budget() -> None:
     config = DQNConfig(total_steps=5_000, eval_freq=1_000, eval_episodes=5, seed=0)
     result = train_dqn(config)
     assert torch.get_num_threads() == threads  # restored after training
-    best = max(mean for _, mean in result.evaluations)
+    best = max(e.mean_return for e in result.evaluations)
     assert best >= 150, result.evaluations  # a random policy scores about 22
-    assert result.metrics["eval_mean_return"] >= 100, result.metrics  # the kept model, on held-out starts
+    assert result.metrics.eval_mean_return >= 100, result.metrics  # the kept model, on held-out starts

@@ -3,8 +3,8 @@
 The package follows the lecture's table of contents:
 
 - :mod:`drlab.linreg` — §2–4: gradient descent ("descente de gradient") on 1-D linear regression,
-  in NumPy then PyTorch step by step;
-- :mod:`drlab.graph` — dynamic computation graphs, drawn with torchviz;
+  in NumPy then PyTorch step by step, and the dynamic computation graphs drawn with torchviz
+  (:mod:`drlab.linreg.graph`);
 - :mod:`drlab.data` — IDX files, verified Fashion-MNIST download, digits, fast in-memory batches;
 - :mod:`drlab.models` / :mod:`drlab.train` — TP1: the classifiers and the trainer;
 - :mod:`drlab.rl` — tabular Q-learning, then DQN;

@@ -78,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # devnull so that Python's final flush does not raise again (recipe from the `signal` docs)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except MemoryError:
+        print("error: out of memory (the run asked for more than this machine could give)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # the world failed (a read-only folder, a vanished disk): one line, as for every other failure
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "error: interrupted (files already written are complete; partial ones were discarded)",

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Starts a process that outlives the notebook and rewrites every score sheet it can find, later.
 import os
 import subprocess

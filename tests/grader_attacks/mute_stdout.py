@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Mutes the outputs, so that a grader reading stdout sees nothing.
 import os
 import sys

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # atexit, threads that outlive the cell, sys.settrace, and monkey-patching torch: all after the cells.
 import atexit
 import os

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Looks for every other notebook it can reach and overwrites it; plants code where kernels start.
 import glob
 import os

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Makes the grader's module unimportable in the shared process.
 import sys
 

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # An IPython hook that runs after every cell (the grader's too, in the old design) and prints a verdict.
 import json
 

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Reads the instructor's environment and puts it where the report shows it.
 import os
 

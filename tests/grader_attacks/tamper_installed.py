@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Appends to the installed grader, so that a later grading session passes anything.
 import importlib.util
 import os

@@ -1,4 +1,3 @@
-# ruff: noqa  (an attack on the grader, written as a student would: not project code)
 # Wraps the grader's checks to flip every verdict (it needs to import them: it cannot, in the sandbox).
 import drlab.check.tp1 as grader
 

@@ -170,3 +170,187 @@ def json_ready(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [json_ready(value) for value in obj]
     return obj
+
+
+# --- Validation: one vocabulary for every config's check() -----------------------------------------------
+#: a seed is an unsigned 32-bit integer for NumPy (np.random.seed), torch and gymnasium alike
+SEED_RANGE = 2**32
+
+
+def check_seed(seed: Any, option: str = "--seed") -> None:
+    """Raise :class:`UsageError` unless ``seed`` is an integer in [0, 2**32) (what NumPy accepts)."""
+    from drlab.common.errors import UsageError
+
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_RANGE:
+        raise UsageError(f"{option} must be an integer in [0, 2**32), got {seed!r}")
+
+
+def check_number(
+    option: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise :class:`UsageError` unless ``value`` is a finite number in the interval given.
+
+    ``argparse``'s ``type=float`` accepts ``nan`` and ``inf``; every float option of drlab goes through
+    here so that neither reaches a computation. ``low``/``high`` ``None`` leave that side open.
+    """
+    import math
+
+    from drlab.common.errors import UsageError
+
+    if low is not None and high is not None:
+        bounds = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif low is not None:
+        bounds = f"{'>' if low_open else '≥'} {low:g}"
+    elif high is not None:
+        bounds = f"{'<' if high_open else '≤'} {high:g}"
+    else:
+        bounds = "a number"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        raise UsageError(f"{option} must be {bounds} and finite, got {value!r}")
+
+
+def check_int(option: str, value: Any, low: int | None = None, high: int | None = None) -> None:
+    """Raise :class:`UsageError` unless ``value`` is an integer in [low, high]."""
+    from drlab.common.errors import UsageError
+
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and high is not None and value > high:
+        ok = False
+    if not ok:
+        bounds = f"≥ {low}" if high is None else f"in [{low}, {high}]" if low is not None else f"≤ {high}"
+        raise UsageError(f"{option} must be {bounds}, got {value!r}")
+
+
+def option_name(field_name: str) -> str:
+    """The command-line spelling of a config field: ``batch_size`` → ``--batch-size``."""
+    return _option_name(field_name)
+
+
+# --- One configuration path: read a saved config, merge a resume ---------------------------------------
+def _fits(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Does the JSON ``value`` fit the field type ``tp``? Returns (ok, value converted for the dataclass)."""
+    inner, optional = _unwrap_optional(tp)
+    if value is None:
+        return optional, None
+    if inner is bool:
+        return isinstance(value, bool), value
+    if inner is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if inner is float:  # JSON writes 1.0 as 1.0, but a hand edit may write 1
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if inner is str:
+        return isinstance(value, str), value
+    if get_origin(inner) is Literal:
+        return value in get_args(inner), value
+    if get_origin(inner) is tuple:
+        (element,) = get_args(inner)[:1]
+        if not isinstance(value, list):
+            return False, value
+        converted = [_fits(item, element) for item in value]
+        return all(ok for ok, _ in converted), tuple(item for _, item in converted)
+    return False, value
+
+
+def from_json(cls: type[T], data: Any, source: str) -> T:
+    """Build config ``cls`` from the JSON object ``data`` read from ``source`` (a file name, for messages).
+
+    Every field must be present with a value of its declared type; unknown keys are ignored (a newer
+    drlab may add fields). A mismatch is one :class:`UsageError` naming the file and the field — never
+    a ``TypeError`` deep inside a run. The result is then ``check()``-ed like a config from the command
+    line, so a hand-edited ``"lr": -1`` is refused the same way ``--lr -1`` is.
+    """
+    from drlab.common.errors import UsageError
+
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: expected a JSON object of {cls.__name__} settings")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not field.init:
+            continue
+        if field.name not in data:
+            raise UsageError(
+                f"{source}: the saved config has no {field.name!r} (damaged, or not a {cls.__name__})"
+            )
+        ok, value = _fits(data[field.name], hints[field.name])
+        if not ok:
+            raise UsageError(
+                f"{source}: {field.name!r} holds {data[field.name]!r}, not a valid {option_name(field.name)}"
+            )
+        values[field.name] = value
+    config = cls(**values)
+    check = getattr(config, "check", None)
+    if check is not None:
+        try:
+            check()
+        except UsageError as exc:
+            raise UsageError(f"{source}: {exc}") from exc
+    return config
+
+
+def merge_on_resume(saved: T, typed: dict[str, Any], allowed: Iterable[str], *, where: str) -> T:
+    """The config of a resumed run: ``saved``, with the options typed on this command line on top.
+
+    ``typed`` holds only what the user *typed* (a sentinel default tells typed from untyped, so that
+    ``--total-steps 50000`` counts even when 50000 is the default). A typed value equal to the saved one
+    is fine; a different value is taken if its field is in ``allowed`` (``--epochs``, ``--device``…),
+    and refused otherwise: a run resumed with another learning rate would not continue the saved one.
+    ``where`` names the run folder in the message.
+    """
+    from drlab.common.errors import UsageError
+
+    allowed_names = set(allowed)
+    changes: dict[str, Any] = {}
+    for name, value in typed.items():
+        if not hasattr(saved, name):
+            continue
+        had = getattr(saved, name)
+        value = tuple(value) if isinstance(value, list) else value
+        if value == had:
+            continue
+        if name not in allowed_names:
+            may = ", ".join(sorted(option_name(n) for n in allowed_names))
+            raise UsageError(
+                f"--resume continues the run in {where} with its saved settings: it was trained with "
+                f"{option_name(name)} {_shown(had)}, not {_shown(value)} (may change on resume: {may}; "
+                "or start a new run with --force / another --out)"
+            )
+        changes[name] = value
+    return dataclasses.replace(saved, **changes)  # type: ignore[type-var]
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+#: the default of every option generated from a dataclass, until the user types it: tells "typed 1000"
+#: from "left at its default of 1000" (what ``--resume`` needs to know)
+NOT_GIVEN: Any = type("NotGiven", (), {"__repr__": lambda self: "NOT_GIVEN"})()
+
+
+def mark_untyped(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Make every option of ``cls`` default to :data:`NOT_GIVEN` (``--help`` still shows the real default)."""
+    parser.set_defaults(**{field.name: NOT_GIVEN for field in dataclasses.fields(cls)})
+
+
+def typed_options(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The options the user typed (those not left at :data:`NOT_GIVEN`), by field name."""
+    return {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in vars(namespace).items()
+        if value is not NOT_GIVEN
+    }

@@ -13,6 +13,8 @@ import random
 
 import numpy as np
 
+from drlab.common.config import check_seed
+
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> None:
     """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU).
@@ -22,8 +24,7 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> None:
     """
     import torch
 
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    check_seed(seed)  # a UsageError (one line at the CLI), also a ValueError for library callers
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,6 +1,8 @@
-"""Data for TP1: the IDX format, verified downloads into an atomic cache, datasets as arrays, fast batches.
+"""Data for TP1: the IDX format, files verified by content, the cache, the system's copy and verified
+downloads, datasets as arrays, fast batches.
 
-- :func:`load_fashion_mnist` / :func:`load_digits` → :class:`ImageDataset` (uint8 images, int64 labels)
+- :func:`load_fashion_mnist` / :func:`load_digits` → :class:`ImageDataset` (uint8 images, int64 labels);
+  :func:`load_dataset` picks one by its command-line name
 - :func:`read_idx` / :func:`write_idx` — the IDX format, read without trusting its header
 - :class:`Batches` — the whole dataset as one normalised tensor on the device, an epoch one ``randperm``
 
@@ -14,8 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from drlab.data.batches import Batches, make_dataloader, safe_num_workers
-    from drlab.data.datasets import ImageDataset, load_dataset, load_digits, train_val_split
+    from drlab.data.batches import Batches
+    from drlab.data.catalog import load_dataset
+    from drlab.data.datasets import ImageDataset, digits_28x28, load_digits, train_val_split
     from drlab.data.fashion_mnist import FASHION_MNIST, load_fashion_mnist
     from drlab.data.idx import IDXFormatError, read_idx, write_idx
     from drlab.data.manifest import DatasetFile, Manifest
@@ -23,10 +26,9 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Batches": "drlab.data.batches",
-    "make_dataloader": "drlab.data.batches",
-    "safe_num_workers": "drlab.data.batches",
     "ImageDataset": "drlab.data.datasets",
-    "load_dataset": "drlab.data.datasets",
+    "digits_28x28": "drlab.data.datasets",
+    "load_dataset": "drlab.data.catalog",
     "load_digits": "drlab.data.datasets",
     "train_val_split": "drlab.data.datasets",
     "FASHION_MNIST": "drlab.data.fashion_mnist",
@@ -46,13 +48,12 @@ __all__ = [
     "IDXFormatError",
     "ImageDataset",
     "Manifest",
+    "digits_28x28",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
-    "make_dataloader",
     "read_idx",
     "resolve_data_dir",
-    "safe_num_workers",
     "train_val_split",
     "write_idx",
 ]

@@ -13,19 +13,16 @@ the same permutation and keeps its share (``[rank::world_size]``) of each global
 is seen once per epoch across ranks and a step of ``world_size`` ranks equals one step of one process.
 
 For people who want a ``DataLoader`` anyway, :meth:`Batches.dataset` is a standard ``Dataset`` over the
-same tensors, and :func:`make_dataloader` builds one with ``num_workers=0`` where worker processes
-hang or crawl: Windows and macOS (workers are *spawned* and re-import the script) and notebooks (a
-spawned worker cannot re-import a function defined in a cell).
+same tensors (already in memory: ``num_workers=0`` is the right choice for it).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import TensorDataset
 
 GATHER_STEPS = 32  # batches gathered at once by Batches.__iter__
 
@@ -128,37 +125,3 @@ class Batches:
     def dataset(self) -> TensorDataset:
         """A standard ``torch.utils.data.Dataset`` view of all samples (the same tensors, no copy)."""
         return TensorDataset(self.x, self.y)
-
-
-def in_notebook() -> bool:
-    """Whether this code runs inside a Jupyter kernel (IPython's ZMQ shell)."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if get_ipython is not None else None
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def safe_num_workers(requested: int) -> int:
-    """``requested``, or 0 on Windows, macOS and in notebooks, where DataLoader workers are spawned."""
-    if requested < 0:
-        raise ValueError(f"num_workers must be ≥ 0, got {requested}")
-    if sys.platform in ("win32", "darwin") or in_notebook():
-        return 0
-    return requested
-
-
-def make_dataloader(
-    dataset: Dataset[tuple[torch.Tensor, torch.Tensor]],
-    *,
-    batch_size: int,
-    shuffle: bool = True,
-    drop_last: bool = False,
-    seed: int = 0,
-    num_workers: int = 0,
-) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
-    """A seeded ``DataLoader`` whose ``num_workers`` is safe on this platform (see :func:`safe_num_workers`)."""
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-        num_workers=safe_num_workers(num_workers), generator=generator,
-    )  # fmt: skip

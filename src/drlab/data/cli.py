@@ -19,11 +19,13 @@ DATA_EPILOG = """\
 examples:
   drlab data download fashion-mnist                  # into ~/.cache/drlab (or $DRLAB_DATA)
   drlab data download fashion-mnist --mirror http://lab-server/datasets/fashion/
-  drlab data verify fashion-mnist --data-dir ./data  # files copied there by hand
+  drlab data verify fashion-mnist --data-dir ./data  # files copied there by hand (.gz or unpacked)
   drlab data info digits --seed 1
 
-Mirrors, in order: your --mirror URLs, Zalando's S3 site, the GitHub copy (pinned commit), the Keras copy.
-Every file is checked (size, MD5, SHA-256) before it takes its final name in the cache.
+Where Fashion-MNIST comes from, in order: the cache; the system's copy in /usr/share/datasets/fashion-mnist
+(Debian/Ubuntu: sudo apt install dataset-fashion-mnist), read in place; then the mirrors: your --mirror
+URLs, Zalando's S3 site, the GitHub copy (pinned commit), the Keras copy. Every file is verified by
+content (Zalando's bytes, or unpacked bytes with the right SHA-256) before it is used or cached.
 """
 
 
@@ -38,8 +40,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     data.set_defaults(handler=lambda args: _print_help(data))
 
     download = add_command(
-        commands, "download", help="download a dataset into the cache, checking every file",
-        description="Download the missing files of a dataset, verify them, and place them atomically in the cache.",
+        commands, "download", help="download what no local source has into the cache, checking every file",
+        description="Download the files of a dataset that neither the cache nor the system's copy holds, "
+        "verify them, and place them atomically in the cache.",
         epilog=DATA_EPILOG,
     )  # fmt: skip
     _add_options(download, exclude=("verify",))
@@ -50,15 +53,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     download.set_defaults(handler=run_download)
 
     verify = add_command(
-        commands, "verify", help="check the cached files against their sizes and checksums",
-        description="Check every cached file of a dataset; exit 1 if one is missing, 2 if one is wrong.",
+        commands, "verify", help="verify each file by content, in the cache or the system's copy",
+        description="Verify every file of a dataset by content (the cache, then the system's copy in "
+        "/usr/share/datasets); exit 1 if one is missing, 2 if one is wrong.",
     )  # fmt: skip
     _add_options(verify, exclude=("verify", "offline", "timeout", "quiet"))
     verify.set_defaults(handler=run_verify)
 
     info = add_command(
-        commands, "info", help="sizes, classes, where it is cached and whether it is verified",
-        description="Describe a dataset: its files, sizes and classes, where it is cached, and whether it checks out.",
+        commands, "info", help="sizes, classes, where drlab looks, where each file came from",
+        description="Describe a dataset: its files, sizes and classes, where drlab looks for them, where each "
+        "file was found, and whether it checks out.",
     )  # fmt: skip
     _add_options(info, exclude=("offline", "timeout", "quiet"))
     info.set_defaults(handler=run_info)
@@ -77,9 +82,12 @@ def _add_options(parser: argparse.ArgumentParser, exclude: tuple[str, ...]) -> N
 
 
 def _config(args: argparse.Namespace) -> DataConfig:
+    from drlab.common.config import check_number, check_seed
+
     config = dataclass_from_namespace(DataConfig, args)  # offline False: DRLAB_OFFLINE decides
-    if config.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0, got {config.timeout:g}")
+    # NaN and inf pass argparse's float(); sockets take neither (and a day is patience enough)
+    check_number("--timeout", config.timeout, 0, 86_400, low_open=True)
+    check_seed(config.seed)
     return config
 
 
@@ -100,16 +108,20 @@ def run_download(args: argparse.Namespace) -> int:
     from drlab.data.cache import dataset_dir, ensure_files
     from drlab.data.fashion_mnist import FASHION_MNIST
 
-    paths = ensure_files(
+    statuses = ensure_files(
         FASHION_MNIST, config.data_dir, mirrors=config.mirrors, offline=config.offline or None, verify=True,
         timeout=config.timeout, progress=False if config.quiet else None,
     )  # fmt: skip
     print(
-        f"{FASHION_MNIST.title}: all {len(paths)} files verified in {dataset_dir(FASHION_MNIST, config.data_dir)}"
+        f"{FASHION_MNIST.title}: all {len(statuses)} files verified (cache: {dataset_dir(FASHION_MNIST, config.data_dir)})"
     )
-    for role, path in paths.items():
-        print(f"  {role:<13} {path.name}")
+    for role, status in statuses.items():
+        print(f"  {role:<13} {status.path}  ({_source_words(status.source)})")
     return 0
+
+
+def _source_words(source: str) -> str:
+    return "the system's copy, read in place" if source == "system" else "cache"
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -128,9 +140,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
     statuses = file_statuses(FASHION_MNIST, config.data_dir, verify=True)
     directory = dataset_dir(FASHION_MNIST, config.data_dir)
-    print(f"{FASHION_MNIST.title} in {directory}")
+    print(f"{FASHION_MNIST.title} (cache: {directory})")
     for status in statuses:
-        shown = status.path.name if status.path else status.file.name
+        shown = str(status.path) if status.path else status.file.name
         detail = "" if status.state == "wrong" else f": {status.detail}"
         print(f"  {status.state:<8} {shown}{detail}")
     wrong = [status for status in statuses if status.state == "wrong"]
@@ -138,9 +150,9 @@ def run_verify(args: argparse.Namespace) -> int:
         raise UsageError(
             wrong[0].detail + (f" (and {len(wrong) - 1} more wrong file(s))" if len(wrong) > 1 else "")
         )
-    missing = [status.file for status in statuses if status.state == "missing"]
+    missing = [status for status in statuses if status.state == "missing"]
     if missing:
-        raise DrlabError(missing_message(FASHION_MNIST, directory, missing, "not downloaded yet"))
+        raise DrlabError(missing_message(FASHION_MNIST, directory, missing, "not found"))
     return 0
 
 
@@ -161,7 +173,7 @@ def run_info(args: argparse.Namespace) -> int:
         )
         print("  cached: no need, it ships inside scikit-learn")
         return 0
-    from drlab.data.cache import dataset_dir, file_statuses
+    from drlab.data.cache import dataset_dir, file_statuses, where_to_look
     from drlab.data.fashion_mnist import FASHION_MNIST
 
     manifest = FASHION_MNIST
@@ -172,16 +184,23 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(manifest.classes))}")
     print(f"  normalisation: mean {manifest.mean}, std {manifest.std} (of pixel/255 on the train split)")
     print(f"  cached in: {dataset_dir(manifest, config.data_dir)}")
+    print(f"  looks in: {where_to_look(manifest, config.data_dir)}")
     for status in statuses:
-        print(f"  {status.file.name:<28} {_human(status.file.size):>9}  {status.state}: {status.detail}")
+        where = f"  from {status.path} ({_source_words(status.source)})" if status.path else ""
+        print(
+            f"  {status.file.name:<28} {_human(status.file.size):>9}  {status.state}: {status.detail}{where}"
+        )
     states = {status.state for status in statuses}
     verdict = (
         "verified" if states == {"verified"} else "not verified" if "wrong" not in states else "WRONG FILES"
     )
-    print(
-        f"  status: {verdict}"
-        + ("" if "missing" not in states else f" (run 'drlab data download {manifest.name}')")
+    advice = (
+        f" (install the system package: sudo apt install {manifest.system_package}; or, with network, "
+        f"run 'drlab data download {manifest.name}')"
+        if "missing" in states
+        else ""
     )
+    print(f"  status: {verdict}{advice}")
     return 0
 
 

@@ -12,7 +12,7 @@ class DataConfig:
     name: str = "fashion-mnist"
     """dataset: fashion-mnist (downloaded, cached) or digits (bundled with scikit-learn)"""
     data_dir: str | None = None
-    """data directory (default: $DRLAB_DATA, else ~/.cache/drlab)"""
+    """data directory (default: $DRLAB_DATA, else ~/.cache/drlab); files in DIR/fashion-mnist/ or DIR itself"""
     mirrors: tuple[str, ...] = ()
     """extra mirror base URLs, tried before the official ones, in order"""
     offline: bool = False

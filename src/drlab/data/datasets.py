@@ -7,12 +7,11 @@ the training set) that :class:`drlab.data.Batches` applies once, on the device.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-
-from drlab.common.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,8 @@ class ImageDataset:
     """mean of pixel/255 over the training images (the standard normalisation)"""
     std: float
     """standard deviation of pixel/255 over the training images"""
+    source: str = ""
+    """where the images were read (folders, and whether it is the system's copy), or how they were made"""
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -51,33 +52,43 @@ class ImageDataset:
             return self
         if n < 1:
             raise ValueError(f"limit must be ≥ 1, got {n}")
-        return ImageDataset(
-            self.name, self.x_train[:n], self.y_train[:n], self.x_test[:n], self.y_test[:n],
-            self.classes, self.mean, self.std,
-        )  # fmt: skip
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[:n],
+            y_train=self.y_train[:n],
+            x_test=self.x_test[:n],
+            y_test=self.y_test[:n],
+        )
 
 
 DIGITS_CLASSES = tuple(str(d) for d in range(10))
 
 
-def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ImageDataset:
+def load_digits(test_fraction: float = 0.2, seed: int = 0, size: Literal[8, 28] = 8) -> ImageDataset:
     """scikit-learn's bundled 8×8 handwritten digits (1,797 real images), split train/test with ``seed``.
 
     Works offline: the images ship inside scikit-learn. Pixel values 0–16 are rescaled to 0–255 uint8
-    so that every dataset of drlab has the same format as Fashion-MNIST.
+    so that every dataset of drlab has the same format as Fashion-MNIST. ``size=28`` enlarges them to
+    Fashion-MNIST's 28×28 (:func:`digits_28x28`), so that a TP1 network runs on them unchanged: TP1's
+    fallback when Fashion-MNIST cannot be had. ``mean`` and ``std`` are always those of the images
+    returned: the black border of the 28×28 images lowers the mean (0.305 on 8×8, 0.224 on 28×28, seed 0).
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if size not in (8, 28):
+        raise ValueError(f"size must be 8 or 28, got {size}")
     bunch = sklearn_digits()
     images = np.round(np.asarray(bunch.images, dtype=np.float64) * (255.0 / 16.0)).astype(np.uint8)
+    if size == 28:
+        images = digits_28x28(images)
     labels = np.asarray(bunch.target, dtype=np.int64)
     order = np.random.default_rng(seed).permutation(len(labels))
     n_test = round(len(labels) * test_fraction)
     test_idx, train_idx = order[:n_test], order[n_test:]
     x_train = images[train_idx]
-    scaled = x_train.astype(np.float64) / 255.0
+    scaled = x_train.astype(np.float64) / 255.0  # the statistics of the images actually fed
     return ImageDataset(
         name="digits",
         x_train=x_train,
@@ -87,7 +98,14 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ImageDataset:
         classes=DIGITS_CLASSES,
         mean=float(scaled.mean()),
         std=float(scaled.std()),
+        source=f"scikit-learn's bundled digits, {size}×{size}",
     )
+
+
+def digits_28x28(images: np.ndarray) -> np.ndarray:
+    """Enlarge 8×8 digits to 28×28: each pixel repeated 3×3 (24×24), then a 2-pixel black border."""
+    enlarged = images.repeat(3, axis=1).repeat(3, axis=2)
+    return np.pad(enlarged, ((0, 0), (2, 2), (2, 2)))
 
 
 def train_val_split(
@@ -107,28 +125,3 @@ def train_val_split(
     order = np.random.default_rng(seed).permutation(len(labels))
     val_idx, train_idx = order[:n_val], order[n_val:]
     return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
-
-
-DATASET_NAMES = ("fashion-mnist", "digits")
-
-
-def load_dataset(
-    name: str,
-    *,
-    data_dir: str | os.PathLike[str] | None = None,
-    download: bool = True,
-    seed: int = 0,
-    offline: bool | None = None,
-    verify: bool = True,
-) -> ImageDataset:
-    """Load a dataset by its command-line name: ``fashion-mnist`` (cached download) or ``digits`` (bundled).
-
-    ``seed`` chooses the digits' train/test split; Fashion-MNIST's split is the published one.
-    """
-    if name == "digits":
-        return load_digits(seed=seed)
-    if name == "fashion-mnist":
-        from drlab.data.fashion_mnist import load_fashion_mnist
-
-        return load_fashion_mnist(data_dir, download, offline=offline, verify=verify)
-    raise UsageError(f"unknown dataset {name!r} (choose from {', '.join(DATASET_NAMES)})")

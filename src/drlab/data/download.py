@@ -1,8 +1,10 @@
 """The verified downloader: a file reaches the cache whole and checked, or not at all.
 
 For each mirror in turn: stream the file into a temporary file *in the target directory*, hashing it
-on the way (MD5 and SHA-256) and stopping as soon as it grows past the expected size; check the size
-and checksums; then rename it over the final name (``os.replace``, atomic). Any failure — an HTTP
+on the way (MD5 and SHA-256) and stopping as soon as it grows past the largest size the right file can
+have; check it (the publisher's bytes, or a gzip whose unpacked bytes are the right ones, as a lab
+mirror of Debian's copy serves: see :mod:`drlab.data.verify`); then rename it over the final name
+(``os.replace``, atomic). Any failure — an HTTP
 error, a dropped connection, a stalled server, wrong bytes, another dataset — deletes the temporary
 file and moves on to the next mirror; when every mirror failed, one error says why each one did.
 A Ctrl-C deletes the temporary file too; a killed process can leave one behind, under a hidden
@@ -22,13 +24,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from drlab import __version__
 from drlab.common.errors import DrlabError, UsageError
 from drlab.data.manifest import DatasetFile, Manifest
+from drlab.data.verify import Digest, Mismatch, identify, mismatch_reason
 
 USER_AGENT = f"drlab/{__version__} (+Python urllib; verified dataset download)"
 CHUNK_BYTES = 1 << 16
@@ -38,15 +40,6 @@ MIRROR_SCHEMES = ("http", "https", "file")
 
 class MirrorFailed(Exception):
     """One mirror could not deliver one file; the message says why, in a few words."""
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Size and checksums of some bytes."""
-
-    size: int
-    md5: str
-    sha256: str
 
 
 def check_mirror_url(url: str) -> str:
@@ -64,31 +57,6 @@ def mirror_order(extra: Sequence[str], official: Sequence[str]) -> tuple[str, ..
         if url not in ordered:
             ordered.append(url)
     return tuple(ordered)
-
-
-def file_digest(path: str | os.PathLike[str]) -> Digest:
-    """Size, MD5 and SHA-256 of a file, read in chunks."""
-    md5, sha256, size = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES * 16):
-            md5.update(chunk)
-            sha256.update(chunk)
-            size += len(chunk)
-    return Digest(size, md5.hexdigest(), sha256.hexdigest())
-
-
-def mismatch_reason(digest: Digest, file: DatasetFile, manifest: Manifest) -> str | None:
-    """Why bytes with ``digest`` are not ``file`` (``None`` if they are), naming a known impostor."""
-    impostor = manifest.identify(digest.size, digest.md5)
-    if impostor is not None:
-        return f"this is {impostor.dataset}, not {manifest.title} (it is {impostor.description})"
-    if digest.size != file.size:
-        return f"{digest.size:,} bytes instead of {file.size:,}"
-    if digest.md5 != file.md5:
-        return f"MD5 {digest.md5} instead of {file.md5} (corrupt or a different file)"
-    if file.sha256 is not None and digest.sha256 != file.sha256:
-        return f"SHA-256 {digest.sha256} instead of {file.sha256} (corrupt or a different file)"
-    return None
 
 
 def sweep_stale_parts(directory: Path, file: DatasetFile, older_than: float = STALE_PART_SECONDS) -> None:
@@ -141,6 +109,12 @@ def _download_once(
             handle.flush()
             os.fsync(handle.fileno())
         reason = mismatch_reason(digest, file, manifest)
+        if reason is not None and manifest.identify(digest.size, digest.md5) is None:
+            try:  # not the publisher's bytes, but perhaps the same content (a re-packed gzip)
+                identify(manifest, file, Path(part_name))
+                reason = None
+            except Mismatch as exc:
+                reason = f"{reason}, and {exc}"
         if reason is not None:
             raise MirrorFailed(f"wrong file: {reason}")
         os.replace(part_name, target)  # atomic: the final name only ever holds a verified file
@@ -153,6 +127,7 @@ def _download_once(
 def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, progress: bool) -> Digest:
     from tqdm.auto import tqdm
 
+    largest = max(file.size, file.largest_gzip_size)  # a re-packed copy may be a little larger
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     opener = urllib.request.build_opener()  # honours http_proxy/https_proxy/no_proxy from the environment
     md5, sha256, received, answered = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0, False
@@ -162,7 +137,7 @@ def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, pr
             answered = True
             length = response.headers.get("Content-Length")
             announced = int(length) if length is not None and length.isdigit() else None
-            if announced is not None and announced > file.size:
+            if announced is not None and announced > largest:
                 raise MirrorFailed(
                     f"wrong file: the server announces {announced:,} bytes, expected {file.size:,}"
                 )
@@ -174,7 +149,7 @@ def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, pr
             ) as bar:  # fmt: skip
                 while chunk := read(CHUNK_BYTES):
                     received += len(chunk)
-                    if received > file.size:  # stop early: a larger file is the wrong file
+                    if received > largest:  # stop early: a larger file is the wrong file
                         raise MirrorFailed(f"wrong file: more than the expected {file.size:,} bytes")
                     handle.write(chunk)
                     md5.update(chunk)

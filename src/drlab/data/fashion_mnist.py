@@ -3,17 +3,23 @@
 70,000 grayscale 28×28 images of clothes in 10 classes (60,000 for training, 10,000 for testing), in
 the same IDX format and the same sizes as MNIST, so that it drops in wherever MNIST was used — which
 is also why a broken mirror can serve MNIST under the same file names without anyone noticing.
-drlab checks every file's size, MD5 and SHA-256, and recognises MNIST's files by name.
+drlab checks every file by content (Zalando's bytes, or unpacked bytes with the right SHA-256: see
+:mod:`drlab.data.verify`) and recognises MNIST's files by name.
+
+Where the files come from (:mod:`drlab.data.cache`): drlab's cache, then the system's copy (Debian
+and Ubuntu: ``sudo apt install dataset-fashion-mnist``, into ``/usr/share/datasets/fashion-mnist/``,
+read in place), then Zalando's mirrors.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from drlab.data.cache import ensure_files
+from drlab.data.cache import FileStatus, ensure_files
 from drlab.data.datasets import ImageDataset
 from drlab.data.idx import IDXFormatError, read_idx
 from drlab.data.manifest import DatasetFile, Impostor, Manifest
@@ -29,37 +35,43 @@ FASHION_MNIST_MEAN = 0.2860
 FASHION_MNIST_STD = 0.3530
 MNIST_MEAN = 0.1307
 
-# Sizes and MD5s as Zalando publishes them (github.com/zalandoresearch/fashion-mnist, README).
-# SHA-256s: the values listed for these four files by two independent projects that download them,
-# Britefury/batchup (batchup/datasets/fashion_mnist.py) and notwa/mnists (mnists/__init__.py); they agree.
+# Sizes and MD5s as Zalando publishes them (github.com/zalandoresearch/fashion-mnist, README); the
+# SHA-256 of each .gz and of its unpacked IDX file, measured on the genuine files (Zalando's bytes
+# rebuilt from Debian's dataset-fashion-mnist, whose gzip headers differ: tests/test_real_fashion_mnist.py
+# holds these values against the real bytes). The unpacked MD5s Zalando's README does not list, but
+# many scripts pin, are f4a8712d…, 9018921c…, 8181f547… and 15d48437… (not needed here).
 FASHION_MNIST_FILES = {
     "train_images": DatasetFile(
         name="train-images-idx3-ubyte.gz",
         size=26_421_880,
         md5="8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        sha256="08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+        sha256="3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
         shape=(60_000, 28, 28),
+        unpacked_sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
     ),
     "train_labels": DatasetFile(
         name="train-labels-idx1-ubyte.gz",
         size=29_515,
         md5="25c81989df183df01b3e8a0aad5dffbe",
-        sha256="b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+        sha256="a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
         shape=(60_000,),
+        unpacked_sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     ),
     "test_images": DatasetFile(
         name="t10k-images-idx3-ubyte.gz",
         size=4_422_102,
         md5="bef4ecab320f06d8554ea6380940ec79",
-        sha256="78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+        sha256="346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         shape=(10_000, 28, 28),
+        unpacked_sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     ),
     "test_labels": DatasetFile(
         name="t10k-labels-idx1-ubyte.gz",
         size=5_148,
         md5="bb300cfdad3c16e7a12a480ee83cd310",
-        sha256="42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+        sha256="67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
         shape=(10_000,),
+        unpacked_sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     ),
 }
 
@@ -91,6 +103,8 @@ FASHION_MNIST = Manifest(
     std=FASHION_MNIST_STD,
     impostors=MNIST_IMPOSTORS,
     homepage="https://github.com/zalandoresearch/fashion-mnist",
+    publisher="Zalando",
+    system_package="dataset-fashion-mnist",
     lookalike_means=(("MNIST", MNIST_MEAN),),
 )
 
@@ -108,17 +122,19 @@ def load_fashion_mnist(
 ) -> ImageDataset:
     """Fashion-MNIST's train and test splits as uint8 images ``(N, 28, 28)`` and int64 labels.
 
-    Files missing from ``data_dir/fashion-mnist/`` are downloaded (``mirrors`` first, then the official
-    ones) unless ``download=False`` or offline mode is on (``offline=True`` or ``DRLAB_OFFLINE=1``),
-    in which case a :class:`~drlab.common.errors.DrlabError` lists what is missing and where to get it.
-    Every file is checked against its size and checksums (``verify=False`` skips that); a wrong file is
+    Each file is taken from ``data_dir/fashion-mnist/`` (the cache), else from the system's copy
+    (``/usr/share/datasets/fashion-mnist/``, read in place), else downloaded (``mirrors`` first, then the
+    official ones) unless ``download=False`` or offline mode is on (``offline=True`` or
+    ``DRLAB_OFFLINE=1``), in which case a :class:`~drlab.common.errors.DrlabError` lists what is missing
+    and how to get it. Every file is verified by content (``verify=False`` skips that); a wrong file is
     a :class:`~drlab.common.errors.UsageError` that names it and says what it probably is.
     ``manifest`` describes the files (tests pass their own).
     """
-    paths = ensure_files(
+    statuses = ensure_files(
         manifest, data_dir, download=download, mirrors=mirrors, offline=offline, verify=verify,
         timeout=timeout, progress=progress,
     )  # fmt: skip
+    paths = {role: status.path for role, status in statuses.items() if status.path is not None}
     num_classes = len(manifest.classes)
     x_train = read_idx(paths["train_images"])
     y_train = read_idx(paths["train_labels"], num_classes=num_classes).astype(np.int64)
@@ -141,5 +157,16 @@ def load_fashion_mnist(
         mean, std = float(scaled.mean()), float(scaled.std())
     return ImageDataset(
         name=manifest.name, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        classes=manifest.classes, mean=mean, std=std,
+        classes=manifest.classes, mean=mean, std=std, source=describe_sources(statuses.values()),
     )  # fmt: skip
+
+
+def describe_sources(statuses: Iterable[FileStatus]) -> str:
+    """Where the files were read, in a few words: the folder(s), and whether it is the system's copy."""
+    folders: dict[Path, str] = {}
+    for status in statuses:
+        if status.path is not None:
+            folders.setdefault(
+                status.path.parent, "the system's copy" if status.source == "system" else "cache"
+            )
+    return "; ".join(f"{folder} ({kind})" for folder, kind in folders.items())

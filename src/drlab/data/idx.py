@@ -24,6 +24,7 @@ import numpy as np
 
 from drlab.common.errors import UsageError
 from drlab.common.io import atomic_write
+from drlab.data.verify import GZIP_MAGIC
 
 # element-type code → big-endian NumPy dtype (the IDX specification's table)
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -36,7 +37,6 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 DTYPE_CODES: dict[str, int] = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
 
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_PAYLOAD_BYTES = 1 << 30  # 1 GiB: 20× Fashion-MNIST's largest file; anything above is a lying header
 CHUNK_BYTES = 1 << 20
 

@@ -6,12 +6,17 @@ the tests can build their own manifest for files they generate and serve from ``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class DatasetFile:
-    """One file of a dataset as its publisher distributes it (a gzip-compressed IDX file)."""
+    """One file of a dataset as its publisher distributes it (a gzip-compressed IDX file of bytes).
+
+    Two identities: the published ``.gz`` bytes (``size``, ``md5``, ``sha256``), and the IDX bytes inside
+    (``unpacked_sha256``), which survive re-compression and a rewritten gzip header (Debian's copy).
+    """
 
     name: str
     """file name on every mirror and in the cache, e.g. ``train-images-idx3-ubyte.gz``"""
@@ -22,12 +27,26 @@ class DatasetFile:
     sha256: str | None
     """SHA-256 of the compressed file, lowercase hex, or ``None`` when no published value is known"""
     shape: tuple[int, ...]
-    """shape of the array inside, e.g. ``(60000, 28, 28)``; checked for files unpacked by hand"""
+    """shape of the uint8 array inside, e.g. ``(60000, 28, 28)``"""
+    unpacked_sha256: str
+    """SHA-256 of the unpacked IDX file (header and pixels), lowercase hex: the identity of the content"""
 
     @property
     def unpacked_name(self) -> str:
         """Name of the same file once decompressed (``gunzip`` drops the ``.gz``)."""
         return self.name[: -len(".gz")] if self.name.endswith(".gz") else self.name
+
+    @property
+    def unpacked_size(self) -> int:
+        """Size in bytes of the unpacked IDX file: 4-byte magic, 4 bytes per dimension, one byte per item."""
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
+
+    @property
+    def largest_gzip_size(self) -> int:
+        """The largest a gzip of the unpacked bytes can be: deflate's worst case (stored blocks of 64 KiB,
+        5 bytes each) plus a gzip header with a file name. A bigger file cannot be this file, whatever
+        its bytes: it is refused before it is read."""
+        return self.unpacked_size + 5 * (self.unpacked_size // 65_535 + 1) + 18 + 1024
 
     @property
     def is_labels(self) -> bool:
@@ -71,8 +90,16 @@ class Manifest:
     """files a broken mirror may serve instead of ours, recognised by size and MD5"""
     homepage: str = ""
     """where a person can read about the dataset and download it by hand"""
+    publisher: str = ""
+    """who publishes the files, e.g. ``Zalando`` (messages say "Zalando's .gz")"""
+    system_package: str = ""
+    """the Debian/Ubuntu package that installs the files into ``/usr/share/datasets/<name>/``, if any"""
     lookalike_means: tuple[tuple[str, float], ...] = ()
     """(dataset, mean pixel/255) of datasets in the same format, to name an unpacked impostor"""
+
+    def impostor_sizes(self) -> frozenset[int]:
+        """The sizes of the known impostors: a file of another size need not be hashed to be cleared."""
+        return frozenset(impostor.size for impostor in self.impostors)
 
     def identify(self, size: int, md5: str) -> Impostor | None:
         """The impostor with exactly this size and MD5, if any."""

@@ -4,6 +4,7 @@
 - :mod:`drlab.linreg.numpy_gd` — batch, stochastic and mini-batch gradient descent, gradients by hand;
 - :mod:`drlab.linreg.torch_steps` — autograd, ``optim.SGD``, ``nn.MSELoss``, the two ``nn.Module`` models;
 - :mod:`drlab.linreg.pitfalls` — the traps of updating parameters, replayed;
+- :mod:`drlab.linreg.graph` — the dynamic computation graph ("graphe de calcul dynamique"), drawn;
 - :mod:`drlab.linreg.lab` — run any method by name; :mod:`drlab.linreg.plots` — the pictures.
 
 Names are imported lazily (PEP 562): ``drlab linreg --help`` imports this package and must not pay for

@@ -7,7 +7,7 @@ torch and matplotlib when they run, so ``drlab --help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from typing import Any
 
@@ -86,19 +86,30 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run_linreg(args: argparse.Namespace) -> int:
     """Run the methods asked for and print the table (or the JSON object); plot if asked."""
     config = dataclass_from_namespace(LinregConfig, args)
-    config.validate()  # before any heavy import: a bad argument answers at once
+    config.check()  # before any heavy import: a bad argument answers at once
 
     from pathlib import Path
 
+    import numpy as np
+
+    from drlab.common.io import dumps_json
     from drlab.common.seeding import seed_everything
     from drlab.linreg.lab import format_table, run_lab
 
     seed_everything(config.seed)
-    report = run_lab(config)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging η is reported below, in one line
+        report = run_lab(config)
     if config.json:
-        print(json.dumps(report.as_dict()))
+        print(dumps_json(report.as_dict()))  # strict JSON: a diverged figure is null, never NaN
     else:
         print(format_table(report, config))
+    diverged = [r.method for r in report.results if not (math.isfinite(r.a) and math.isfinite(r.b))]
+    if diverged:
+        print(
+            f"warning: gradient descent diverged with --lr {config.lr:g} ({', '.join(diverged)}): the "
+            "steps overshoot the minimum and grow; try a smaller learning rate (the lecture uses 0.1)",
+            file=sys.stderr,
+        )
     if config.plot is not None:
         from drlab.linreg.plots import plot_fits, plot_losses
 
@@ -115,11 +126,11 @@ def run_linreg(args: argparse.Namespace) -> int:
 def run_graph(args: argparse.Namespace) -> int:
     """Write the graphs; where `dot` is missing, write the sources and say how to get Graphviz."""
     config = dataclass_from_namespace(GraphConfig, args)
-    config.validate()
+    config.check()
 
     from drlab.common.seeding import seed_everything
-    from drlab.graph import INSTALL_HINT, render_graphs
     from drlab.linreg.data import make_data
+    from drlab.linreg.graph import INSTALL_HINT, render_graphs
 
     seed_everything(config.seed)
     data = make_data(seed=config.data_seed)

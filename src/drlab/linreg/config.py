@@ -9,7 +9,14 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from drlab.common.config import check_int, check_number, check_seed
 from drlab.common.errors import UsageError
+
+#: bounds that keep the lab in memory: it records (a, b) after every update (one per sample and epoch
+#: for numpy-sgd), about 100 bytes each as Python floats, so 10 million updates hold about 1 GiB
+MAX_UPDATES = 10_000_000
+MAX_EPOCHS = MAX_UPDATES
+MAX_SAMPLES = MAX_UPDATES
 
 MethodName = Literal[
     "numpy-batch", "numpy-sgd", "numpy-minibatch", "autograd", "optim", "loss", "module", "layer", "all"
@@ -55,24 +62,25 @@ class LinregConfig:
         """The number of training samples N (the first 4/5 of the shuffled indices)."""
         return train_size(self.n_samples)
 
-    def validate(self) -> None:
+    def check(self) -> None:
         """Raise :class:`UsageError` (one line, exit 2) for settings the lab cannot run with."""
-        if self.epochs < 1:
-            raise UsageError(f"--epochs must be ≥ 1, got {self.epochs}")
-        if not self.lr > 0:  # also refuses NaN
-            raise UsageError(f"--lr must be > 0, got {self.lr}")
-        if self.n_samples < 2:
+        check_int("--epochs", self.epochs, 1, MAX_EPOCHS)
+        check_number("--lr", self.lr, 0, None, low_open=True)
+        check_int("--n-samples", self.n_samples, 2, MAX_SAMPLES)
+        check_number("--noise", self.noise, 0)
+        check_number("--true-a", self.true_a)
+        check_number("--true-b", self.true_b)
+        if self.epochs * self.n_train > MAX_UPDATES:
             raise UsageError(
-                f"--n-samples must be ≥ 2 (at least one train and one val point), got {self.n_samples}"
+                f"--epochs {self.epochs} × {self.n_train} training samples is {self.epochs * self.n_train:,} "
+                f"updates for numpy-sgd, each recorded (about 100 bytes each): keep it ≤ {MAX_UPDATES:,}"
             )
-        if not self.noise >= 0:
-            raise UsageError(f"--noise must be ≥ 0, got {self.noise}")
         if not 1 <= self.batch_size <= self.n_train:
             raise UsageError(
                 f"--batch-size must be in 1…{self.n_train} (the training set size), got {self.batch_size}"
             )
-        if not 0 <= self.seed < 2**32 or not 0 <= self.data_seed < 2**32:
-            raise UsageError("--seed and --data-seed must be in [0, 2**32)")
+        check_seed(self.seed)
+        check_seed(self.data_seed, "--data-seed")
         if self.plot is not None and os.path.exists(self.plot) and not os.path.isdir(self.plot):
             raise UsageError(f"--plot {self.plot} exists and is not a folder")
 
@@ -100,9 +108,11 @@ class GraphConfig:
     data_seed: int = 40
     """seed of the data (np.random.seed(40) in the lecture)"""
 
-    def validate(self) -> None:
+    def check(self) -> None:
         """Raise :class:`UsageError` (one line, exit 2) for settings that cannot work."""
+        if not self.out.strip():
+            raise UsageError("--out is empty: name the folder for the graphs")
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise UsageError(f"--out {self.out} exists and is not a folder")
-        if not 0 <= self.seed < 2**32 or not 0 <= self.data_seed < 2**32:
-            raise UsageError("--seed and --data-seed must be in [0, 2**32)")
+        check_seed(self.seed)
+        check_seed(self.data_seed, "--data-seed")

@@ -74,7 +74,7 @@ class LabReport:
 
 def run_lab(config: LinregConfig) -> LabReport:
     """Validate ``config``, make the data and run its methods in the lecture's order."""
-    config.validate()
+    config.check()
     data = make_data(config.data_seed, config.n_samples, config.noise, config.true_a, config.true_b)
     results = [
         fit(

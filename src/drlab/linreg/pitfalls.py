@@ -6,7 +6,8 @@ exception raised) instead of printing it, so a test — or a student in a notebo
 - :func:`tensor_basics` — ``view``, ``resize_``, in-place ``_`` methods, ``requires_grad_``, ``grad_fn``;
 - :func:`slide_gradients` — the slide's ``dMSE/da tensor([-3.1019])`` next to the hand-derived value;
 - :func:`reassign_parameter` — ``a = a - lr * a.grad`` loses the gradient (``AttributeError``);
-- :func:`inplace_update_outside_no_grad` — ``a -= lr * a.grad`` outside ``no_grad`` (``RuntimeError``);
+- :func:`inplace_update_outside_no_grad` — ``a -= lr * a.grad`` outside ``no_grad`` (``RuntimeError``:
+  an in-place change of a leaf that requires grad);
 - :func:`gradients_accumulate` — two ``backward()`` without zeroing give twice the gradient;
 - :func:`detach_parameter` — ``detach()``: no ``requires_grad``, no ``grad`` (but the same memory);
 - :func:`numpy_bridge` — ``from_numpy`` / ``.numpy()`` share memory; ``.float()`` on float64 copies.
@@ -158,7 +159,12 @@ class InplaceOutcome:
     """``a -= lr * a.grad`` outside and inside ``torch.no_grad()``."""
 
     error: RuntimeError
-    """outside: 'a leaf Variable that requires grad is being used in an in-place operation.'"""
+    """outside: 'a leaf Variable that requires grad is being used in an in-place operation.'
+
+    The rule is about ``a`` alone: a leaf that requires grad may not be changed in place while autograd
+    records. ``a = torch.randn(1, requires_grad=True); a -= 1.0`` raises it with no graph at all. (The
+    other in-place error, "one of the variables needed for gradient computation has been modified by an
+    inplace operation", comes from ``backward()`` when a tensor saved for the gradient was changed.)"""
     a_after_no_grad: float
     """inside no_grad the same line works: a = 0.3367 − 0.1·(−3.1019) = 0.6469"""
 
@@ -173,7 +179,9 @@ def inplace_update_outside_no_grad(
     loss = ((y_train_tensor - (a + b * x_train_tensor)) ** 2).mean()
     loss.backward()
     try:
-        a -= lr * a.grad  # the pitfall: autograd would have to record a change to its own input
+        # the pitfall: a is a leaf that requires grad, and autograd refuses to change such a tensor in
+        # place while it records (the rule holds before any forward pass; the graph plays no part)
+        a -= lr * a.grad
     except RuntimeError as exc:
         error = exc
     else:  # pragma: no cover

@@ -8,9 +8,13 @@ Read in this order:
 - :mod:`drlab.rl.dqn` — deep Q-learning in one file, top to bottom;
 - :mod:`drlab.rl.evaluate` — greedy evaluation of a trained Q-network.
 
-:mod:`drlab.rl.envs` makes and checks the gymnasium environments, :mod:`drlab.rl.plots` draws the
-learning curves and Q-tables, :mod:`drlab.rl.config` holds the typed configs (torch-free, so that the
-CLI answers at once), and :mod:`drlab.rl.cli` adds ``drlab rl qlearning|dqn|evaluate``.
+:mod:`drlab.rl.envs` makes and checks the gymnasium environments, :mod:`drlab.rl.records` types what a
+run records, :mod:`drlab.rl.plots` draws the learning curves and Q-tables, :mod:`drlab.rl.runs` writes a
+run's folder and reads its model back, :mod:`drlab.rl.config` holds the typed configs (torch-free, so that
+the CLI answers at once), and :mod:`drlab.rl.cli` adds ``drlab rl qlearning|dqn|evaluate``.
+
+Imports flow one way: ``cli`` → ``runs`` → ``dqn``/``qlearning``/``plots`` → ``evaluate``/``buffer``/
+``schedules``/``envs`` → ``records``/``config``.
 """
 
 from drlab.rl.config import DQNConfig, QLearningConfig

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
-from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace, to_dict
+from drlab.common.config import (
+    add_command,
+    add_dataclass_arguments,
+    check_int,
+    check_seed,
+    dataclass_from_namespace,
+    from_json,
+    mark_untyped,
+    merge_on_resume,
+    typed_options,
+)
 from drlab.common.errors import UsageError
 from drlab.rl.config import DQNConfig, QLearningConfig
 
@@ -65,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=DQN_EPILOG,
     )
     add_dataclass_arguments(dqn, DQNConfig)
+    mark_untyped(dqn, DQNConfig)  # --resume must know what was typed, not what equals a default
     _add_run_options(dqn, resume=True)
     dqn.set_defaults(handler=run_dqn)
 
@@ -116,119 +126,118 @@ def _default_out(algorithm: str, env: str, seed: int) -> Path:
     return Path("runs") / f"{algorithm}-{env}-seed{seed}"
 
 
+def _out(args: argparse.Namespace, algorithm: str, env: str, seed: int) -> str | Path:
+    # --out "" is a mistake to report (rundir refuses it), not a reason to fall back to the default
+    return args.out if args.out is not None else _default_out(algorithm, env, seed)
+
+
 def run_qlearning(args: argparse.Namespace) -> int:
-    from drlab.common.io import write_csv_atomic, write_json_atomic
-    from drlab.common.rundir import prepare_run_dir
+    from drlab.common.rundir import claim_run_dir, inspect_run_dir
     from drlab.common.seeding import seed_everything
     from drlab.rl.envs import make_tabular_env
-    from drlab.rl.plots import plot_q_table
-    from drlab.rl.qlearning import describe, to_rows, train_q_learning
+    from drlab.rl.qlearning import describe, train_q_learning
+    from drlab.rl.runs import write_qlearning_run
 
     config = dataclass_from_namespace(QLearningConfig, args)
-    if config.episodes <= 0 or config.eval_episodes <= 0:
-        raise UsageError("--episodes and --eval-episodes must be positive")
-    if not 0 < config.learning_rate <= 1 or not 0 <= config.gamma <= 1:
-        raise UsageError("--learning-rate must be in (0, 1] and --gamma in [0, 1]")
-    make_tabular_env(config.env, slippery=config.slippery)[
-        0
-    ].close()  # a bad env fails before any file is touched
-    run = prepare_run_dir(args.out or _default_out("qlearning", config.env, config.seed), force=args.force)
-    seed_everything(config.seed)
-    result = train_q_learning(config)
-    lines = describe(result, config)
-    print("\n".join(lines[:2] if args.quiet else lines))
-    write_json_atomic(run / "config.json", {"algorithm": "qlearning", "config": to_dict(config)})
-    write_csv_atomic(run / "returns.csv", to_rows(result), fieldnames=("episode", "return"))
-    write_json_atomic(
-        run / "metrics.json",
-        {
-            "eval_mean_return": result.eval_mean_return,
-            "eval_success_rate": result.eval_success_rate,
-            "eval_episodes": config.eval_episodes,
-            "q_table": result.q_table.tolist(),
-        },
-    )
-    action_names = ("←", "↓", "→", "↑") if result.desc is not None else None
-    plot_q_table(
-        result.q_table,
-        run / "q_table.png",
-        title=f"Q-table, {config.env}",
-        desc=result.desc,
-        action_names=action_names,
-    )
-    print(f"wrote {run}/: config.json, returns.csv, metrics.json (with the Q-table), q_table.png")
+    config.check()  # everything is checked before any file is touched
+    out = _out(args, "qlearning", config.env, config.seed)
+    inspect_run_dir(out, "qlearning", force=args.force)
+    make_tabular_env(config.env, slippery=config.slippery)[0].close()  # a bad env fails here too
+    with claim_run_dir(out, "qlearning", force=args.force) as run:
+        seed_everything(config.seed)
+        result = train_q_learning(config)
+        lines = describe(result, config)
+        print("\n".join(lines[:2] if args.quiet else lines))
+        written = write_qlearning_run(run, config, result)
+    print(f"wrote {run}/: {', '.join(written)}")
     return 0
+
+
+#: what a DQN checkpoint holds (``DQNState.state_dict``, written by rl/runs.py); a checksummed file without them was not written by
+#: this drlab's DQN, and is refused here rather than failing with a KeyError in the middle of the loader
+DQN_CHECKPOINT_KEYS = (
+    "step", "q_network", "target_network", "optimizer", "buffer", "env_rng", "action_space_rng",
+    "explore_rng", "best_state", "best_eval", "episodes", "evaluations",
+)  # fmt: skip
+#: what ``--resume`` lets change in a DQN run: the budget and where it runs, not what it learns
+DQN_RESUMABLE = ("total_steps", "device", "num_threads")
 
 
 def run_dqn(args: argparse.Namespace) -> int:
     from drlab.common.device import resolve_device
-    from drlab.common.io import read_json
-    from drlab.common.rundir import prepare_run_dir
-    from drlab.rl.dqn import check_config, train_dqn
-    from drlab.rl.envs import make_vector_env
+    from drlab.common.io import load_checkpoint
+    from drlab.common.rundir import claim_run_dir, inspect_run_dir
+    from drlab.rl.envs import make_dqn_env
+    from drlab.rl.runs import CHECKPOINT_NAME, train_dqn_run
 
-    config = dataclass_from_namespace(DQNConfig, args)
-    out = Path(args.out) if args.out else _default_out("dqn", config.env, config.seed)
-    if args.resume and args.force:
-        raise UsageError("--resume and --force contradict each other: choose one")
+    typed = typed_options(args)
+    config = dataclass_from_namespace(DQNConfig, argparse.Namespace(**typed))
+    out = _out(args, "dqn", config.env, config.seed)
+    inspect_run_dir(out, "dqn", resume=args.resume, force=args.force)
     if args.resume:
-        prepare_run_dir(out, resume=True)
-        config = _resumed_config(read_json(out / "config.json"), config, out)
-    # check everything before prepare_run_dir, which --force lets delete an earlier run
-    check_config(config)
+        config = merge_on_resume(read_dqn_config(Path(out)), typed, DQN_RESUMABLE, where=str(out))
+    # check everything before claim_run_dir, which --force lets delete an earlier run
+    config.check()
     resolve_device(config.device)
-    make_vector_env(config.env)[0].close()
-    run = prepare_run_dir(out, resume=args.resume, force=args.force)
+    env, observation_size, num_actions = make_dqn_env(config.env)
+    env.close()
+    config.check_machine(observation_size, num_actions)
+    if args.resume:
+        checkpoint = load_checkpoint(Path(out) / CHECKPOINT_NAME)  # checksum checked: never resume garbage
+        missing = [key for key in DQN_CHECKPOINT_KEYS if key not in checkpoint]
+        done = checkpoint.get("step")
+        if missing or isinstance(done, bool) or not isinstance(done, int) or done < 0:
+            shown = f"no {', '.join(missing[:3])}" if missing else f"step {done!r}"
+            raise UsageError(f"{Path(out) / CHECKPOINT_NAME}: not a DQN checkpoint ({shown})")
+        if done > config.total_steps:
+            raise UsageError(
+                f"--resume: the run in {out} has already trained {done:,} steps; --total-steps is the total, "
+                f"so it must be ≥ {done} (got {config.total_steps})"
+            )
+        del checkpoint
     quiet = args.quiet
-    result = train_dqn(
-        config,
-        run,
-        resume=args.resume,
-        progress=not quiet and sys.stderr.isatty(),
-        log=None if quiet else print,
-    )
+    with claim_run_dir(out, "dqn", resume=args.resume, force=args.force) as run:
+        result = train_dqn_run(
+            config,
+            run,
+            resume=args.resume,
+            progress=not quiet and sys.stderr.isatty(),
+            log=None if quiet else print,
+        )
     m = result.metrics
     print(
-        f"DQN on {config.env}: {m['steps']:,} steps in {m['seconds']:.1f} s ({m['steps_per_second']:.0f} steps/s "
-        f"training); kept model ({m['kept_model']}): {m['eval_mean_return']:.1f} ± {m['eval_std_return']:.1f} "
-        f"over {m['eval_episodes']} held-out episodes; final model: {m['final_eval_mean_return']:.1f}"
+        f"DQN on {config.env}: {m.steps:,} steps in {m.seconds:.1f} s ({m.steps_per_second:.0f} steps/s "
+        f"training); kept model ({m.kept_model}): {m.eval_mean_return:.1f} ± {m.eval_std_return:.1f} "
+        f"over {m.eval_episodes} held-out episodes; final model: {m.final_eval_mean_return:.1f}"
     )
     print(
-        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, checkpoint.pt"
+        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, "
+        "final_model.safetensors, checkpoint.pt"
     )
     return 0
 
 
-def _resumed_config(saved: Any, asked: DQNConfig, run: Path) -> DQNConfig:
-    """The saved config; ``--total-steps``, ``--device`` and ``--num-threads`` may change on resume, nothing else."""
+def read_dqn_config(run: Path) -> DQNConfig:
+    """The :class:`DQNConfig` saved in ``run/config.json``, checked field by field."""
+    from drlab.common.io import read_json
+
+    path = run / "config.json"
+    saved = read_json(path)
     if not isinstance(saved, dict) or saved.get("algorithm") != "dqn":
         raise UsageError(f"{run}: not a DQN run (config.json has no algorithm 'dqn')")
-    fields = dict(saved["config"])
-    fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-    try:
-        config = DQNConfig(**fields)
-    except TypeError as exc:
-        raise UsageError(f"{run}/config.json: not a DQN config ({exc})") from exc
-    defaults = DQNConfig()
-    changes: dict[str, Any] = {}
-    for field in dataclasses.fields(DQNConfig):
-        value, saved_value = getattr(asked, field.name), getattr(config, field.name)
-        if value == getattr(defaults, field.name) or value == saved_value:
-            continue  # not asked for, or the same
-        if field.name in ("total_steps", "device", "num_threads"):
-            changes[field.name] = value
-        else:
-            option = "--" + field.name.replace("_", "-")
-            raise UsageError(
-                f"--resume continues {run} with its saved config: {option} was {saved_value!r} there, "
-                f"{value!r} asked (only --total-steps, --device, --num-threads may change)"
-            )
-    return dataclasses.replace(config, **changes)
+    return from_json(DQNConfig, saved.get("config"), str(path))
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from drlab.rl.evaluate import evaluate_greedy, load_run_model
+    from drlab.rl.evaluate import evaluate_greedy
+    from drlab.rl.runs import load_run_model
 
+    check_int("--episodes", args.episodes, 1, 1_000_000)
+    check_seed(args.seed)
+    check_seed(args.seed + args.episodes - 1, "--seed + --episodes - 1")
+    if not Path(args.run).is_dir():
+        raise UsageError(f"{args.run}: no such run directory")
+    read_dqn_config(Path(args.run))  # a damaged config.json is one line here, not a traceback there
     q_network, config = load_run_model(args.run, args.model)
     evaluation = evaluate_greedy(q_network, config.env, args.episodes, args.seed)
     print(

@@ -6,8 +6,36 @@ never imports torch or gymnasium; read them as the first page of those files.
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass
 from typing import Literal
+
+from drlab.common.config import check_int, check_number, check_seed
+from drlab.common.errors import UsageError
+
+#: bytes per float32 and per int64
+_FLOAT, _INT = 4, 8
+#: copies of every Q-network weight while training: the network, its target, the gradient, Adam's two
+#: moments
+WEIGHT_COPIES = 5
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (``None`` where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def human_bytes(size: float) -> str:
+    """``1.5 GiB``-style sizes for messages."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"
 
 
 @dataclass
@@ -34,6 +62,17 @@ class QLearningConfig:
     """episodes of the greedy policy played after training to measure it"""
     seed: int = 0
     """seeds the environment, its action space and the exploration coin"""
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` for settings no run can use (every float finite and in range)."""
+        check_int("--episodes", self.episodes, 1, 100_000_000)
+        check_int("--eval-episodes", self.eval_episodes, 1, 100_000_000)
+        check_number("--learning-rate", self.learning_rate, 0, 1, low_open=True)
+        check_number("--gamma", self.gamma, 0, 1)
+        check_number("--epsilon-start", self.epsilon_start, 0, 1)
+        check_number("--epsilon-end", self.epsilon_end, 0, 1)
+        check_number("--exploration-fraction", self.exploration_fraction, 0, 1)
+        check_seed(self.seed)
 
 
 @dataclass
@@ -88,3 +127,55 @@ class DQNConfig:
     """torch CPU threads while training (one is fastest for these small matrix products)"""
     device: str = "cpu"
     """where the networks live: cpu (fastest for a small MLP stepped one observation at a time), cuda, mps, auto"""
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` for settings no run can use (every float finite and in range)."""
+        for name in (
+            "total_steps", "buffer_size", "batch_size", "train_freq", "gradient_steps",
+            "target_update_interval", "checkpoint_freq", "eval_episodes",
+        ):  # fmt: skip
+            check_int("--" + name.replace("_", "-"), getattr(self, name), 1)
+        check_int("--learning-starts", self.learning_starts, 0)
+        check_int("--eval-freq", self.eval_freq, 0)
+        check_seed(self.seed)
+        check_number("--learning-rate", self.learning_rate, 0, None, low_open=True)
+        check_number("--final-learning-rate-fraction", self.final_learning_rate_fraction, 0, 1)
+        check_number("--gamma", self.gamma, 0, 1)
+        check_number("--tau", self.tau, 0, 1, low_open=True)
+        check_number("--epsilon-start", self.epsilon_start, 0, 1)
+        check_number("--epsilon-end", self.epsilon_end, 0, 1)
+        check_number("--exploration-fraction", self.exploration_fraction, 0, 1)
+        check_number("--max-grad-norm", self.max_grad_norm, 0)
+        if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
+            raise UsageError(f"--hidden-sizes must be positive widths, got {self.hidden_sizes}")
+        check_int("--num-threads", self.num_threads, 1)  # bounded by this machine's cores in check_machine
+
+    def memory_bytes(self, observation_size: int, num_actions: int) -> tuple[int, int]:
+        """(replay buffer, Q-network weights with their copies) in bytes for this env's sizes.
+
+        The buffer holds, per transition, the observation and the next one (float32 each), the action
+        (int64), the reward and the two end flags (float32); it is allocated whole at the start.
+        """
+        per_transition = 2 * observation_size * _FLOAT + _INT + 3 * _FLOAT
+        widths = [observation_size, *self.hidden_sizes, num_actions]
+        parameters = sum(a * b + b for a, b in itertools.pairwise(widths))
+        return self.buffer_size * per_transition, WEIGHT_COPIES * parameters * _FLOAT
+
+    def check_machine(self, observation_size: int, num_actions: int) -> None:
+        """Refuse what this machine cannot hold: more threads than cores, more memory than it has.
+
+        torch (OpenMP) crashes past a few thousand threads (``--num-threads 100000`` segfaults), and
+        more threads than cores only slow a small MLP down. The buffer and networks are measured before
+        they are allocated.
+        """
+        cores = os.cpu_count() or 1
+        check_int("--num-threads", self.num_threads, 1, cores)
+        buffer, weights = self.memory_bytes(observation_size, num_actions)
+        total = machine_memory()
+        if total is not None and buffer + weights > total:
+            raise UsageError(
+                f"--buffer-size {self.buffer_size} and --hidden-sizes {' '.join(map(str, self.hidden_sizes))} "
+                f"would need {human_bytes(buffer + weights)} of memory (replay buffer {human_bytes(buffer)}, "
+                f"Q-networks with target, gradients and Adam's moments {human_bytes(weights)}); this machine "
+                f"has {human_bytes(total)}"
+            )

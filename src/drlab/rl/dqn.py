@@ -20,41 +20,39 @@ then copy the Q-network into the target network and evaluate the greedy policy. 
 best evaluation is kept: DQN on CartPole is known to *collapse* late in training (SB3's does), and the
 best evaluated model is what one deploys.
 
-The hyperparameters are :class:`~drlab.rl.config.DQNConfig` (defaults: the rl-zoo's CartPole settings).
+Read in this order: the network, the TD target and loss, one training phase (the four steps), the
+training state :class:`DQNState` (everything a checkpoint saves), then :func:`train_dqn`, the loop. The
+hyperparameters are :class:`~drlab.rl.config.DQNConfig` (defaults: the rl-zoo's CartPole settings).
+This file writes no file: :mod:`drlab.rl.runs` gives a run its folder (checkpoints, curves, models).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from drlab.common.config import to_dict
 from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
-from drlab.common.io import (
-    load_checkpoint,
-    save_checkpoint,
-    save_weights,
-    write_csv_atomic,
-    write_json_atomic,
-)
 from drlab.common.seeding import seed_everything
 from drlab.rl.buffer import ReplayBuffer, Transitions
 from drlab.rl.config import DQNConfig
-from drlab.rl.envs import make_vector_env
+from drlab.rl.envs import make_dqn_env
 from drlab.rl.evaluate import HELD_OUT_SEED, SELECTION_SEED_OFFSET, evaluate_greedy
+from drlab.rl.records import EpisodeRecord, EvaluationRecord
 from drlab.rl.schedules import linear_schedule
 
-CHECKPOINT_NAME = "checkpoint.pt"
-RETURNS_FIELDS = ("step", "kind", "return", "std", "length")
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 
 # --- The Q-network: a plain MLP, observation in, one Q-value per action out -----------------------------
@@ -108,46 +106,36 @@ def train_phase(
     loss: str = "huber",
     max_grad_norm: float = 10.0,
     device: torch.device | str = "cpu",
-    batched_targets: bool = True,
 ) -> torch.Tensor:
     """Take one gradient step per batch in ``batches`` (arrays shaped ``(K, B, ...)``); return the K losses.
 
     The target network does not change during a training phase (it is updated between phases, see
     :func:`train_dqn`), so the TD targets of all K batches can be computed by ONE forward pass of the
-    target network on K·B next observations — the same numbers as K separate passes, for a fraction of
-    the Python overhead. ``batched_targets=False`` computes them one batch at a time, the textbook way
-    (the tests check that both give the same network).
+    target network on K·B next observations — the same numbers as K separate passes, one per step as the
+    textbook writes it, for a fraction of the Python overhead (the tests check both give the same network).
     """
     observations = torch.from_numpy(batches.observations).to(device)
     actions = torch.from_numpy(batches.actions).to(device).unsqueeze(-1)  # (K, B, 1) for gather
     rewards = torch.from_numpy(batches.rewards).to(device)
     next_observations = torch.from_numpy(batches.next_observations).to(device)
     terminated = torch.from_numpy(batches.terminated).to(device)
-    num_steps = observations.shape[0]
-
-    if batched_targets:
-        with torch.no_grad():  # the target is a constant: no gradient flows into θ⁻
-            all_targets = td_target(rewards, target_network(next_observations), terminated, gamma)
+    with torch.no_grad():  # the target is a constant: no gradient flows into θ⁻
+        all_targets = td_target(rewards, target_network(next_observations), terminated, gamma)
 
     parameters = list(q_network.parameters())
-    losses = torch.zeros(num_steps, device=device)  # kept on the device: no host sync per step
-    for k in range(num_steps):
-        if batched_targets:
-            targets = all_targets[k]
-        else:
-            with torch.no_grad():
-                targets = td_target(rewards[k], target_network(next_observations[k]), terminated[k], gamma)
+    losses = torch.zeros(len(observations), device=device)  # kept on the device: no host sync per step
+    for k in range(len(observations)):
         # 1. forward: Q_θ(s, a) for the actions that were taken
         q_taken = q_network(observations[k]).gather(1, actions[k]).squeeze(1)
         # 2. loss: how far Q_θ(s, a) is from the TD target
-        loss_value = td_loss(q_taken, targets, loss)
+        loss_value = td_loss(q_taken, all_targets[k], loss)
         # 3. gradients ("rétropropagation")
-        optimizer.zero_grad(set_to_none=True)
         loss_value.backward()
         if max_grad_norm > 0:  # a rare huge TD error must not throw the network far away
             nn.utils.clip_grad_norm_(parameters, max_grad_norm, foreach=True)
-        # 4. update ("descente de gradient", with Adam)
+        # 4. update ("descente de gradient", with Adam), then zero the gradients: they accumulate
         optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
         losses[k] = loss_value.detach()
     return losses
 
@@ -170,158 +158,247 @@ def make_optimizer(q_network: QNetwork, learning_rate: float, device: torch.devi
         return torch.optim.Adam(q_network.parameters(), lr=learning_rate, foreach=True)
 
 
+def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
+    """Give every parameter group of ``optimizer`` this step size (for a schedule)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
+def _copy_weights(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
+
+
+# --- The training state: what a checkpoint saves and a resume restores -----------------------------------
+@dataclass
+class DQNState:
+    """Everything training changes, in one place; ``state_dict`` / ``load_state_dict`` as in PyTorch.
+
+    Checkpoints are taken at episode ends, where the next step starts a new episode: the environment's
+    physics need not be saved, only its generators (the next start state, the random actions). Restoring
+    all of this makes a resumed run take exactly the steps the uninterrupted one took.
+    """
+
+    q_network: QNetwork
+    """Q_θ, the network that learns"""
+    target_network: QNetwork
+    """Q_θ⁻, the copy that gives the TD targets"""
+    optimizer: torch.optim.Optimizer
+    """Adam, with its moment estimates"""
+    buffer: ReplayBuffer
+    """the replay buffer, with its sampling generator"""
+    env: gym.Env[Any, Any]
+    """the training environment (its generator and its action space's are part of the state)"""
+    explore_rng: np.random.Generator
+    """the ε coin: explore or exploit"""
+    best_state: dict[str, torch.Tensor]
+    """the weights of the best-evaluated Q-network so far (the kept model)"""
+    best_eval: float = -math.inf
+    """its evaluation's mean return (−∞ before the first evaluation)"""
+    step: int = 0
+    """environment steps taken so far"""
+    episodes: list[EpisodeRecord] = field(default_factory=list)
+    """the training episodes so far"""
+    evaluations: list[EvaluationRecord] = field(default_factory=list)
+    """the greedy evaluations so far"""
+
+    @classmethod
+    def create(cls, config: DQNConfig, device: torch.device) -> DQNState:
+        """A fresh start. Seeding: one call, then generators derived from the same seed."""
+        seed_everything(config.seed)
+        explore_seed, buffer_seed = np.random.SeedSequence(config.seed).spawn(2)
+        explore_rng = np.random.default_rng(explore_seed)
+        env, observation_size, num_actions = make_dqn_env(config.env)
+        env.action_space.seed(config.seed)  # the random actions
+        q_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
+        target_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
+        target_network.load_state_dict(q_network.state_dict())
+        target_network.requires_grad_(False)
+        buffer_seed_int = int(buffer_seed.generate_state(1)[0])
+        return cls(
+            q_network=q_network,
+            target_network=target_network,
+            optimizer=make_optimizer(q_network, config.learning_rate, device),
+            buffer=ReplayBuffer(config.buffer_size, (observation_size,), seed=buffer_seed_int),
+            env=env,
+            explore_rng=explore_rng,
+            best_state=_copy_weights(q_network),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state as tensors and plain data, so that a checkpoint loads with ``weights_only=True``."""
+        buffer = {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+            for k, v in self.buffer.state_dict().items()
+        }
+        return {
+            "step": self.step,
+            "q_network": self.q_network.state_dict(),
+            "target_network": self.target_network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "buffer": buffer,
+            "env_rng": self.env.unwrapped.np_random.bit_generator.state,
+            "action_space_rng": self.env.action_space.np_random.bit_generator.state,
+            "explore_rng": self.explore_rng.bit_generator.state,
+            "best_state": self.best_state,
+            "best_eval": self.best_eval,
+            "episodes": [dataclasses.asdict(record) for record in self.episodes],
+            "evaluations": [dataclasses.asdict(record) for record in self.evaluations],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (into a state created from the same config)."""
+        self.q_network.load_state_dict(state["q_network"])
+        self.target_network.load_state_dict(state["target_network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.buffer.load_state_dict(
+            {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state["buffer"].items()}
+        )
+        self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
+        self.explore_rng.bit_generator.state = state["explore_rng"]
+        self.best_state = dict(state["best_state"])
+        self.best_eval = float(state["best_eval"])
+        self.step = int(state["step"])
+        self.episodes = [EpisodeRecord(**record) for record in state["episodes"]]
+        self.evaluations = [EvaluationRecord(**record) for record in state["evaluations"]]
+
+
 # --- What a run returns ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DQNMetrics:
+    """The final figures of a run (``metrics.json``), each computed once, in :func:`train_dqn`."""
+
+    env: str
+    """the gymnasium id trained on"""
+    kept_model: Literal["best", "final"]
+    """which weights are kept: the best-evaluated, or the final ones when nothing was evaluated"""
+    eval_mean_return: float
+    """the kept model's mean return on held-out start states (an honest re-evaluation)"""
+    eval_std_return: float
+    """their standard deviation"""
+    eval_episodes: int
+    """the number of held-out episodes"""
+    eval_seed: int
+    """episode i of the held-out evaluation starts from reset(seed=eval_seed + i)"""
+    final_eval_mean_return: float
+    """the final model's mean return on the same held-out start states"""
+    final_eval_std_return: float
+    """their standard deviation"""
+    best_selection_eval_mean_return: float | None
+    """the best evaluation during training (the one the kept model was selected on), None without any"""
+    first_step_reaching_threshold: int | None
+    """the first evaluation step whose mean reached the environment's reward threshold, if any"""
+    reward_threshold: float | None
+    """the environment's "solved" return (CartPole-v1: 475), if it has one"""
+    steps: int
+    """environment steps of the whole run"""
+    steps_this_session: int
+    """environment steps taken by this call (fewer than ``steps`` after a resume)"""
+    episodes: int
+    """training episodes finished over the whole run"""
+    seconds: float
+    """wall-clock time of this session's loop: train_seconds + eval_seconds + checkpoint_seconds"""
+    train_seconds: float
+    """the part spent acting and learning"""
+    eval_seconds: float
+    """the part spent in greedy evaluations"""
+    checkpoint_seconds: float
+    """the part spent writing checkpoints"""
+    steps_per_second: float
+    """steps_this_session / train_seconds: the training speed, evaluations and checkpoints excluded"""
+    device: str
+    """where the networks lived"""
+
+
 @dataclass
 class DQNResult:
-    """What :func:`train_dqn` returns (the run directory, when given, holds the same on disk)."""
+    """What :func:`train_dqn` returns; :func:`drlab.rl.runs.write_dqn_run` writes it as a run folder."""
 
     q_network: QNetwork
     """the Q-network at the end of training"""
     best_state: dict[str, torch.Tensor]
-    """the weights of the best-evaluated Q-network (the kept model; the final one without evaluations)"""
-    rows: list[dict[str, Any]]
-    """episode returns and evaluation means over steps (the rows of returns.csv)"""
-    metrics: dict[str, Any] = field(default_factory=dict)
-    """the content of metrics.json"""
-
-    @property
-    def episode_returns(self) -> list[float]:
-        return [float(row["return"]) for row in self.rows if row["kind"] == "episode"]
-
-    @property
-    def evaluations(self) -> list[tuple[int, float]]:
-        return [(int(row["step"]), float(row["return"])) for row in self.rows if row["kind"] == "eval"]
+    """the weights of the kept model (the best-evaluated Q-network; the final one without evaluations)"""
+    episodes: list[EpisodeRecord]
+    """every training episode of the run"""
+    evaluations: list[EvaluationRecord]
+    """every greedy evaluation of the run"""
+    metrics: DQNMetrics
+    """the final figures"""
 
 
 # --- The training loop -----------------------------------------------------------------------------------
 def train_dqn(
     config: DQNConfig,
-    run_dir: str | Path | None = None,
     *,
-    resume: bool = False,
+    resume_from: dict[str, Any] | None = None,
+    on_checkpoint: Callable[[DQNState], None] | None = None,
     progress: bool = False,
-    interrupt_at: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> DQNResult:
-    """Train a DQN agent as ``config`` says; write config, curves, metrics, models, checkpoint to ``run_dir``.
+    """Train a DQN agent as ``config`` says; return the networks, the records and the final figures.
 
-    ``resume`` continues from ``run_dir/checkpoint.pt`` exactly where it was written (checkpoints are
-    taken at episode ends, so the environment, the buffer and every generator pick up where they were).
-    ``interrupt_at`` stops the loop after that many environment steps, as Ctrl-C would (for tests).
+    ``on_checkpoint(state)`` is called at an episode end every ``checkpoint_freq`` steps, and at the end;
+    ``resume_from`` (what ``state.state_dict()`` returned there) continues exactly where it was taken.
+    This function writes no file: :func:`drlab.rl.runs.train_dqn_run` gives it a run folder.
     """
-    check_config(config)
+    config.check()
     device = resolve_device(config.device)
-    run = Path(run_dir) if run_dir is not None else None
     threads_before = torch.get_num_threads()
     torch.set_num_threads(config.num_threads)  # small matrices: extra threads cost more than they give
     try:
-        return _train(config, device, run, resume, progress, interrupt_at, log)
+        state = DQNState.create(config, device)
+        if resume_from is not None:
+            try:
+                state.load_state_dict(resume_from)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                message = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                raise UsageError(
+                    f"the checkpoint does not fit this DQN config ({type(exc).__name__}: {message})"
+                ) from exc
+            if log:
+                log(f"resuming at step {state.step:,}")
+        return _train(config, state, device, on_checkpoint, progress, log)
     finally:
         torch.set_num_threads(threads_before)
 
 
 def _train(
     config: DQNConfig,
+    state: DQNState,
     device: torch.device,
-    run: Path | None,
-    resume: bool,
+    on_checkpoint: Callable[[DQNState], None] | None,
     progress: bool,
-    interrupt_at: int | None,
     log: Callable[[str], None] | None,
 ) -> DQNResult:
-    # --- seeding: one call, then generators derived from the same seed ---
-    seed_everything(config.seed)
-    explore_seed, buffer_seed = np.random.SeedSequence(config.seed).spawn(2)
-    explore_rng = np.random.default_rng(explore_seed)  # the ε coin
-    env, observation_size, num_actions = make_vector_env(config.env)
-    env.action_space.seed(config.seed)  # the random actions
-    threshold = env.spec.reward_threshold if env.spec is not None else None
-
-    q_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
-    target_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
-    target_network.load_state_dict(q_network.state_dict())
-    target_network.requires_grad_(False)
-    optimizer = make_optimizer(q_network, config.learning_rate, device)
-    buffer = ReplayBuffer(config.buffer_size, (observation_size,), seed=int(buffer_seed.generate_state(1)[0]))
-
-    rows: list[dict[str, Any]] = []
-    start_step = 0
-    episode_return, episode_length = 0.0, 0
-    best_eval = -float("inf")
-    best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
-    first_solved_step: int | None = None
-    observation, _ = env.reset(seed=config.seed)
-    needs_reset = False
-    if resume:
-        if run is None:
-            raise UsageError("resume needs a run directory")
-        state = load_checkpoint(run / CHECKPOINT_NAME, map_location=device)
-        q_network.load_state_dict(state["q_network"])
-        target_network.load_state_dict(state["target_network"])
-        optimizer.load_state_dict(state["optimizer"])
-        buffer.load_state_dict({k: _to_numpy(v) for k, v in state["buffer"].items()})
-        explore_rng.bit_generator.state = state["explore_rng"]
-        env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        env.action_space.np_random.bit_generator.state = state["action_space_rng"]
-        rows = list(state["rows"])
-        start_step = int(state["step"])
-        best_eval = float(state["best_eval"])
-        best_state = state["best_state"]
-        first_solved_step = state["first_solved_step"]
-        needs_reset = True  # checkpoints are taken at episode ends: the next step starts an episode
-        if log:
-            log(f"resuming {run} at step {start_step:,}")
-    if run is not None:
-        write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(config)})
-
-    def checkpoint(run: Path, at_step: int) -> None:
-        # the whole training state as it is *now* (the closure reads the current best_eval, rows, …)
-        _save_checkpoint(
-            run, at_step, q_network, target_network, optimizer, buffer, explore_rng, env,
-            rows, best_eval, best_state, first_solved_step,
-        )  # fmt: skip
-
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.total_steps, initial=start_step, disable=not progress, unit="step", leave=False)
-    exploration_steps = int(config.exploration_fraction * config.total_steps)
+    env, q_network, target_network = state.env, state.q_network, state.target_network
+    start_step, exploration_steps = state.step, int(config.exploration_fraction * config.total_steps)
+    final_learning_rate = config.learning_rate * config.final_learning_rate_fraction
     next_checkpoint = (start_step // config.checkpoint_freq + 1) * config.checkpoint_freq
-    q_changed = True  # has the Q-network changed since the last target update?
-    losses = torch.zeros(0)
-    eval_seconds = 0.0
-    stop = config.total_steps if interrupt_at is None else min(config.total_steps, interrupt_at)
+    bar = tqdm(total=config.total_steps, initial=start_step, disable=not progress, unit="step", leave=False)
+    needs_reset, q_changed, losses = True, True, torch.zeros(0)
+    eval_seconds = checkpoint_seconds = 0.0
     started = time.perf_counter()
-    step = start_step
-    for step in range(start_step, stop):
-        if needs_reset:
-            observation, _ = env.reset()
-            needs_reset = False
+    for step in range(start_step, config.total_steps):
+        if needs_reset:  # a new episode (the run's first one starts from the run's seed)
+            observation, _ = env.reset(seed=config.seed if step == 0 else None)
+            episode_return, episode_length, needs_reset = 0.0, 0, False
 
-        # --- act ε-greedily: explore with probability ε, else take argmax_a Q_θ(s, a) ---
+        # --- act ε-greedily: explore with probability ε, else take argmax_a Q_θ(s, a); store the transition ---
         epsilon = linear_schedule(config.epsilon_start, config.epsilon_end, exploration_steps, step)
-        if step < config.learning_starts or explore_rng.random() < epsilon:
+        if step < config.learning_starts or state.explore_rng.random() < epsilon:
             action = int(env.action_space.sample())
         else:
             with torch.inference_mode():
-                q_values = q_network(torch.from_numpy(observation).to(device))
-            action = int(q_values.argmax())
+                action = int(q_network(torch.from_numpy(observation).to(device)).argmax())
         next_observation, reward, terminated, truncated, _ = env.step(action)
         # next_observation is the true last observation even when the episode ended (gymnasium ≥ 1.0)
-        buffer.add(observation, action, float(reward), next_observation, terminated, truncated)
-        observation = next_observation
-        episode_return += float(reward)
-        episode_length += 1
+        state.buffer.add(observation, action, float(reward), next_observation, terminated, truncated)
+        observation, state.step = next_observation, step + 1
+        episode_return, episode_length = episode_return + float(reward), episode_length + 1
         if terminated or truncated:
-            rows.append(
-                {
-                    "step": step + 1,
-                    "kind": "episode",
-                    "return": episode_return,
-                    "std": "",
-                    "length": episode_length,
-                }
-            )
-            episode_return, episode_length = 0.0, 0
+            state.episodes.append(EpisodeRecord(step + 1, episode_return, episode_length))
             needs_reset = True
 
         # --- the target network follows the Q-network every target_update_interval steps ---
@@ -332,176 +409,93 @@ def _train(
             update_target(target_network, q_network, config.tau)
             q_changed = False
 
-        # --- a training phase: gradient_steps mini-batches, sampled all at once ---
+        # --- a training phase: gradient_steps mini-batches sampled at once; the learning rate decays ---
         if (step + 1) % config.train_freq == 0 and step + 1 > config.learning_starts:
-            fraction_done = (step + 1) / config.total_steps
-            lr_fraction = 1.0 - (1.0 - config.final_learning_rate_fraction) * fraction_done
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * lr_fraction
-            batches = buffer.sample(config.batch_size, num_batches=config.gradient_steps)
+            lr = linear_schedule(config.learning_rate, final_learning_rate, config.total_steps, step + 1)
+            set_learning_rate(state.optimizer, lr)
+            batches = state.buffer.sample(config.batch_size, num_batches=config.gradient_steps)
             losses = train_phase(
-                q_network,
-                target_network,
-                optimizer,
-                batches,
-                gamma=config.gamma,
-                loss=config.loss,
-                max_grad_norm=config.max_grad_norm,
-                device=device,
-            )
+                q_network, target_network, state.optimizer, batches,
+                gamma=config.gamma, loss=config.loss, max_grad_norm=config.max_grad_norm, device=device,
+            )  # fmt: skip
             q_changed = True
 
         # --- greedy evaluation on separate environments; keep the best model ---
         if config.eval_freq > 0 and (step + 1) % config.eval_freq == 0:
             eval_started = time.perf_counter()
-            evaluation = evaluate_greedy(
-                q_network, config.env, config.eval_episodes, config.seed + SELECTION_SEED_OFFSET, device
-            )
-            rows.append(
-                {
-                    "step": step + 1,
-                    "kind": "eval",
-                    "return": evaluation.mean,
-                    "std": evaluation.std,
-                    "length": float(evaluation.lengths.mean()),
-                }
-            )
-            if threshold is not None and first_solved_step is None and evaluation.mean >= threshold:
-                first_solved_step = step + 1
-            if evaluation.mean >= best_eval:  # ties go to the later, longer-trained model
-                best_eval = evaluation.mean
-                best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
-                if run is not None:
-                    save_weights(best_state, run / "model.safetensors", metadata={"step": str(step + 1)})
+            seed = config.seed + SELECTION_SEED_OFFSET
+            evaluation = evaluate_greedy(q_network, config.env, config.eval_episodes, seed, device)
+            lengths = float(evaluation.lengths.mean())
+            state.evaluations.append(EvaluationRecord(step + 1, evaluation.mean, evaluation.std, lengths))
+            if evaluation.mean >= state.best_eval:  # ties go to the later, longer-trained model
+                state.best_eval, state.best_state = evaluation.mean, _copy_weights(q_network)
             if log:
+                loss_text = f"{float(losses.mean()):.4f}" if len(losses) else "-"
                 log(
-                    f"step {step + 1:>7,}  ε {epsilon:.3f}  loss {f'{float(losses.mean()):.4f}' if len(losses) else '-':>6}  "
-                    f"eval {evaluation.mean:6.1f} ± {evaluation.std:5.1f}  best {best_eval:6.1f}"
+                    f"step {step + 1:>7,}  ε {epsilon:.3f}  loss {loss_text:>6}  "
+                    f"eval {evaluation.mean:6.1f} ± {evaluation.std:5.1f}  best {state.best_eval:6.1f}"
                 )
             eval_seconds += time.perf_counter() - eval_started
 
         # --- checkpoint at an episode end, so that a resume continues exactly ---
-        if run is not None and needs_reset and step + 1 >= next_checkpoint:
-            eval_started = time.perf_counter()
-            checkpoint(run, step + 1)
+        if on_checkpoint is not None and needs_reset and step + 1 >= next_checkpoint:
+            checkpoint_started = time.perf_counter()
+            on_checkpoint(state)
             next_checkpoint = ((step + 1) // config.checkpoint_freq + 1) * config.checkpoint_freq
-            eval_seconds += time.perf_counter() - eval_started
+            checkpoint_seconds += time.perf_counter() - checkpoint_started
         if (step + 1) % 256 == 0:
             bar.update(step + 1 - bar.n)
     bar.close()
-    steps_done = step + 1 - start_step if stop > start_step else 0
+    if on_checkpoint is not None:  # the end, as it is (a later resume with more steps starts a new episode)
+        checkpoint_started = time.perf_counter()
+        on_checkpoint(state)
+        checkpoint_seconds += time.perf_counter() - checkpoint_started
     seconds = time.perf_counter() - started
     env.close()
-    if interrupt_at is not None and stop < config.total_steps:
-        raise KeyboardInterrupt(f"interrupted at step {stop}")
-
-    # --- the end: keep the best model (or the final one if nothing was evaluated), measure it, write all ---
-    if best_eval == -float("inf"):
-        best_state = {k: v.detach().clone() for k, v in q_network.state_dict().items()}
-    kept = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
-    kept.load_state_dict(best_state)
-    held_out = evaluate_greedy(kept, config.env, max(config.eval_episodes, 10), HELD_OUT_SEED, device)
-    final = evaluate_greedy(q_network, config.env, max(config.eval_episodes, 10), HELD_OUT_SEED, device)
-    train_seconds = max(seconds - eval_seconds, 1e-9)
-    metrics = {
-        "env": config.env,
-        "kept_model": "best" if best_eval > -float("inf") else "final",
-        "eval_mean_return": held_out.mean,
-        "eval_std_return": held_out.std,
-        "eval_episodes": len(held_out.returns),
-        "eval_seed": HELD_OUT_SEED,
-        "final_eval_mean_return": final.mean,
-        "final_eval_std_return": final.std,
-        "best_selection_eval_mean_return": best_eval if best_eval > -float("inf") else None,
-        "first_step_reaching_threshold": first_solved_step,
-        "reward_threshold": threshold,
-        "steps": step + 1 if stop > start_step else start_step,
-        "steps_this_session": steps_done,
-        "seconds": seconds,
-        "train_seconds": train_seconds,
-        "steps_per_second": steps_done / train_seconds,
-        "episodes": sum(1 for row in rows if row["kind"] == "episode"),
-        "device": str(device),
-    }
-    if run is not None:
-        save_weights(best_state, run / "model.safetensors")
-        save_weights(q_network.state_dict(), run / "final_model.safetensors")
-        checkpoint(run, stop)
-        write_csv_atomic(run / "returns.csv", rows, fieldnames=RETURNS_FIELDS)
-        write_json_atomic(run / "metrics.json", metrics)
-        from drlab.rl.plots import plot_learning_curve
-
-        plot_learning_curve(
-            rows, run / "learning_curve.png", title=f"DQN on {config.env}", threshold=threshold
-        )
-    return DQNResult(q_network=q_network, best_state=best_state, rows=rows, metrics=metrics)
+    return _finish(config, state, device, start_step, (seconds, eval_seconds, checkpoint_seconds))
 
 
-def _save_checkpoint(
-    run: Path,
-    step: int,
-    q_network: QNetwork,
-    target_network: QNetwork,
-    optimizer: torch.optim.Optimizer,
-    buffer: ReplayBuffer,
-    explore_rng: np.random.Generator,
-    env: Any,
-    rows: list[dict[str, Any]],
-    best_eval: float,
-    best_state: dict[str, torch.Tensor],
-    first_solved_step: int | None,
-) -> None:
-    """Everything a resume needs, as tensors and plain data (loadable with ``weights_only=True``)."""
-    buffer_state = {
-        k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in buffer.state_dict().items()
-    }
-    save_checkpoint(
-        {
-            "step": step,
-            "q_network": q_network.state_dict(),
-            "target_network": target_network.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "buffer": buffer_state,
-            "explore_rng": explore_rng.bit_generator.state,
-            "env_rng": env.unwrapped.np_random.bit_generator.state,
-            "action_space_rng": env.action_space.np_random.bit_generator.state,
-            "rows": rows,
-            "best_eval": best_eval,
-            "best_state": best_state,
-            "first_solved_step": first_solved_step,
-        },
-        run / CHECKPOINT_NAME,
+def _finish(
+    config: DQNConfig,
+    state: DQNState,
+    device: torch.device,
+    start_step: int,
+    timing: tuple[float, float, float],
+) -> DQNResult:
+    """Keep the best model (the final one if nothing was evaluated), measure it on held-out start states,
+    and compute every figure of ``metrics.json``, once."""
+    threshold = state.env.spec.reward_threshold if state.env.spec is not None else None
+    evaluated = bool(state.evaluations)
+    if not evaluated:
+        state.best_state = _copy_weights(state.q_network)
+    kept = copy.deepcopy(state.q_network)  # a network of the same shape, for the kept weights
+    kept.load_state_dict(state.best_state)
+    episodes = max(config.eval_episodes, 10)
+    held_out = evaluate_greedy(kept, config.env, episodes, HELD_OUT_SEED, device)
+    final = evaluate_greedy(state.q_network, config.env, episodes, HELD_OUT_SEED, device)
+    seconds, eval_seconds, checkpoint_seconds = timing
+    train_seconds = max(seconds - eval_seconds - checkpoint_seconds, 1e-9)
+    solved = [e.step for e in state.evaluations if threshold is not None and e.mean_return >= threshold]
+    metrics = DQNMetrics(
+        env=config.env,
+        kept_model="best" if evaluated else "final",
+        eval_mean_return=held_out.mean,
+        eval_std_return=held_out.std,
+        eval_episodes=episodes,
+        eval_seed=HELD_OUT_SEED,
+        final_eval_mean_return=final.mean,
+        final_eval_std_return=final.std,
+        best_selection_eval_mean_return=state.best_eval if evaluated else None,
+        first_step_reaching_threshold=solved[0] if solved else None,
+        reward_threshold=threshold,
+        steps=state.step,
+        steps_this_session=state.step - start_step,
+        episodes=len(state.episodes),
+        seconds=seconds,
+        train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
+        checkpoint_seconds=checkpoint_seconds,
+        steps_per_second=(state.step - start_step) / train_seconds,
+        device=str(device),
     )
-
-
-def _to_numpy(value: Any) -> Any:
-    return value.numpy() if isinstance(value, torch.Tensor) else value
-
-
-def check_config(config: DQNConfig) -> None:
-    """Turn impossible settings into one-line errors before anything starts."""
-    positive = (
-        "total_steps",
-        "buffer_size",
-        "batch_size",
-        "train_freq",
-        "gradient_steps",
-        "target_update_interval",
-        "checkpoint_freq",
-        "num_threads",
-    )
-    for name in positive:
-        if getattr(config, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(config, name)}")
-    if not 0.0 < config.tau <= 1.0:
-        raise UsageError(f"--tau must be in (0, 1], got {config.tau}")
-    if not 0.0 <= config.gamma <= 1.0:
-        raise UsageError(f"--gamma must be in [0, 1], got {config.gamma}")
-    if config.learning_rate <= 0:
-        raise UsageError(f"--learning-rate must be positive, got {config.learning_rate}")
-    if config.eval_freq < 0 or config.eval_episodes <= 0:
-        raise UsageError("--eval-freq must be ≥ 0 and --eval-episodes positive")
-    if not 0 <= config.seed < 2**32:
-        raise UsageError(f"--seed must be in [0, 2**32), got {config.seed}")
-    if not config.hidden_sizes or min(config.hidden_sizes) <= 0:
-        raise UsageError(f"--hidden-sizes must be positive widths, got {config.hidden_sizes}")
+    return DQNResult(state.q_network, state.best_state, state.episodes, state.evaluations, metrics)

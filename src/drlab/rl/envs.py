@@ -76,8 +76,9 @@ def make_tabular_env(env_id: str, *, slippery: bool = True) -> tuple[gym.Env[Any
     return env, int(env.observation_space.n), num_actions
 
 
-def make_vector_env(env_id: str) -> tuple[gym.Env[Any, Any], int, int]:
-    """An environment for DQN (vector observations, discrete actions), its observation size and action count."""
+def make_dqn_env(env_id: str) -> tuple[gym.Env[Any, Any], int, int]:
+    """One environment DQN can learn (vector observations, discrete actions), its observation size and
+    action count. (One environment, not a gymnasium ``VectorEnv`` of several: "vector" is the observation.)"""
     from gymnasium.spaces import Box
 
     env = make_env(env_id)

@@ -8,24 +8,21 @@ start states.
 Seeds: during training the model is *selected* on start states ``train seed + 10_000 + i``; the
 default ``drlab rl evaluate`` seed, :data:`HELD_OUT_SEED`, gives start states never used for that
 choice, so its score is an honest re-evaluation of the kept model.
+
+This module knows any ``nn.Module`` that maps observations to Q-values, not DQN itself: :mod:`drlab.rl.dqn`
+imports it, never the other way round. Reading a run's model back is :func:`drlab.rl.runs.load_run_model`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from drlab.common.errors import UsageError
-from drlab.common.io import load_weights, read_json
-from drlab.rl.envs import make_vector_env
-
-if TYPE_CHECKING:
-    from drlab.rl.dqn import QNetwork
+from drlab.rl.envs import make_dqn_env
 
 HELD_OUT_SEED = 100_000
 """first reset seed of ``drlab rl evaluate`` (start states the model was not selected on)"""
@@ -62,7 +59,7 @@ def evaluate_greedy(
     """Play ``episodes`` greedy episodes of ``env_id`` in lockstep and return their returns and lengths."""
     if episodes <= 0:
         raise UsageError(f"the number of evaluation episodes must be positive, got {episodes}")
-    envs = [make_vector_env(env_id)[0] for _ in range(episodes)]
+    envs = [make_dqn_env(env_id)[0] for _ in range(episodes)]
     observations = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
     returns = np.zeros(episodes)
     lengths = np.zeros(episodes, dtype=np.int64)
@@ -88,42 +85,3 @@ def evaluate_greedy(
     for env in envs:
         env.close()
     return Evaluation(returns=returns, lengths=lengths)
-
-
-MODEL_FILES = {"best": "model.safetensors", "final": "final_model.safetensors"}
-"""which weights ``drlab rl evaluate --model`` reads: the best-evaluated model (kept) or the last one"""
-
-
-def load_run_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> tuple[QNetwork, Any]:
-    """The Q-network saved in a DQN run directory, and the run's config (a :class:`DQNConfig`)."""
-    from drlab.rl.config import DQNConfig
-    from drlab.rl.dqn import QNetwork
-
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise UsageError(f"{run}: no such run directory")
-    if which not in MODEL_FILES:
-        raise UsageError(f"--model must be one of {', '.join(MODEL_FILES)}, got {which!r}")
-    saved = read_json(run / "config.json")
-    if not isinstance(saved, dict) or saved.get("algorithm") != "dqn":
-        raise UsageError(f"{run}: not a DQN run (its config.json has no algorithm 'dqn')")
-    try:
-        fields = {key: value for key, value in saved["config"].items()}
-        fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-        config = DQNConfig(**fields)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"{run}/config.json: not a DQN config ({exc})") from exc
-    state = load_weights(run / MODEL_FILES[which], device=device)
-    _, observation_size, num_actions = _env_sizes(config.env)
-    q_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
-    try:
-        q_network.load_state_dict(state)
-    except RuntimeError as exc:
-        raise UsageError(f"{run / MODEL_FILES[which]}: weights do not fit the run's Q-network") from exc
-    return q_network, config
-
-
-def _env_sizes(env_id: str) -> tuple[str, int, int]:
-    env, observation_size, num_actions = make_vector_env(env_id)
-    env.close()
-    return env_id, observation_size, num_actions

@@ -1,29 +1,37 @@
-"""Pictures of RL runs: the learning curve of DQN, the Q-table and greedy policy of Q-learning."""
+"""Pictures of RL runs: the learning curve of DQN, the Q-table and greedy policy of Q-learning.
+
+Each function draws a figure and returns it; the run folder writer (:mod:`drlab.rl.runs`) saves it, a
+notebook displays it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from drlab.common.plots import new_figure, save_figure
+from drlab.common.plots import new_figure
+from drlab.rl.records import EpisodeRecord, EvaluationRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ARROWS = {0: "←", 1: "↓", 2: "→", 3: "↑"}
 """FrozenLake's actions: 0 left, 1 down, 2 right, 3 up"""
 
 
 def plot_learning_curve(
-    rows: Sequence[dict[str, Any]], path: str | Path, title: str = "DQN", threshold: float | None = None
-) -> Path:
+    episodes: Sequence[EpisodeRecord],
+    evaluations: Sequence[EvaluationRecord],
+    title: str = "DQN",
+    threshold: float | None = None,
+) -> Figure:
     """Episode returns (light), their moving average, and greedy evaluation means ± std, over env steps."""
     fig, ax = new_figure(figsize=(7, 4.2))
-    episodes = [(int(r["step"]), float(r["return"])) for r in rows if r["kind"] == "episode"]
-    evals = [(int(r["step"]), float(r["return"]), float(r["std"])) for r in rows if r["kind"] == "eval"]
     if episodes:
-        steps, returns = np.array(episodes).T
+        steps, returns = np.array([(e.step, e.episode_return) for e in episodes], dtype=np.float64).T
         ax.plot(
             steps, returns, color="tab:blue", alpha=0.25, lw=0.8, label="training episode return (ε-greedy)"
         )
@@ -32,8 +40,8 @@ def plot_learning_curve(
         ax.plot(
             steps[window - 1 :], smooth, color="tab:blue", lw=1.5, label=f"moving average ({window} episodes)"
         )
-    if evals:
-        steps_e, means, stds = np.array(evals).T
+    if evaluations:
+        steps_e, means, stds = np.array([(e.step, e.mean_return, e.std_return) for e in evaluations]).T
         ax.fill_between(steps_e, means - stds, means + stds, color="tab:orange", alpha=0.2)
         ax.plot(steps_e, means, "o-", color="tab:orange", lw=1.5, ms=3, label="greedy evaluation mean ± std")
         best = int(np.argmax(means[::-1]))  # the latest of the best, as train_dqn keeps it
@@ -45,7 +53,7 @@ def plot_learning_curve(
     ax.set_ylabel("return (sum of rewards)")
     ax.set_title(title)
     ax.legend(loc="best", fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
 def policy_grid(q_table: NDArray[np.floating[Any]], desc: Sequence[str]) -> list[str]:
@@ -63,11 +71,10 @@ def policy_grid(q_table: NDArray[np.floating[Any]], desc: Sequence[str]) -> list
 
 def plot_q_table(
     q_table: NDArray[np.floating[Any]],
-    path: str | Path,
     title: str = "Q-table",
     desc: Sequence[str] | None = None,
     action_names: Sequence[str] | None = None,
-) -> Path:
+) -> Figure:
     """The Q-table as a heat map (states × actions); with a FrozenLake map, also the greedy policy as arrows."""
     columns = 2 if desc is not None else 1
     fig, axes = new_figure(1, columns, figsize=(5.5 * columns, 4.5), squeeze=False)
@@ -98,4 +105,4 @@ def plot_q_table(
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title("greedy policy (shade: max_a Q)")
-    return save_figure(fig, path)
+    return fig

@@ -153,8 +153,3 @@ def describe(result: QLearningResult, config: QLearningConfig) -> list[str]:
     )
     lines += [f"  s={s:>3}  " + "  ".join(f"{v:7.3f}" for v in row) for s, row in enumerate(rows_shown)]
     return lines
-
-
-def to_rows(result: QLearningResult) -> list[dict[str, Any]]:
-    """The training returns as rows for returns.csv."""
-    return [{"episode": i + 1, "return": float(r)} for i, r in enumerate(result.episode_returns)]

@@ -3,6 +3,9 @@
 With probability ε the agent takes a random action (exploration), otherwise the action its Q-values
 rank best (exploitation). ε starts at ``start`` (1.0: every action random) and falls in a straight
 line to ``end`` over the first ``duration`` steps, then stays there.
+
+DQN decays its learning rate along the same kind of line, over the whole run: from ``learning_rate``
+at step 0 to ``final_learning_rate_fraction × learning_rate`` at the last step.
 """
 
 from __future__ import annotations

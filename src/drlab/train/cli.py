@@ -6,10 +6,15 @@ Only the standard library and the torch-free config are imported here; the handl
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
-from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
+from drlab.common.config import (
+    add_command,
+    add_dataclass_arguments,
+    dataclass_from_namespace,
+    mark_untyped,
+    typed_options,
+)
 from drlab.train.config import TrainConfig
 
 TRAIN_DESCRIPTION = """\
@@ -52,9 +57,6 @@ examples:
   drlab predict runs/fashion-mnist-cnn sneaker.jpg bag.png
 """
 
-#: marks the options left out on the command line (a resumed run keeps its saved value for those)
-_NOT_GIVEN: Any = object()
-
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``train``, ``evaluate`` and ``predict`` to the ``drlab`` command line."""
@@ -74,8 +76,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="train on N processes with DistributedDataParallel: re-runs this command under "
         "`torchrun --standalone --nproc-per-node N` (--batch-size stays the global batch)",
     )
-    # remember which options were typed: the help still shows the dataclass defaults
-    train.set_defaults(**{field.name: _NOT_GIVEN for field in dataclasses.fields(TrainConfig)})
+    # remember which options were typed (a resumed run keeps its saved value for the others)
+    mark_untyped(train, TrainConfig)
     train.set_defaults(handler=lambda args: _train(args, train))
 
     evaluate = add_command(
@@ -115,10 +117,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from drlab.common import distributed
     from drlab.common.errors import DrlabError
 
-    given = {name for name, value in vars(args).items() if value is not _NOT_GIVEN}
-    typed = argparse.Namespace(
-        **{name: value for name, value in vars(args).items() if value is not _NOT_GIVEN}
-    )
+    typed_values = typed_options(args)
+    given = set(typed_values)
+    typed = argparse.Namespace(**typed_values)
     config = dataclass_from_namespace(TrainConfig, typed)
     if args.nproc is not None:
         return _launch(args.nproc, parser, typed, config)
@@ -138,35 +139,64 @@ def _launch(
     nproc: int, parser: argparse.ArgumentParser, typed: argparse.Namespace, config: TrainConfig
 ) -> int:
     """``--nproc N``: the same command (the options typed, minus --nproc) on N processes under torchrun."""
-    from pathlib import Path
+    import os
 
     from drlab.common import distributed
+    from drlab.common.device import resolve_device
     from drlab.common.errors import UsageError
-    from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
+    from drlab.common.rundir import inspect_run_dir
 
-    if nproc < 1:
-        raise UsageError(f"--nproc must be ≥ 1, got {nproc}")
+    # every mistake gets its one-line error here, before any process starts or any folder is made
+    most = max(4, 2 * (os.cpu_count() or 1))
+    if not 1 <= nproc <= most:
+        raise UsageError(f"--nproc must be ≥ 1 and at most {most} on this machine, got {nproc}")
     if distributed.read_env().launched:
         raise UsageError(
             "--nproc starts torchrun itself, but this process already runs under torchrun: drop --nproc"
         )
-    # the usual mistakes get their one-line error here, before any process starts
     config.check()
-    out = Path(config.resolved().out or ".")
-    if config.resume and not (out / CONFIG_NAME).is_file():
-        prepare_run_dir(out, resume=True)  # raises: nothing to resume there
-    if not config.resume and not config.force and (out / CONFIG_NAME).is_file():
-        prepare_run_dir(out)  # raises: a run is already there; nothing is touched
+    resolved = config.resolved()
+    device = resolve_device(resolved.device)  # --device cuda without a GPU: refused now
+    if device.type == "cuda":
+        import torch
+
+        if nproc > torch.cuda.device_count():
+            raise UsageError(
+                f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}"
+            )
+    if resolved.batch_size < nproc:
+        raise UsageError(
+            f"--batch-size {resolved.batch_size} is the global batch: with --nproc {nproc} each process "
+            f"needs at least one sample of it; use --batch-size ≥ {nproc}"
+        )
+    if resolved.limit is not None and max(1, round(resolved.limit * resolved.val_fraction)) < nproc:
+        raise UsageError(
+            f"--limit {resolved.limit} leaves fewer validation images than the {nproc} processes that share "
+            f"them; use --limit ≥ {-(-nproc // resolved.val_fraction):.0f} or fewer processes"
+        )
+    assert resolved.out is not None
+    out = inspect_run_dir(resolved.out, "train", resume=config.resume, force=config.force)
     module_args = ["train", *distributed.argv_from_namespace(parser, typed, exclude=("nproc", "handler"))]
     return distributed.launch(nproc, module_args, checkpoint=out / "checkpoint.pt")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from drlab.common.config import check_seed
+    from drlab.common.rundir import claim_run_dir
     from drlab.train.run import evaluate_run
 
-    metrics = evaluate_run(
-        args.run, args.split, device=args.device, data_dir=args.data_dir, offline=args.offline, seed=args.seed
-    )
+    if args.seed is not None:
+        check_seed(args.seed)
+    # evaluate rewrites metrics.json and pictures: only in a folder drlab marked, and not while a run writes
+    with claim_run_dir(args.run, "train", resume=True):
+        metrics = evaluate_run(
+            args.run,
+            args.split,
+            device=args.device,
+            data_dir=args.data_dir,
+            offline=args.offline,
+            seed=args.seed,
+        )
     split = args.split
     print(
         f"{split} accuracy {metrics[f'{split}_accuracy']:.4f}  loss {metrics[f'{split}_loss']:.4f}  "
@@ -187,6 +217,9 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UsageError(f"--top must be ≥ 1, got {args.top}")
+    from drlab.common.config import check_seed
+
+    check_seed(args.seed)
     from drlab.common.seeding import seed_everything
     from drlab.train.predict import predict_files
 

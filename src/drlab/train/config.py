@@ -100,26 +100,30 @@ class TrainConfig:
         )
 
     def check(self) -> None:
-        """Raise :class:`~drlab.common.errors.UsageError` for values no run can use."""
+        """Raise :class:`~drlab.common.errors.UsageError` for values no run can use (every float finite)."""
+        from drlab.common.config import check_int, check_number, check_seed
         from drlab.common.errors import UsageError
 
-        checks = [
-            (self.epochs is None or self.epochs >= 1, f"--epochs must be ≥ 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be ≥ 1, got {self.batch_size}"),
-            (self.lr is None or self.lr > 0, f"--lr must be > 0, got {self.lr}"),
-            (0.0 <= self.momentum < 1.0, f"--momentum must be in [0, 1), got {self.momentum}"),
-            (self.weight_decay is None or self.weight_decay >= 0, "--weight-decay must be ≥ 0"),
-            (self.grad_clip is None or self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}"),
-            (self.patience is None or self.patience >= 1, f"--patience must be ≥ 1, got {self.patience}"),
-            (self.dropout is None or 0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}"),
-            (0.0 < self.val_fraction < 1.0, f"--val-fraction must be in (0, 1), got {self.val_fraction}"),
-            (0 <= self.seed < 2**32, f"--seed must be in [0, 2**32), got {self.seed}"),
-            (self.limit is None or self.limit >= 20, f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}"),
-            (not (self.resume and self.force), "--resume and --force contradict each other: choose one"),
-        ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise UsageError(message)
+        if self.epochs is not None:
+            check_int("--epochs", self.epochs, 1)
+        check_int("--batch-size", self.batch_size, 1)
+        if self.lr is not None:
+            check_number("--lr", self.lr, 0, None, low_open=True)
+        check_number("--momentum", self.momentum, 0, 1, high_open=True)
+        if self.weight_decay is not None:
+            check_number("--weight-decay", self.weight_decay, 0)
+        if self.grad_clip is not None:
+            check_number("--grad-clip", self.grad_clip, 0, None, low_open=True)
+        if self.patience is not None:
+            check_int("--patience", self.patience, 1)
+        if self.dropout is not None:
+            check_number("--dropout", self.dropout, 0, 1, high_open=True)
+        check_number("--val-fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
+        check_seed(self.seed)
+        if self.limit is not None and self.limit < 20:
+            raise UsageError(f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}")
+        if self.resume and self.force:
+            raise UsageError("--resume and --force contradict each other: choose one")
 
 
 #: the fields that define *what* is learned; a run resumed with a different value would not continue it

@@ -20,6 +20,11 @@ import numpy as np
 import torch
 
 from drlab.common.errors import UsageError
+from drlab.common.io import require_regular_file
+
+#: the largest image accepted, in pixels (a 50-megapixel photo): the header is read first, so a
+#: "decompression bomb" (a small PNG that unpacks to 20000×20000) is refused before it is unpacked
+MAX_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -34,16 +39,26 @@ class Prediction:
 
 def image_to_array(path: str | Path, height: int, width: int) -> np.ndarray:
     """Read an image file and return it as a uint8 ``(height, width)`` array in the dataset's format."""
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    file = Path(path)
+    file = require_regular_file(path, "image file")  # a FIFO would block open() forever
     try:
-        with Image.open(file) as opened:
-            opened.load()
-            image = opened.copy()
-    except FileNotFoundError as exc:
-        raise UsageError(f"{file}: no such image file") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as opened:
+                pixels = opened.width * opened.height
+                if pixels > MAX_PIXELS:
+                    raise UsageError(
+                        f"{file}: {opened.width}×{opened.height} pixels is too large to classify "
+                        f"(at most {MAX_PIXELS:,} pixels; it would be shrunk to {width}×{height} anyway)"
+                    )
+                opened.load()
+                image = opened.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UsageError(f"{file}: refused, a decompression bomb ({str(exc)[:120]})") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UsageError(f"{file}: not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from exc
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")

@@ -31,7 +31,7 @@ from torch import nn
 
 from drlab import __version__
 from drlab.common import distributed
-from drlab.common.config import to_dict
+from drlab.common.config import from_json, merge_on_resume, to_dict
 from drlab.common.device import resolve_device
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import (
@@ -42,7 +42,7 @@ from drlab.common.io import (
     write_csv_atomic,
     write_json_atomic,
 )
-from drlab.common.rundir import CONFIG_NAME, prepare_run_dir
+from drlab.common.rundir import CONFIG_NAME, inspect_run_dir, prepare_run_dir, release_run_dir
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
@@ -126,27 +126,27 @@ def resume_config(requested: TrainConfig, given: Iterable[str] | None) -> TrainC
 
     ``given`` names the options the user typed (``None``: all of them). A recipe option (model, data,
     optimiser, seed…) that contradicts the saved run is a :class:`UsageError`: it would not be a
-    continuation of that run.
+    continuation of that run; the others (``--epochs``, ``--device``, ``--patience``…) may change.
     """
     run_dir = Path(requested.out or ".")
-    saved = read_json(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else None
-    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
-        raise UsageError(f"--resume: {run_dir} holds no drlab training run (no readable {CONFIG_NAME})")
+    saved = read_saved_config(run_dir)
     names = {field.name for field in dataclasses.fields(TrainConfig)}
-    base = TrainConfig(**{key: value for key, value in saved["config"].items() if key in names})
-    given_names = names if given is None else set(given)
-    for name in RECIPE_FIELDS:
-        if name in given_names and getattr(requested, name) is not None:
-            wanted, had = getattr(requested, name), getattr(base, name)
-            if wanted != had:
-                option = "--" + name.replace("_", "-")
-                raise UsageError(
-                    f"--resume: the run in {run_dir} was trained with {option} {had}, not {wanted}; "
-                    "resume with the same value (or start a new run with --force / another --out)"
-                )
-    kept = given_names - set(RECIPE_FIELDS) - {"resume", "force", "out"}
-    overrides = {name: getattr(requested, name) for name in kept if name in names}
-    return dataclasses.replace(base, **overrides, resume=True, force=False, out=str(run_dir))
+    given_names = names if given is None else set(given) & names
+    typed = {name: getattr(requested, name) for name in given_names - {"resume", "force", "out"}}
+    allowed = names - set(RECIPE_FIELDS)
+    merged = merge_on_resume(saved, typed, allowed, where=str(run_dir))
+    return dataclasses.replace(merged, resume=True, force=False, out=str(run_dir))
+
+
+def read_saved_config(run_dir: Path) -> TrainConfig:
+    """The resolved :class:`TrainConfig` saved in ``run_dir/config.json``, checked field by field."""
+    path = run_dir / CONFIG_NAME
+    if not path.is_file():
+        raise UsageError(f"--resume: {run_dir} holds no drlab training run (no readable {CONFIG_NAME})")
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{path}: not a drlab training run's config (no 'config' object)")
+    return from_json(TrainConfig, record["config"], str(path))
 
 
 def train(
@@ -167,6 +167,9 @@ def train(
     config.check()
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'drlab[tensorboard]'")
+    out = config.resolved().out
+    assert out is not None
+    inspect_run_dir(out, "train", resume=config.resume, force=config.force)  # refuses before any work
     if config.resume:
         config = resume_config(config.resolved(), given)
     config = config.resolved()
@@ -184,6 +187,7 @@ def train(
             ) from exc
         raise
     finally:
+        release_run_dir(out)  # the lock rank 0 took (nothing on the other ranks)
         if joined_here:
             distributed.teardown()
 
@@ -198,10 +202,6 @@ def _train(
     is_main_process = env.is_main  # rank 0 alone prints and writes files
     log: Callable[[str], None] | None = print if is_main_process and not config.quiet else None
     run_dir = Path(config.out)
-    if not config.resume and not config.force and (run_dir / CONFIG_NAME).exists():
-        # refuses, touching nothing, a folder that already holds a run (rank 0 looks, every rank stops)
-        distributed.main_first(lambda: prepare_run_dir(run_dir))
-
     seed_everything(config.seed)  # the same seed on every rank (DDP copies rank 0's weights anyway)
     splits = load_splits(
         config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
@@ -218,8 +218,10 @@ def _train(
         "recipe": {name: getattr(config, name) for name in RECIPE_FIELDS},
     }
     resume_from = _load_resume_checkpoint(run_dir, checkpoint_info, config) if config.resume else None
-    if not config.resume:  # only now that data, model and options are known to be good
-        distributed.main_first(lambda: prepare_run_dir(run_dir, force=config.force))
+    # only now that data, model, options and checkpoint are known to be good: lock, mark (--force: clear)
+    distributed.main_first(
+        lambda: prepare_run_dir(run_dir, "train", resume=config.resume, force=config.force)
+    )
 
     trainer = Trainer(
         optimizer=config.optimizer,
@@ -259,7 +261,7 @@ def _train(
             "drlab_version": __version__,
             "torch_version": torch.__version__,
         }
-        write_json_atomic(run_dir / CONFIG_NAME, config_record)  # the marker of a run: written first
+        write_json_atomic(run_dir / CONFIG_NAME, config_record)
     if log is not None:
         if config.summary:
             log(summarize(model, dataset.image_shape).table())
@@ -333,10 +335,19 @@ def _eval_batches(
 
 def _load_resume_checkpoint(run_dir: Path, info: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
     path = run_dir / CHECKPOINT_NAME
-    checkpoint = load_checkpoint(path)  # weights_only=True: a malicious pickle is refused here
+    checkpoint = load_checkpoint(path)  # checksum checked; weights_only=True: a malicious pickle is refused
     saved = checkpoint.get("info")
-    if not isinstance(saved, dict):
-        raise UsageError(f"{path}: not a drlab training checkpoint (no model/dataset identity)")
+    done = checkpoint.get("epoch")
+    if not isinstance(saved, dict) or isinstance(done, bool) or not isinstance(done, int) or done < 0:
+        raise UsageError(f"{path}: not a drlab training checkpoint (no model/dataset identity or epoch)")
+    assert config.epochs is not None
+    if done > config.epochs:
+        # --epochs is the total: continuing a 2-epoch run "up to 1 epoch" cannot be honest, and
+        # rewriting config.json with epochs 1 beside 2-epoch weights would make the run lie
+        raise UsageError(
+            f"--resume: the run in {run_dir} has already trained {done} epochs; --epochs is the total, "
+            f"so it must be ≥ {done} (got {config.epochs}); to re-measure it: drlab evaluate {run_dir}"
+        )
     for key, option in (("model", "--model"), ("dataset", "--dataset"), ("image_shape", "image shape")):
         if saved.get(key) != info[key]:
             raise UsageError(
@@ -465,14 +476,41 @@ def _read_run_record(run: Path) -> dict[str, Any]:
         raise UsageError(
             f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
         )
-    record = read_json(run / CONFIG_NAME)
-    if not isinstance(record, dict) or not {"config", "dataset"} <= set(record):
-        raise UsageError(f"{run / CONFIG_NAME}: not a drlab training run's config")
+    path = run / CONFIG_NAME
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UsageError(f"{path}: not a drlab training run's config")
+    from_json(TrainConfig, record["config"], str(path))  # every field present, typed and in range
+    _check_dataset_record(record.get("dataset"), path)
     if not (run / WEIGHTS_NAME).is_file():
         raise UsageError(
             f"{run} has no {WEIGHTS_NAME} yet (the run did not finish; continue it with --resume)"
         )
     return record
+
+
+def _check_dataset_record(info: Any, path: Path) -> None:
+    """The ``dataset`` part of a run's config.json: shapes, classes and normalisation a model can use."""
+    shape = info.get("image_shape") if isinstance(info, dict) else None
+    classes = info.get("classes") if isinstance(info, dict) else None
+    mean, std = (info.get("mean"), info.get("std")) if isinstance(info, dict) else (None, None)
+    ok = (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4096 for n in shape)
+        and isinstance(classes, list)
+        and len(classes) >= 2
+        and all(isinstance(name, str) for name in classes)
+        and isinstance(mean, (int, float))
+        and isinstance(std, (int, float))
+        and math.isfinite(mean)
+        and math.isfinite(std)
+        and std > 0
+    )
+    if not ok:
+        raise UsageError(
+            f"{path}: damaged 'dataset' record (image_shape, classes, mean, std); retrain or restore the file"
+        )
 
 
 def evaluate_run(
@@ -493,9 +531,7 @@ def evaluate_run(
         raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
     run = Path(run_dir)
     model, info = load_trained_model(run)
-    config = TrainConfig(
-        **{k: v for k, v in info["config"].items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
-    )
+    config = from_json(TrainConfig, info["config"], str(run / CONFIG_NAME))
     seed_everything(config.seed if seed is None else seed)
     torch_device = resolve_device(device)
     splits = load_splits(
