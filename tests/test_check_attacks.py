@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = Path(__file__).resolve().parent / "grader_attacks"
 SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 #: the solution's cells an honest student needs: set-up, data, batches, Net, train_one_epoch, evaluate, training
-HONEST_CELLS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15", "tp1-17")
+HONEST_CELLS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15", "tp1-loss", "tp1-17")
 
 pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 
