@@ -8,7 +8,7 @@ grader, a detached process that rewrites the score sheet later, appending to the
 ignoring every interrupt, flooding the output, reading the instructor's environment — and a few more
 (atexit, threads that outlive the cells, sys.settrace, monkey-patching torch).
 
-The bar: every attack scores no more than an empty notebook; the honest notebooks score 13/13 and are
+The bar: every attack scores no more than an empty notebook; the honest notebooks score 14/14 and are
 left byte for byte; the exit status agrees with the CSV; nothing the notebooks started survives the
 grader, so the score sheet written at exit is the one found later; the grader's own files are intact.
 """
@@ -115,12 +115,12 @@ def test_a_class_with_attackers_in_it(
     }
     assert over == {}, f"attacks scored more than an empty notebook: {over}"
     for name in honest:
-        assert rows[name]["score"] == "13" and rows[name]["passed"] == "1", rows[name]["first_problem"]
+        assert rows[name]["score"] == "14" and rows[name]["passed"] == "1", rows[name]["first_problem"]
         assert (submissions / name).read_bytes() == honest[name]  # byte for byte
         assert rows[name]["sandbox"] == "bwrap"
     assert sorted(os.listdir(submissions)) == listing  # nothing planted, nothing removed
     assert (code == 0) == all(row["passed"] == "1" for row in rows.values()) and code == 1
-    assert all(row["max_score"] == "13" for row in rows.values())
+    assert all(row["max_score"] == "14" for row in rows.values())
 
     # what the attacks tried, one by one
     assert rows["b_hang_ignoring_signals.ipynb"]["status"] == "killed"

@@ -140,9 +140,9 @@ def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
     out = " ".join(captured.out.split())  # hints are wrapped: compare on one line
     assert "Traceback" not in out
     assert "`Net` is not defined: write it in the cell marked TODO 1" in out
-    assert "does not define Net, train_one_epoch, evaluate, model, test_accuracy" in out
-    assert "cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
-    assert "did not finish within 8 s: cell 1 (`import time`) was still running" in out
+    assert "does not define Net, train_one_epoch, evaluate, loss_fn, model, test_accuracy" in out
+    assert "code cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
+    assert "did not finish within 8 s: code cell 1 (`import time`) was still running" in out
     assert "not a Jupyter notebook" in out
     assert "a symbolic link: not read" in out and "root:" not in out
     rows = read_rows(scores)
@@ -157,12 +157,12 @@ def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
         ]
     )
     assert rows["a_empty.ipynb"]["status"] == "ok" and rows["a_empty.ipynb"]["runs"] == "1"
-    assert rows["a_empty.ipynb"]["score"] == "1" and rows["a_empty.ipynb"]["max_score"] == "13"
+    assert rows["a_empty.ipynb"]["score"] == "1" and rows["a_empty.ipynb"]["max_score"] == "14"
     assert rows["b_raises.ipynb"]["status"] == "cell-errors" and rows["b_raises.ipynb"]["score"] == "0"
     assert rows["c_endless.ipynb"]["status"] == "timeout"
     for name in ("d_broken.ipynb", "e_link.ipynb"):
         assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
-        assert rows[name]["max_score"] == "13"  # the denominator is fixed
+        assert rows[name]["max_score"] == "14"  # the denominator is fixed
     formula = rows["=HYPERLINK(1).ipynb"]
     assert formula["notebook"] == "'=HYPERLINK(1).ipynb"  # shown as text by a spreadsheet
     assert all(row["passed"] == "0" for row in rows.values())
@@ -389,7 +389,7 @@ def test_seeded_mistake_through_the_sandbox(tmp_path: Path, capsys: pytest.Captu
     assert code == 1
     assert "✗ train_one_epoch zeroes the gradients" in out and "the gradients accumulated" in out
     assert "✓ evaluate returns the accuracy on the data it is given" in out
-    assert "score: 12/13" in out
+    assert "score: 13/14" in out
 
 
 @pytest.mark.slow
@@ -405,5 +405,5 @@ def test_the_exercise_as_shipped_fails_with_helpful_messages(
     assert "raised NotImplementedError: TODO 2: write train_one_epoch" in out
     assert "raised NotImplementedError: TODO 3: write evaluate" in out
     assert "`model` is not defined: write it in the training cell" in out
-    assert "score: 0/13" in out
+    assert "score: 0/14" in out
     assert "Traceback" not in out and "at `raise" not in out

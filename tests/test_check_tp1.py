@@ -3,8 +3,9 @@
 The grader's two halves are composed here without a sandbox: :func:`drlab.check.harvest.harvest`
 calls the namespace's functions on the grader's request (as it does inside the sandbox), and
 :func:`drlab.check.tp1.decide` decides every check from the data alone. Each seeded mistake is a small
-edit of the solution's source (a mutated copy): the test asserts that the check meant to catch it
-fails, with a hint that names the mistake, and that the checks of the untouched functions still pass.
+edit of the solution's source (a mutated copy): the test asserts that the *first* ✗ of the report is
+the check meant to catch it, with a hint that names the real cause, that the checks of the untouched
+functions still pass, and that later failures with the same root say "caused by the failure above".
 The sandboxed path (bwrap, the CLI, attacks) is in test_check_cli.py and test_check_attacks.py.
 """
 
@@ -28,12 +29,14 @@ from drlab.data import tp1 as tp1_data
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 EXERCISE = ROOT / "notebooks" / "03_tp1_fashion_mnist.ipynb"
-# the solution's cells that define things, by cell id: set-up, data, batches, Net, train_one_epoch, evaluate
-DEFINITIONS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15")
+# the solution's cells that define things, by cell id: set-up, data, batches, Net, train_one_epoch,
+# evaluate, loss_fn; then the training cell (model, test_accuracy)
+DEFINITIONS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15", "tp1-loss")
+TRAINING = "tp1-17"
 FUNCTION_CHECKS = (
     "net_output", "net_logits", "net_size",
     "train_lowers_loss", "train_zero_grad", "train_returns_loss", "train_mode",
-    "eval_mode", "eval_no_grad", "eval_accuracy",
+    "eval_mode", "eval_no_grad", "eval_accuracy", "loss_fn",
 )  # fmt: skip
 
 Mutation = tuple[str, str, str]  # (cell id, text to replace, replacement)
@@ -50,14 +53,15 @@ def solution_sources() -> dict[str, str]:
     return {cell["id"]: cell.source for cell in nb.cells if cell.cell_type == "code"}
 
 
-def define(*mutations: Mutation) -> dict[str, Any]:
-    """Execute the solution's defining cells, with ``mutations`` applied, in a fresh namespace."""
+def define(*mutations: Mutation, train: bool = False) -> dict[str, Any]:
+    """Execute the solution's defining cells (and with ``train`` its training cell, tiny budget), with
+    ``mutations`` applied, in a fresh namespace."""
     sources = solution_sources()
     for cell_id, old, new in mutations:
         assert sources[cell_id].count(old) == 1, f"mutation target not found once in {cell_id}: {old!r}"
         sources[cell_id] = sources[cell_id].replace(old, new)
     namespace: dict[str, Any] = {"__name__": "tp1_notebook"}
-    for cell_id in DEFINITIONS:
+    for cell_id in (*DEFINITIONS, TRAINING) if train else DEFINITIONS:
         exec(compile(sources[cell_id], f"<cell {cell_id}>", "exec"), namespace)
     return namespace
 
@@ -79,14 +83,18 @@ def request(seed: int = 0) -> tp1.Request:
 
 
 def run_checks(
-    namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0
+    namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0, lang: tp1.Lang = "en"
 ) -> tuple[list[CheckResult], dict[str, Any]]:
     """Harvest ``namespace`` in this process, as the sandbox would, then decide every check."""
     collector = Collector()
     collector.send("cells", {"errors": [], "timed_out_at": None, "seconds": 0.0, "defined": list(namespace)})
     harvest.harvest(namespace, request(seed).tensors, collector, seed=seed, seconds=seconds)
     collector.send("done", {})
-    return tp1.decide(request(seed), tp1.Harvest(collector.frames))
+    return tp1.decide(request(seed), tp1.Harvest(collector.frames), lang=lang)
+
+
+def first_failure(results: dict[str, CheckResult]) -> CheckResult:
+    return next(result for result in results.values() if not result.passed)
 
 
 def check_results(namespace: dict[str, Any], **kwargs: Any) -> dict[str, CheckResult]:
@@ -112,100 +120,143 @@ def test_solution_functions_pass_every_check(solution_results: dict[str, CheckRe
 
 def test_every_check_is_reported_once_in_order(solution_results: dict[str, CheckResult]) -> None:
     assert list(solution_results) == [check_id for check_id, _, _ in tp1.CHECKS] == list(tp1.CHECK_IDS)
-    assert len(tp1.CHECK_IDS) == 13
+    assert len(tp1.CHECK_IDS) == 14
 
 
-def test_nothing_came_back_fails_every_check_out_of_13() -> None:
-    """A sandbox that sent nothing (killed, os._exit) fails every check; the denominator stays 13."""
+def test_nothing_came_back_fails_every_check_out_of_14() -> None:
+    """A sandbox that sent nothing (killed, os._exit) fails every check; the denominator stays 14;
+    the first ✗ says why, every other one is its consequence."""
     results, _ = tp1.decide(request(), tp1.Harvest({}, killed=True), notebook_timeout=5)
-    assert len(results) == 13 and not any(r.passed for r in results)
+    assert len(results) == 14 and not any(r.passed for r in results)
     assert "still running when its time was up" in results[0].message
     assert all("no answer came back" in r.message or "needs" in r.message for r in results[1:])
+    assert all(r.caused_by == "runs" and r.message.startswith("caused by the failure above") for r in results[1:])
 
 
-SEEDED_MISTAKES: dict[str, tuple[Mutation, str, str]] = {
+CHUNK_MEAN = (
+    ("tp1-15", ".sum().item()", ".float().mean().item()"),
+    ("tp1-15", "return correct / len(y)", "return correct / len(range(0, len(y), chunk))"),
+)
+DETACH = (
+    "tp1-13",
+    "logits = model(x_batch)  #",
+    "logits = model(x_batch).detach().requires_grad_()  #",
+)
+
+# mistake: (mutations, the check whose ✗ must come first, a word of its hint that names the cause,
+# the checks that must be marked "caused by the failure above")
+SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]]] = {
     "no zero_grad": (
-        ("tp1-13", "        optimizer.zero_grad()  # gradients accumulate: start from zero\n", ""),
-        "train_zero_grad",
-        "accumulated",
+        (("tp1-13", "        optimizer.zero_grad()  # gradients accumulate: start from zero\n", ""),),
+        "train_zero_grad", "accumulated", (),
     ),
     "no eval()": (
-        ("tp1-15", "    model.eval()  # dropout off, batch norm on its running statistics\n", ""),
-        "eval_mode",
-        "model.eval()",
+        (("tp1-15", "    model.eval()  # dropout off, batch norm on its running statistics\n", ""),),
+        "eval_mode", "model.eval()", ("eval_accuracy",),
     ),
     "softmax before CrossEntropyLoss (in forward)": (
-        (
-            "tp1-10",
-            "return self.classifier(self.features(x))",
-            "return torch.softmax(self.classifier(self.features(x)), dim=1)",
-        ),
-        "net_logits",
-        "probabilities",
+        (("tp1-10", "return self.classifier(self.features(x))",
+          "return torch.softmax(self.classifier(self.features(x)), dim=1)"),),
+        "net_logits", "probabilities", (),
     ),
     "softmax before CrossEntropyLoss (in the loop)": (
-        ("tp1-13", "loss_fn(logits, y_batch)", "loss_fn(torch.softmax(logits, dim=1), y_batch)"),
-        "train_zero_grad",
-        "softmax",
+        (("tp1-13", "loss_fn(logits, y_batch)", "loss_fn(torch.softmax(logits, dim=1), y_batch)"),),
+        "train_zero_grad", "softmax", ("train_returns_loss",),
     ),
     "wrong output size": (
-        ("tp1-10", "nn.Linear(128, num_classes)", "nn.Linear(128, 9)"),
-        "net_output",
-        "9 outputs per image",
+        (("tp1-10", "nn.Linear(128, num_classes)", "nn.Linear(128, 9)"),),
+        "net_output", "9 outputs per image", (),
     ),
     "accuracy on the training set": (
-        ("tp1-15", "    correct = 0\n", "    correct = 0\n    x, y = train_batches.x, train_batches.y\n"),
-        "eval_accuracy",
-        "x_train",
+        (("tp1-15", "    correct = 0\n", "    correct = 0\n    x, y = train_batches.x, train_batches.y\n"),),
+        "eval_accuracy", "x_train", (),
     ),
     "no model.train()": (
-        ("tp1-13", "    model.train()  # dropout on, batch norm learns from the batch's statistics\n", ""),
-        "train_mode",
-        "model.train()",
+        (("tp1-13", "    model.train()  # dropout on, batch norm learns from the batch's statistics\n", ""),),
+        "train_mode", "model.train()", (),
     ),
     "no torch.no_grad()": (
-        (
-            "tp1-15",
-            "    with torch.no_grad():  # no graph: evaluation needs no gradients\n",
-            "    if True:\n",
-        ),
-        "eval_no_grad",
-        "no_grad",
+        (("tp1-15", "    with torch.no_grad():  # no graph: evaluation needs no gradients\n", "    if True:\n"),),
+        "eval_no_grad", "no_grad", (),
     ),
     "returns the last batch's loss": (
-        ("tp1-13", "return total_loss / n_batches", "return loss.item()"),
-        "train_returns_loss",
-        "last batch",
+        (("tp1-13", "return total_loss / n_batches", "return loss.item()"),),
+        "train_returns_loss", "last batch", (),
     ),
     "returns a tensor": (
-        ("tp1-13", "return total_loss / n_batches", "return loss"),
-        "train_returns_loss",
-        "tensor",
+        (("tp1-13", "return total_loss / n_batches", "return loss"),),
+        "train_returns_loss", "tensor", (),
     ),
     "accuracy as a percentage": (
-        ("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),
-        "eval_accuracy",
-        "percentage",
+        (("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),),
+        "eval_accuracy", "percentage", (),
     ),
     "no optimizer.step()": (
-        ("tp1-13", "        optimizer.step()  # ❹ update of the parameters\n", ""),
-        "train_lowers_loss",
-        "did not change",
+        (("tp1-13", "        optimizer.step()  # ❹ update of the parameters\n", ""),),
+        "train_lowers_loss", "optimizer.step() was never called", ("train_zero_grad", "train_returns_loss"),
     ),
-}
+    # issue 14: the mistakes whose hints used to blame something else
+    "argmax() without dim": (
+        (("tp1-15", "logits.argmax(dim=1)", "logits.argmax()"),),
+        "eval_accuracy", "argmax() without dim", (),
+    ),
+    "mean of per-chunk accuracies": (
+        CHUNK_MEAN,
+        "eval_accuracy", "averages the accuracies of the chunks", (),
+    ),
+    ".detach().requires_grad_() in the loop": (
+        (DETACH,),
+        "train_lowers_loss", ".detach()", ("train_zero_grad", "train_returns_loss"),
+    ),
+    "zero_grad() between backward() and step()": (
+        (("tp1-13", "        loss.backward()  # ❸ gradients\n",
+          "        loss.backward()  # ❸ gradients\n        optimizer.zero_grad()\n"),),
+        "train_lowers_loss", "zero_grad() runs between loss.backward() and optimizer.step()",
+        ("train_zero_grad", "train_returns_loss"),
+    ),
+    # TODO 4, the loss: the classic choices
+    "MSELoss on integer labels": (
+        (("tp1-loss", "loss_fn = nn.CrossEntropyLoss()", "loss_fn = nn.MSELoss()"),),
+        "loss_fn", "MSELoss compares two tensors of the same shape", (),
+    ),
+    "MSE on one-hot targets": (
+        (("tp1-loss", "loss_fn = nn.CrossEntropyLoss()",
+          "def loss_fn(logits, y):\n    return nn.functional.mse_loss(logits, nn.functional.one_hot(y, 10).float())"),),
+        "loss_fn", "mean squared error against one-hot vectors", (),
+    ),
+    "softmax then CrossEntropyLoss (in loss_fn)": (
+        (("tp1-loss", "loss_fn = nn.CrossEntropyLoss()",
+          "def loss_fn(logits, y):\n    return nn.CrossEntropyLoss()(torch.softmax(logits, dim=1), y)"),),
+        "loss_fn", "squashed twice", (),
+    ),
+    "NLLLoss on logits": (
+        (("tp1-loss", "loss_fn = nn.CrossEntropyLoss()", "loss_fn = nn.NLLLoss()"),),
+        "loss_fn", "NLLLoss", (),
+    ),
+    "a loss cut from the graph": (
+        (("tp1-loss", "loss_fn = nn.CrossEntropyLoss()",
+          "def loss_fn(logits, y):\n    return torch.tensor(nn.functional.cross_entropy(logits, y).item())"),),
+        "loss_fn", "no gradient flows", (),
+    ),
+}  # fmt: skip
+#: which checks look at which cell
+TOUCHES = {"tp1-10": "net_", "tp1-13": "train_", "tp1-15": "eval_", "tp1-loss": "loss_"}
 
 
 @pytest.mark.parametrize("mistake", list(SEEDED_MISTAKES))
-def test_seeded_mistake_is_caught_by_its_check(
-    mistake: str, solution_results: dict[str, CheckResult]
-) -> None:
-    mutation, check_id, hint = SEEDED_MISTAKES[mistake]
-    results = check_results(define(mutation))
-    assert not results[check_id].passed, f"{mistake}: {check_id} passed: {results[check_id].message}"
-    assert hint in results[check_id].message
-    # the checks of the function that was not touched still pass
-    touched = {"tp1-10": "net_", "tp1-13": "train_", "tp1-15": "eval_"}[mutation[0]]
-    others = [k for k in FUNCTION_CHECKS if not k.startswith(touched)]
+def test_seeded_mistake_first_failure_names_its_cause(mistake: str) -> None:
+    mutations, check_id, hint, consequences = SEEDED_MISTAKES[mistake]
+    results = check_results(define(*mutations))
+    first = first_failure(results)
+    assert first.id == check_id, f"{mistake}: the first ✗ is {first.id}: {first.message}"
+    assert hint in first.message and not first.caused_by
+    for consequence in consequences:
+        assert not results[consequence].passed
+        assert results[consequence].caused_by == check_id, (consequence, results[consequence].message)
+        assert results[consequence].message.startswith("caused by the failure above")
+    # the checks of the functions that were not touched still pass
+    touched = {TOUCHES[cell_id] for cell_id, _, _ in mutations}
+    others = [k for k in FUNCTION_CHECKS if not k.startswith(tuple(touched))]
     assert [k for k in others if not results[k].passed] == []
 
 

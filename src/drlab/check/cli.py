@@ -33,10 +33,13 @@ decide every check in the grader's process, against its own reference and labels
   train_one_epoch   (model, batches, optimizer, loss_fn) → mean loss: lowers the loss, zeroes the
                     gradients at every batch, puts the model in training mode
   evaluate          (model, x, y) → accuracy in [0, 1]: eval mode, no_grad, the data it is given
+  loss_fn           the loss of a classification: cross-entropy of the logits and integer labels
   model             the trained Net beats the stated accuracy on the test set
   test_accuracy     evaluate(model, x_test, y_test), as the checker measures it
 
-One line per check (✓/✗), a hint under each ✗, a score out of 13. Exit status 0 only when every
+One line per check (✓/✗), a hint under each ✗ that names the likely cause (a ✗ with the same
+root as one above says "caused by the failure above"), a score out of 14, in the notebook's language
+(metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every
 notebook passes every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
 every *.ipynb in it is graded (--jobs at a time), and --csv keeps one row per notebook, rewritten as
 each one is graded: Ctrl-C keeps the rows already graded.
@@ -52,6 +55,7 @@ TP1_EPILOG = """\
 examples:
   drlab check tp1 notebooks/03_tp1_fashion_mnist.ipynb              your work, the full budget
   drlab check tp1 my_tp1.ipynb --budget tiny                        a quick look (small data, lower bar)
+  drlab check tp1 notebooks/fr/03_tp1_fashion_mnist.ipynb --lang en the French edition, reported in English
   drlab check tp1 submissions/ --csv scores.csv --jobs 2            a class's submissions
 
 The notebook trains on Fashion-MNIST when its files are cached (drlab data download fashion-mnist),
@@ -172,7 +176,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
         out(f"warning: not sandboxed ({problem}): each notebook runs with your rights", err=True)
     settings = GradingSettings(
         timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
-        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs),
+        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
     )  # fmt: skip
     graded: list[Any] = []
     started: list[Path] = []

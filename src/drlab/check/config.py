@@ -25,3 +25,5 @@ class CheckConfig:
     """notebooks graded at the same time, each in its own sandbox"""
     memory_gb: float = 4.0
     """memory (address space, GiB) each notebook may use"""
+    lang: Literal["auto", "en", "fr"] = "auto"
+    """language of the reports: auto is the notebook's own (its metadata drlab.lang: en or fr), else English"""

@@ -52,7 +52,7 @@ PROBES: dict[str, dict[str, Any]] = {
     "evaluate": {"dropout": 0.5, "batch_norm": True},
 }
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
-CONTRACT = ("Net", "train_one_epoch", "evaluate", "model", "test_accuracy")
+CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
 
 
 class ProbeNet(nn.Module):
@@ -83,6 +83,50 @@ class ForwardSpy:
 
     def remove(self) -> None:
         self._handle.remove()
+
+
+class TrainingSpy:
+    """Evidence of the four steps inside the student's ``train_one_epoch`` (data for the grader's hints).
+
+    It counts the model's forward calls (❶), the gradients that reached its parameters during
+    ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters' ``.grad``
+    held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.forward = ForwardSpy(model)
+        self.gradients_in = 0
+        self.steps: list[str] = []
+        self._handles = [
+            parameter.register_hook(self._count)
+            for parameter in model.parameters()
+            if parameter.requires_grad
+        ]
+        self._handles.append(optimizer.register_step_pre_hook(self._before_step))
+
+    def _count(self, grad: torch.Tensor) -> None:
+        self.gradients_in += 1
+
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
+        if all(g is None for g in grads):
+            self.steps.append("none")
+        elif all(g is None or not bool(g.any()) for g in grads):
+            self.steps.append("zero")
+        else:
+            self.steps.append("some")
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "forward_calls": len(self.forward.calls),
+            "gradients_in": self.gradients_in,
+            "steps": self.steps[:1000],
+        }
+
+    def remove(self) -> None:
+        self.forward.remove()
+        for handle in self._handles:
+            handle.remove()
 
 
 def probe_state(tensors: Mapping[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
@@ -332,7 +376,8 @@ def harvest_model(
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """``model``: is it a Net, its weights, its logits on the grader's two sets of test images."""
     data: dict[str, Any] = {
-        "test_accuracy": describe_value(ns["test_accuracy"]) if "test_accuracy" in ns else None
+        "test_accuracy": describe_value(ns["test_accuracy"]) if "test_accuracy" in ns else None,
+        "inputs": input_statistics(ns),
     }
     if "model" not in ns:
         return {**data, "status": "missing"}, {}
@@ -374,6 +419,27 @@ def harvest_model(
     return {**data, "status": "ok"}, out
 
 
+def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean, std, min and max of the images the notebook trained and measured on (the first 2,000)."""
+    found: dict[str, dict[str, float]] = {}
+    for name in ("x_test", "x_val", "train_batches"):
+        try:
+            value = ns.get(name)
+            if name == "train_batches":
+                value = getattr(value, "x", None)
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() > 0:
+                sample = value[:2000].detach().float().cpu()
+                found[name] = {
+                    "mean": float(sample.mean()),
+                    "std": float(sample.std()),
+                    "min": float(sample.min()),
+                    "max": float(sample.max()),
+                }
+        except Exception:  # a student's object may raise on access: no statistics for it
+            continue
+    return found
+
+
 def harvest_net(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -412,6 +478,7 @@ def harvest_train_lowers(
     x, y = tensors["lowers.x"], tensors["lowers.y"]
     batches = _batches(x, y, 32)
     optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
+    spy = TrainingSpy(probe, optimizer)
     try:
         for _ in range(3):
             call_student(
@@ -420,7 +487,9 @@ def harvest_train_lowers(
             )  # fmt: skip
     except StudentError as exc:
         return {"error": str(exc)}, {}
-    return {"error": None}, trainable(probe)
+    finally:
+        spy.remove()
+    return {"error": None, **spy.data()}, trainable(probe)
 
 
 def harvest_train_zero_grad(
@@ -429,14 +498,18 @@ def harvest_train_zero_grad(
     """One epoch of two batches (SGD, lr 0.1): the probe's weights after, and what the function returned."""
     probe = make_probe(tensors, "zero_grad")
     batches = _batches(tensors["zero_grad.x"], tensors["zero_grad.y"], 16)
+    optimizer = torch.optim.SGD(probe.parameters(), lr=0.1)
+    spy = TrainingSpy(probe, optimizer)
     try:
         returned = call_student(
             "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
-            probe, batches, torch.optim.SGD(probe.parameters(), lr=0.1), nn.CrossEntropyLoss(), seconds=seconds,
+            probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
         )  # fmt: skip
     except StudentError as exc:
         return {"error": str(exc)}, {}
-    return {"error": None, "returned": describe_value(returned)}, trainable(probe)
+    finally:
+        spy.remove()
+    return {"error": None, "returned": describe_value(returned), **spy.data()}, trainable(probe)
 
 
 def harvest_train_mode(
@@ -479,7 +552,46 @@ def harvest_evaluate(
         return {"error": str(exc), "calls": spy.calls}, {}
     finally:
         spy.remove()
-    return {"error": None, "calls": spy.calls, "returned": describe_value(returned)}, {}
+    data: dict[str, Any] = {"error": None, "calls": spy.calls, "returned": describe_value(returned)}
+    # a second call on 1,037 images (a prime number of them: whatever the chunk size, the last chunk
+    # is smaller), where averaging per-chunk accuracies gives another number than the accuracy
+    probe.train()
+    try:
+        data["returned_big"] = describe_value(
+            call_student(
+                "evaluate(model, x, y)",
+                ns["evaluate"],
+                probe,
+                tensors["evaluate_big.x"],
+                tensors["evaluate_big.y"],
+                seconds=seconds,
+            )
+        )
+    except StudentError as exc:
+        data["error_big"] = str(exc)
+    return data, {}
+
+
+def harvest_loss(
+    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The student's ``loss_fn`` on the grader's logits and labels: its value and its gradient."""
+    loss_fn = ns["loss_fn"]
+    logits = tensors["loss.logits"].clone().requires_grad_(True)
+    data: dict[str, Any] = {"type": type(loss_fn).__name__[:60]}
+    try:
+        value = call_student("loss_fn(logits, y_batch)", loss_fn, logits, tensors["loss.y"], seconds=seconds)
+    except StudentError as exc:
+        return {**data, "error": None, "raised": str(exc)}, {}
+    data.update(error=None, returned=describe_value(value))
+    out: dict[str, torch.Tensor] = {}
+    if isinstance(value, torch.Tensor):
+        data["shape"] = list(value.shape)[:4]
+        if value.numel() == 1 and value.requires_grad:
+            with contextlib.suppress(Exception):  # not connected to the logits: no gradient to send
+                (grad,) = torch.autograd.grad(value.reshape(()), logits)
+                out["grad"] = grad.detach().float().cpu().contiguous()
+    return data, out
 
 
 def harvest(
@@ -502,6 +614,7 @@ def harvest(
         "train_zero_grad": ("train_one_epoch",),
         "train_mode": ("train_one_epoch",),
         "evaluate": ("evaluate",),
+        "loss": ("loss_fn",),
     }
     steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
         "model": lambda: harvest_model(namespace, tensors, seconds),
@@ -510,6 +623,7 @@ def harvest(
         "train_zero_grad": lambda: harvest_train_zero_grad(namespace, tensors, seconds),
         "train_mode": lambda: harvest_train_mode(namespace, tensors, seconds),
         "evaluate": lambda: harvest_evaluate(namespace, tensors, seconds),
+        "loss": lambda: harvest_loss(namespace, tensors, seconds),
     }
     for name, step in steps.items():
         missing = [needed for needed in needs[name] if needed not in namespace]

@@ -28,6 +28,8 @@ class CheckResult:
     title: str
     passed: bool
     message: str = ""
+    caused_by: str = ""
+    """the id of the check above whose failure has the same root (empty: this failure is a root)"""
 
 
 @dataclass
@@ -46,6 +48,8 @@ class NotebookReport:
     """why some checks could not run, when they could not"""
     sandbox: str = ""
     """how the notebook ran: "bwrap", or "not sandboxed (why)\""""
+    lang: str = "en"
+    """the language of the report: the notebook's ("en" or "fr"), or --lang"""
 
     @property
     def score(self) -> int:
@@ -124,33 +128,58 @@ def find_notebooks(folder: Path) -> list[Path]:
 # Reports as text
 
 
+#: the report's own words, in English and French (the checks' titles and hints come translated)
+WORDS = {
+    "en": {
+        "title": "TP1 check",
+        "unsandboxed": "the notebook ran with the grader's rights",
+        "digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
+        "missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in order? "
+        "(the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
+        "budget": "budget",
+        "all": "all checks pass",
+        "to_fix": "{n} to fix",
+        "not_graded": "not graded",
+        "score": "score",
+    },
+    "fr": {
+        "title": "Vérification du TP1",
+        "unsandboxed": "le notebook a tourné avec les droits du correcteur",
+        "digits": "note : Fashion-MNIST n'est pas disponible ici : noté sur les chiffres (agrandis en 28×28)",
+        "missing": "ce notebook ne définit pas {names} : est-ce bien le notebook du TP1, complété et exécuté "
+        "dans l'ordre ? (les noms sont listés en tête de 03_tp1_fashion_mnist.ipynb)",
+        "budget": "budget",
+        "all": "toutes les vérifications passent",
+        "to_fix": "{n} à corriger",
+        "not_graded": "non noté",
+        "score": "score",
+    },
+}
+
+
 def format_report(report: NotebookReport, *, width: int = 100) -> str:
-    """The report a student reads: one ✓/✗ line per check, a hint under each ✗, the score."""
+    """The report a student reads, in the report's language: one ✓/✗ line per check, a hint under each
+    ✗ (a ✗ whose root is reported above says so), the score."""
+    words = WORDS.get(report.lang, WORDS["en"])
     facts = report.facts
     context = ", ".join(
         part
         for part in (
             str(facts.get("dataset", "")),
-            f"budget {facts['budget']}" if facts.get("budget") else "",
+            f"{words['budget']} {facts['budget']}" if facts.get("budget") else "",
             f"{report.seconds:.0f} s" if report.seconds else "",
             report.sandbox if report.sandboxed else "",
         )
         if part
     )
-    lines = [f"TP1 check — {printable(report.notebook)}" + (f"  ({context})" if context else "")]
+    lines = [f"{words['title']} — {printable(report.notebook)}" + (f"  ({context})" if context else "")]
     if report.sandbox and not report.sandboxed:
-        lines.extend(_wrap(f"! {report.sandbox}: the notebook ran with the grader's rights", width))
+        lines.extend(_wrap(f"! {report.sandbox}: {words['unsandboxed']}", width))
     if facts.get("fashion_mnist_missing"):
-        lines.append("  note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)")
+        lines.append(f"  {words['digits']}")
     missing = facts.get("missing") or []
     if len(missing) >= 3:
-        lines.extend(
-            _wrap(
-                f"! this notebook does not define {', '.join(missing)}: is it the TP1 notebook, completed and "
-                "run in order? (the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
-                width,
-            )
-        )
+        lines.extend(_wrap("! " + words["missing"].format(names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
         detail = f" — {check.message}" if check.passed and check.message else ""
@@ -161,10 +190,10 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
-    verdict = "all checks pass" if report.passed else f"{report.max_score - report.score} to fix"
+    verdict = words["all"] if report.passed else words["to_fix"].format(n=report.max_score - report.score)
     if report.status == "unreadable":
-        verdict = "not graded"
-    lines.append(f"score: {report.score}/{report.max_score} — {verdict}")
+        verdict = words["not_graded"]
+    lines.append(f"{words['score']}: {report.score}/{report.max_score} — {verdict}")
     return "\n".join(lines)
 
 
@@ -206,7 +235,7 @@ def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> l
             row[check_id] = int(passed_by_id.get(check_id, False))
         row["first_problem"] = report.problem[:300] or (
             f"{failed[0].id}: {failed[0].message}"[:300] if failed else ""
-        )
+        )  # the first ✗ is a root: later ones may be its consequences
         rows.append({key: spreadsheet_safe(value) for key, value in row.items()})
     return rows
 

@@ -18,10 +18,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drlab.check.report import NotebookReport, read_submission, unreadable_report
 from drlab.common.errors import DrlabError
+
+if TYPE_CHECKING:
+    from drlab.check.tp1 import Lang
 
 #: the checks' share of the wall-clock limit, after the cells: this many times --check-seconds…
 CHECKS_SHARE = 6
@@ -39,6 +42,8 @@ class GradingSettings:
     check_seconds: float
     memory_gb: float
     threads: int = 1
+    lang: str = "auto"
+    """"auto" (the notebook's language), "en" or "fr\""""
 
 
 def checks_share(settings: GradingSettings) -> float:
@@ -75,10 +80,28 @@ def parse_notebook(raw: bytes) -> Any:
     return nb
 
 
-def _cell_label(index: int, source: str) -> str:
-    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
-    first = first if len(first) <= 60 else first[:59] + "…"
-    return f"cell {index + 1}" + (f" (`{first}`)" if first else "")
+def cell_labels(nb: Any) -> dict[int, tuple[int, str]]:
+    """By cell index: the cell's number among the code cells (markdown cells are not counted, as the
+    student does not count them) and its first line, for the messages."""
+    labels = {}
+    number = 0
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        source = cell.get("source") if isinstance(cell.get("source"), str) else ""
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        labels[index] = (number, first if len(first) <= 60 else first[:59] + "…")
+    return labels
+
+
+def report_language(nb: Any, wanted: str) -> Lang:
+    """``wanted`` ("en"/"fr"), or for "auto" the notebook's ``metadata.drlab.lang``; English otherwise."""
+    if wanted in ("en", "fr"):
+        return wanted  # type: ignore[return-value]
+    drlab = nb.get("metadata", {}).get("drlab", {})
+    lang = drlab.get("lang") if isinstance(drlab, dict) else None
+    return "fr" if lang == "fr" else "en"
 
 
 def grade_notebook(
@@ -135,9 +158,10 @@ def grade_notebook(
         run.frames,
         killed=run.killed,
         exit_code=run.exit_code,
-        cell_labels={cell["index"]: _cell_label(cell["index"], cell["source"]) for cell in cells},
+        cell_labels=cell_labels(nb),
     )
-    checks, facts = decide(request, outcome, notebook_timeout=settings.timeout)
+    lang = report_language(nb, settings.lang)
+    checks, facts = decide(request, outcome, notebook_timeout=settings.timeout, lang=lang)
     problems = []
     status = "ok"
     cells_frame = outcome.frames.get("cells")
@@ -169,6 +193,7 @@ def grade_notebook(
         facts=facts,
         problem="; ".join(problems),
         sandbox=run.note,
+        lang=lang,
     )
 
 
