@@ -130,7 +130,9 @@ def test_nothing_came_back_fails_every_check_out_of_14() -> None:
     assert len(results) == 14 and not any(r.passed for r in results)
     assert "still running when its time was up" in results[0].message
     assert all("no answer came back" in r.message or "needs" in r.message for r in results[1:])
-    assert all(r.caused_by == "runs" and r.message.startswith("caused by the failure above") for r in results[1:])
+    assert all(
+        r.caused_by == "runs" and r.message.startswith("caused by the failure above") for r in results[1:]
+    )
 
 
 CHUNK_MEAN = (
@@ -264,8 +266,10 @@ def test_empty_namespace_says_what_to_write() -> None:
     results = check_results({})
     assert [k for k, r in results.items() if r.passed] == ["runs"]  # it ran; nothing else is there
     assert "`Net` is not defined: write it in the cell marked TODO 1" in results["net_output"].message
-    assert "`train_one_epoch` is not defined" in results["train_zero_grad"].message
-    assert "`evaluate` is not defined" in results["eval_accuracy"].message
+    assert "`train_one_epoch` is not defined" in results["train_lowers_loss"].message
+    # one missing function, one hint: its other checks are marked as consequences
+    assert results["train_zero_grad"].caused_by == "train_lowers_loss"
+    assert "`evaluate` is not defined" in results["eval_mode"].message
     assert "`model` is not defined" in results["model_accuracy"].message
     assert "needs the trained `model`" in results["reported_accuracy"].message
 
@@ -282,8 +286,8 @@ def test_exercise_stubs_fail_with_their_todo() -> None:
             exec(cell.source, namespace)
     results = check_results(namespace)
     assert "NotImplementedError: TODO 1" in results["net_output"].message
-    assert "NotImplementedError: TODO 2" in results["train_zero_grad"].message
-    assert "NotImplementedError: TODO 3" in results["eval_accuracy"].message
+    assert "NotImplementedError: TODO 2" in results["train_lowers_loss"].message
+    assert "NotImplementedError: TODO 3" in results["eval_mode"].message
 
 
 def test_model_checks_measure_the_test_set_themselves() -> None:
@@ -348,7 +352,8 @@ def test_a_constant_evaluate_fails_whatever_the_seed(seed: int) -> None:
     namespace["evaluate"] = lambda model, x, y: constant
     by_id = check_results(namespace, seed=seed)
     assert by_id["eval_accuracy"].passed is False  # evaluate never called the model
-    assert "never called the model" in by_id["eval_accuracy"].message
+    assert "never called the model" in by_id["eval_mode"].message
+    assert by_id["eval_accuracy"].caused_by == "eval_mode"
 
 
 def test_student_code_that_hangs_is_stopped() -> None:
@@ -431,3 +436,154 @@ def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "huge")
     with pytest.raises(ValueError, match="choose from full, tiny"):
         tp1_data.budget_from_env()
+
+
+# --------------------------------------------------------------------------------------------------
+# Causes the grader reads from the trained model and the notebook's tensors
+
+UNNORMALISED = ("tp1-08", "normalise = dict(mean=dataset.mean, std=dataset.std, device=device)", "normalise = dict(device=device)")  # fmt: skip
+
+
+def test_unnormalised_inputs_are_named_not_train_longer() -> None:
+    """Images left in [0, 1]: the untrained model's ✗ names the inputs (the old hint said "train
+    longer"), and test_accuracy's ✗ is marked as its consequence (it used to say "use the test split")."""
+    namespace = define(UNNORMALISED)
+    assert float(namespace["x_test"].mean()) > 0.1  # the mutation did leave the images un-normalised
+    torch.manual_seed(0)
+    namespace["model"] = namespace["Net"]()
+    namespace["test_accuracy"] = namespace["evaluate"](
+        namespace["model"], namespace["x_test"], namespace["y_test"]
+    )
+    results = check_results(namespace)
+    first = first_failure(results)
+    assert first.id == "model_accuracy" and "not normalised" in first.message, first.message
+    assert "train for more epochs" not in first.message
+    reported = results["reported_accuracy"]
+    assert reported.passed or reported.caused_by == "model_accuracy", reported.message
+
+
+def test_normalised_inputs_are_not_blamed() -> None:
+    """The oracle: the same untrained model on the notebook's normalised images gets the generic hint."""
+    namespace = define()
+    torch.manual_seed(0)
+    namespace["model"] = namespace["Net"]()
+    namespace["test_accuracy"] = namespace["evaluate"](
+        namespace["model"], namespace["x_test"], namespace["y_test"]
+    )
+    results = check_results(namespace)
+    assert "not normalised" not in results["model_accuracy"].message
+    assert "train for more epochs" in results["model_accuracy"].message
+    assert results["reported_accuracy"].passed
+
+
+# each: mutations, the first ✗, a word of its hint, the checks that must be its consequences when they fail
+TRAINED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], set[str], str, tuple[str, ...]]] = {
+    "un-normalised inputs": ((UNNORMALISED,), {"model_accuracy", "reported_accuracy"}, "not normalised", ("reported_accuracy",)),
+    "argmax() without dim": (SEEDED_MISTAKES["argmax() without dim"][0], {"eval_accuracy"}, "without dim", ("reported_accuracy",)),
+    "mean of per-chunk accuracies": (CHUNK_MEAN, {"eval_accuracy"}, "averages the accuracies", ("reported_accuracy",)),
+    ".detach().requires_grad_() in the loop": ((DETACH,), {"train_lowers_loss"}, ".detach()", ("model_accuracy",)),
+    "MSE on one-hot targets": (SEEDED_MISTAKES["MSE on one-hot targets"][0], {"loss_fn"}, "one-hot", ("model_accuracy",)),
+    "softmax then CrossEntropyLoss (in loss_fn)": (
+        SEEDED_MISTAKES["softmax then CrossEntropyLoss (in loss_fn)"][0], {"loss_fn"}, "squashed twice", ("model_accuracy",),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", list(TRAINED_MISTAKES))
+def test_trained_mistake_first_failure_names_its_cause(mistake: str) -> None:
+    """The whole notebook's definitions and its training cell (tiny budget), with one mistake: the first
+    ✗ names it, and the trained model's checks, when they fail, are marked as its consequences."""
+    mutations, first_ids, hint, consequences = TRAINED_MISTAKES[mistake]
+    results = check_results(define(*mutations, train=True))
+    first = first_failure(results)
+    assert first.id in first_ids and hint in first.message, (first.id, first.message)
+    for consequence in consequences:
+        result = results[consequence]
+        assert result.passed or result.caused_by == first.id, (consequence, result.message)
+    assert [r.id for r in results.values() if not r.passed and not r.caused_by] == [first.id]
+
+
+# --------------------------------------------------------------------------------------------------
+# The report's language
+
+
+def test_every_check_speaks_english_and_french() -> None:
+    for check_id, (english, french), _ in tp1.CHECKS:
+        assert english and french and english != french, check_id
+    for name, (english, french) in tp1.WHERE.items():
+        assert english != french, name
+
+
+@pytest.mark.parametrize(
+    "mistake", ["no zero_grad", "MSE on one-hot targets", ".detach().requires_grad_() in the loop"]
+)
+def test_french_report_names_the_same_cause_in_french(mistake: str) -> None:
+    mutations, check_id, _, consequences = SEEDED_MISTAKES[mistake]
+    namespace = define(*mutations)
+    english = check_results(namespace)
+    french = check_results(namespace, lang="fr")
+    assert [r.passed for r in french.values()] == [r.passed for r in english.values()]
+    first = first_failure(french)
+    assert first.id == check_id
+    assert first.title == dict((i, t) for i, t, _ in tp1.CHECKS)[check_id][1]
+    assert first.message != english[check_id].message
+    for consequence in consequences:
+        assert french[consequence].message.startswith("conséquence de l'échec ci-dessus")
+    words = {
+        "no zero_grad": "les gradients s'accumulent",
+        "MSE on one-hot targets": "l'erreur quadratique moyenne",
+        ".detach().requires_grad_() in the loop": "graphe de calcul est coupé",
+    }
+    assert words[mistake] in first.message
+
+
+def test_the_report_language_comes_from_the_notebook_unless_asked() -> None:
+    from drlab.check.runner import report_language
+
+    french = nbformat.read(ROOT / "notebooks" / "fr" / "03_tp1_fashion_mnist.ipynb", as_version=4)
+    english = nbformat.read(EXERCISE, as_version=4)
+    bare = nbformat.v4.new_notebook()
+    assert report_language(french, "auto") == "fr"
+    assert report_language(english, "auto") == "en"
+    assert report_language(bare, "auto") == "en"  # no metadata: English
+    assert report_language(french, "en") == "en" and report_language(english, "fr") == "fr"
+
+
+def test_french_report_text() -> None:
+    from drlab.check.report import NotebookReport, format_report
+
+    results, facts = tp1.decide(request(), tp1.Harvest({}, killed=True), notebook_timeout=5, lang="fr")
+    report = NotebookReport("tp1.ipynb", "killed", 14, results, facts=facts, lang="fr")
+    text = format_report(report)
+    assert text.startswith("Vérification du TP1 — tp1.ipynb")
+    assert "le notebook tournait encore quand son temps a expiré" in text
+    assert "score: 0/14 — 14 à corriger" in text
+    assert "the notebook" not in text
+
+
+def test_cells_are_numbered_as_the_student_sees_them() -> None:
+    """ "code cell N" counts the code cells only (markdown cells are not numbered in Jupyter)."""
+    from drlab.check.runner import cell_labels
+
+    nb = nbformat.read(SOLUTION, as_version=4)
+    labels = cell_labels(nb)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    assert sorted(labels) == code
+    assert [labels[i][0] for i in code] == list(range(1, len(code) + 1))
+    (training,) = [i for i, cell in enumerate(nb.cells) if cell.get("id") == TRAINING]
+    assert training > labels[training][0]  # the markdown cells above are not counted
+    assert labels[training][1].rstrip("…") in nb.cells[training].source.splitlines()[0]
+    harvest_ = tp1.Harvest(
+        {
+            "cells": (
+                {"errors": [{"index": training, "ename": "NameError", "evalue": "loss_fn", "line": 6}]},
+                {},
+            )
+        },
+        cell_labels=labels,
+    )
+    results, _ = tp1.decide(request(), harvest_)
+    number = labels[training][0]
+    assert results[0].message.startswith(f"code cell {number} (`EPOCHS = ")
+    assert ", line 6 raised NameError: loss_fn" in results[0].message

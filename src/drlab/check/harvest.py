@@ -31,6 +31,7 @@ import sysconfig
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -580,7 +581,13 @@ def harvest_loss(
     logits = tensors["loss.logits"].clone().requires_grad_(True)
     data: dict[str, Any] = {"type": type(loss_fn).__name__[:60]}
     try:
-        value = call_student("loss_fn(logits, y_batch)", loss_fn, logits, tensors["loss.y"], seconds=seconds)
+        with (
+            warnings.catch_warnings()
+        ):  # MSELoss warns of the broadcast it is about to fail: the hint says it
+            warnings.simplefilter("ignore")
+            value = call_student(
+                "loss_fn(logits, y_batch)", loss_fn, logits, tensors["loss.y"], seconds=seconds
+            )
     except StudentError as exc:
         return {**data, "error": None, "raised": str(exc)}, {}
     data.update(error=None, returned=describe_value(value))
