@@ -393,6 +393,36 @@ def test_seeded_mistake_through_the_sandbox(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.slow
+def test_the_french_exercise_is_answered_in_french_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """metadata.drlab.lang = "fr": the report is French; --lang en gives the English one; the first
+    ✗ names the cell by its number among the code cells and its first line."""
+    exercise = shutil.copy(NOTEBOOKS / "fr" / "03_tp1_fashion_mnist.ipynb", tmp_path / "exercice.ipynb")
+    nb = nbformat.read(exercise, as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    (net_cell,) = [
+        n for n, c in enumerate(code_cells, start=1) if "Net()" in c.source and "print(net)" in c.source
+    ]
+    assert len(code_cells) < len(nb.cells)  # markdown cells are not counted
+
+    code = main(["check", "tp1", str(exercise), "--budget", "tiny", "--timeout", "300"])
+    french = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    assert french.startswith("Vérification du TP1")
+    assert f"La cellule de code {net_cell} (`# Look before you train" in french
+    assert "`Net` n'est pas défini" in french or "NotImplementedError: TODO 1" in french
+    assert "conséquence de l'échec ci-dessus" in french
+    assert "score: 0/14 — 14 à corriger" in french
+
+    code = main(["check", "tp1", str(exercise), "--budget", "tiny", "--timeout", "300", "--lang", "en"])
+    english = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    assert english.startswith("TP1 check") and f"code cell {net_cell} (`# Look before you train" in english
+    assert "caused by the failure above" in english and "score: 0/14 — 14 to fix" in english
+
+
+@pytest.mark.slow
 def test_the_exercise_as_shipped_fails_with_helpful_messages(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

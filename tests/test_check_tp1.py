@@ -489,8 +489,7 @@ TRAINED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], set[str], str, tuple[str
 }  # fmt: skip
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mistake", list(TRAINED_MISTAKES))
+@pytest.mark.parametrize("mistake", list(TRAINED_MISTAKES))  # ≈ 5 s each: tiny budget, 2 epochs
 def test_trained_mistake_first_failure_names_its_cause(mistake: str) -> None:
     """The whole notebook's definitions and its training cell (tiny budget), with one mistake: the first
     ✗ names it, and the trained model's checks, when they fail, are marked as its consequences."""
@@ -498,7 +497,7 @@ def test_trained_mistake_first_failure_names_its_cause(mistake: str) -> None:
     results = check_results(define(*mutations, train=True))
     first = first_failure(results)
     assert first.id in first_ids and hint in first.message, (first.id, first.message)
-    for consequence in consequences:
+    for consequence in (c for c in consequences if c != first.id):
         result = results[consequence]
         assert result.passed or result.caused_by == first.id, (consequence, result.message)
     assert [r.id for r in results.values() if not r.passed and not r.caused_by] == [first.id]

@@ -32,6 +32,7 @@ The contract, stated in the notebook — what the student defines:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -307,6 +308,31 @@ def _message(data: Mapping[str, Any], key: str) -> str:
     return printable(str(data.get(key, "")))[:600]
 
 
+#: the sandbox's own sentences (drlab.check.harvest, in English) and their French
+_SANDBOX_FRENCH = (
+    (
+        re.compile(r" did not return within ([\d.]+) s \(an endless loop\?\)"),
+        r" n'a pas répondu en \1 s (une boucle sans fin ?)",
+    ),
+    (re.compile(r" \(in ([^,]+), at `"), r" (dans \1, à `"),
+    (
+        re.compile(r"^measuring `model` on the test set took more than"),
+        "mesurer `model` sur le test a pris plus de",
+    ),
+    (re.compile(r"^`model` failed on the test images: "), "`model` a échoué sur les images de test : "),
+    (re.compile(r"^could not run: "), "impossible d'exécuter : "),
+    (re.compile(r" on a batch of shape (\([\d, ]+\)) raised "), r" sur un batch de forme \1 a levé "),
+    (re.compile(r"^([\w.]+\([^()]*\)) raised "), r"\1 a levé "),
+)
+
+
+def in_french(text: str) -> str:
+    """A message written in the sandbox (``Net() raised ValueError: …``) with its English words in French."""
+    for pattern, french in _SANDBOX_FRENCH:
+        text = pattern.sub(french, text, count=1)
+    return text
+
+
 def _number(value: Any) -> dict[str, Any]:
     """A returned value as the sandbox described it: ``{"kind", "type", "value"}``, checked."""
     if not isinstance(value, dict):
@@ -557,7 +583,7 @@ class Context:
                 name, name
             )
             text = _message(data, "error")
-            raise Failed(text, text, cause=cause)
+            raise Failed(text, in_french(text), cause=cause)
         return data, tensors
 
     @cached_property
@@ -583,11 +609,11 @@ class Context:
                 if "argument" in message:
                     raise Failed(
                         message + " (Net() must work without arguments: give every argument a default)",
-                        message
+                        in_french(message)
                         + " (Net() doit marcher sans argument : donnez une valeur par défaut à chacun)",
                         cause="net",
                     )
-                raise Failed(message, message, cause="net")
+                raise Failed(message, in_french(message), cause="net")
             parameters = sum(t.numel() for t in _parameters(tensors))
             if status == "forward-error":
                 message = _message(data, "error")
@@ -596,13 +622,13 @@ class Context:
                         message + ". The model receives images (B, 1, 28, 28): flatten them inside forward "
                         "(nn.Flatten() or x.flatten(1)) before the first nn.Linear, which then takes "
                         "28·28 = 784 inputs",
-                        message
+                        in_french(message)
                         + ". Le modèle reçoit des images (B, 1, 28, 28) : aplatissez-les dans forward "
                         "(nn.Flatten() ou x.flatten(1)) avant la première couche nn.Linear, qui prend alors "
                         "28·28 = 784 entrées",
                         cause="net",
                     )
-                raise Failed(message, message, cause="net")
+                raise Failed(message, in_french(message), cause="net")
             if status != "ok":
                 raise Failed(NO_ANSWER, cause="no_answer")
             output = tensors.get("output")
@@ -706,7 +732,7 @@ class Context:
                 )
             if status == "error":
                 text = _message(data, "error")
-                raise Failed(text, text, cause="model")
+                raise Failed(text, in_french(text), cause="model")
             if data.get("is_net") is not True:
                 raise Failed(
                     f"`model` is a {type_}, not an instance of your Net: the training cell must train "
@@ -1313,7 +1339,7 @@ def _check_big_evaluate(ctx: Context, outcome: EvaluateOutcome) -> Message:
         text = outcome.error_big or NO_ANSWER[0]
         raise Failed(
             f"on 1,037 images of the checker: {text}",
-            f"sur 1 037 images du correcteur : {text}",
+            f"sur 1 037 images du correcteur : {in_french(text)}",
             cause="evaluate",
         )
     value = big["value"]
@@ -1359,19 +1385,19 @@ def check_loss_fn(ctx: Context) -> Message:
     if raised:
         if "MSE" in type_ or "mse" in raised or "must match the size" in raised or "Long" in raised:
             raise Failed(
-                f"loss_fn(logits, y_batch) with logits (B, 10) and integer labels (B,) raised {raised}. "
+                f"with logits (B, 10) and integer labels (B,), {raised}. "
                 "MSELoss compares two tensors of the same shape (a regression: predictions that approach "
                 "numbers); the labels are class indices, not quantities. For 10 classes use "
                 "nn.CrossEntropyLoss(), which takes the raw scores (logits) and the integer labels",
-                f"loss_fn(logits, y_batch), avec des logits (B, 10) et des labels entiers (B,), a levé {raised}. "
+                f"avec des logits (B, 10) et des labels entiers (B,), {in_french(raised)}. "
                 "MSELoss compare deux tenseurs de même forme (une régression : des prédictions qui approchent "
                 "des nombres) ; les labels sont des indices de classe, pas des quantités. Pour 10 classes, "
                 "prenez nn.CrossEntropyLoss(), qui prend les scores bruts (logits) et les labels entiers",
                 cause="loss",
             )
         raise Failed(
-            f"loss_fn(logits, y_batch) with logits (B, 10) and integer labels (B,) raised {raised}",
-            f"loss_fn(logits, y_batch), avec des logits (B, 10) et des labels entiers (B,), a levé {raised}",
+            f"with logits (B, 10) and integer labels (B,), {raised}",
+            f"avec des logits (B, 10) et des labels entiers (B,), {in_french(raised)}",
             cause="loss",
         )
     returned = _number(data.get("returned"))
