@@ -1671,12 +1671,13 @@ def decide(
             if root is not None:
                 # the same root as a ✗ above: say so, and do not repeat its hint word for word
                 root_title, root_text = titles[root][language], root_texts[root]
+                # French typography: no-break spaces inside « » and before ":" (the line never breaks there)
                 marker = (
-                    f"{CAUSED_BY[1]} (« {root_title} »)"
+                    f"{CAUSED_BY[1]} (\u00ab\u00a0{root_title}\u00a0\u00bb)"
                     if lang == "fr"
                     else f"{CAUSED_BY[0]} (“{root_title}”)"
                 )
-                separator = " : " if lang == "fr" else ": "
+                separator = "\u00a0: " if lang == "fr" else ": "
                 text = marker if text == root_text else marker + separator + text
                 results.append(CheckResult(check_id, title[language], False, text, caused_by=root))
             else:
