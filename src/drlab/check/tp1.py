@@ -128,14 +128,14 @@ def reference_train_one_epoch(
     for x_batch, y_batch in batches:
         if max_batches is not None and len(losses) >= max_batches:
             break
-        logits = model(x_batch)  # 1. forward pass ("passe avant")
+        logits = model(x_batch)  # ❶ forward pass (propagation avant)
         if softmax_first:
             logits = torch.softmax(logits, dim=1)
-        loss = loss_fn(logits, y_batch)  # 2. loss
-        loss.backward()  # 3. gradients, added into each parameter's .grad
-        optimizer.step()  # 4. update: θ ← θ − η ∇θ
+        loss = loss_fn(logits, y_batch)  # ❷ loss (fonction de perte)
+        loss.backward()  # ❸ gradients (rétropropagation), added into each parameter's .grad
+        optimizer.step()  # ❹ update of the parameters (mise à jour des paramètres): θ ← θ − η ∇θ
         if zero_grad:
-            optimizer.zero_grad()  # .grad accumulates: start the next batch from zero
+            optimizer.zero_grad()  # .grad accumulates: remise à zéro before the next batch
         losses.append(loss.item())
     return sum(losses) / len(losses)
 
