@@ -39,8 +39,8 @@ decide every check in the grader's process, against its own reference and labels
 
 One line per check (✓/✗), a hint under each ✗ that names the likely cause (a ✗ with the same
 root as one above says "caused by the failure above"), a score out of 14, in the notebook's language
-(metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every
-notebook passes every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
+(metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every notebook passes
+every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
 every *.ipynb in it is graded (--jobs at a time), and --csv keeps one row per notebook, rewritten as
 each one is graded: Ctrl-C keeps the rows already graded.
 
