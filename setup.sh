@@ -52,6 +52,17 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "setup: Graphviz's 'dot' not found: install it (apt install graphviz / brew install graphviz / conda install graphviz) to draw graphs"
   fi
 fi
+# Bubblewrap's `bwrap` gives `drlab check tp1` one sandbox per graded notebook (Linux only); without it
+# grading still works, and every report and score-sheet row says "not sandboxed".
+if [ "$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing bubblewrap (apt-get)"
+    (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
+      || echo "setup: could not install bubblewrap; drlab check tp1 will grade without a sandbox"
+  else
+    echo "setup: bubblewrap's 'bwrap' not found: install it (apt install bubblewrap / dnf install bubblewrap) so that drlab check tp1 grades each notebook in a sandbox"
+  fi
+fi
 
 # The real Fashion-MNIST for TP1, offline: Debian/Ubuntu's package puts Zalando's four files in
 # /usr/share/datasets/fashion-mnist/, where drlab finds them (verified by content, read in place).

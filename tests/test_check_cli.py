@@ -1,22 +1,42 @@
 """``drlab check tp1`` from the command line: arguments, broken notebooks, a folder of submissions → CSV.
 
-The notebooks here are small ones written by the tests; they run in real Jupyter kernels (nbclient),
-which is what the grader does. The shipped TP1 notebooks are graded in test_notebooks.py.
+The notebooks here are small ones written by the tests; they run in the grader's sandbox (bwrap where
+it works here, else "not sandboxed"). The attacks on the grader are in test_check_attacks.py; the
+shipped TP1 notebooks are graded in test_notebooks.py.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from drlab.check.runner import MARKER, NotebookReport, _parse_payload, format_report, grade_notebook
+from drlab.check import sandbox
+from drlab.check.report import (
+    CheckResult,
+    NotebookReport,
+    check_csv_target,
+    find_notebooks,
+    format_report,
+    read_submission,
+    score_rows,
+    spreadsheet_safe,
+)
+from drlab.check.sandbox import FRAME_TAG, FrameParser
 from drlab.cli import main
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -24,6 +44,11 @@ def write_notebook(path: Path, *sources: str) -> Path:
     nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nbformat.write(nb, path)
     return path
+
+
+def read_rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {Path(row["notebook"].lstrip("'")).name: row for row in csv.DictReader(handle)}
 
 
 def test_help_describes_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,63 +63,76 @@ def test_help_describes_the_contract(capsys: pytest.CaptureFixture[str]) -> None
         "--timeout",
         "--seed",
         "--budget",
-        "NOTEBOOK_OR_FOLDER",
+        "--jobs",
+        "bwrap",
     ):
         assert text in out
 
 
-def test_check_without_an_exercise_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check"]) == 2
-    assert "error: choose an exercise to check: tp1" in capsys.readouterr().err
+def test_check_without_an_exercise_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """As ``drlab rl`` and ``drlab data``: the help, exit 0."""
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "tp1" in out and "EXERCISE" in out
 
 
 @pytest.mark.parametrize(
     ("make", "extra", "message"),
     [
         (lambda d: d / "missing.ipynb", [], "no such notebook or folder"),
-        (lambda d: d, [], "no .ipynb notebook in this folder"),
-        (lambda d: (d / "x.ipynb").write_text("{not json") and d / "x.ipynb", [], "not a Jupyter notebook"),
-        (
-            lambda d: (d / "y.ipynb").write_text('{"cells": 3}') and d / "y.ipynb",
-            [],
-            "not a Jupyter notebook",
-        ),
-        (lambda d: d / "any.ipynb", ["--timeout", "0"], "--timeout must be > 0"),
+        (lambda d: d / "empty_folder", [], "no .ipynb notebook in this folder"),
+        (lambda d: d / "any.ipynb", ["--timeout", "0"], "--timeout must be"),
+        (lambda d: d / "any.ipynb", ["--timeout", "inf"], "--timeout must be"),
+        (lambda d: d / "any.ipynb", ["--timeout", "nan"], "--timeout must be"),
+        (lambda d: d / "any.ipynb", ["--check-seconds", "inf"], "--check-seconds must be"),
+        (lambda d: d / "any.ipynb", ["--check-seconds", "-1"], "--check-seconds must be"),
+        (lambda d: d / "any.ipynb", ["--jobs", "0"], "--jobs must be"),
+        (lambda d: d / "any.ipynb", ["--memory-gb", "inf"], "--memory-gb must be"),
         (lambda d: d / "any.ipynb", ["--budget", "huge"], "invalid choice"),
         (lambda d: d / "any.ipynb", ["--seed", "-1"], "--seed must be in"),
+        (lambda d: d / "any.ipynb", ["--csv", "{d}"], "is a folder"),
+        (lambda d: d / "any.ipynb", ["--csv", "{d}/no/such/scores.csv"], "does not exist"),
+        (lambda d: d / "link.ipynb", [], "a symbolic link"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(
+def test_bad_input_is_one_line_and_exit_2_before_any_grading(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], make: object, extra: list[str], message: str
 ) -> None:
-    write_notebook(tmp_path / "any.ipynb", "x = 1") if extra else None
+    write_notebook(tmp_path / "any.ipynb", "x = 1")
+    (tmp_path / "empty_folder").mkdir()
+    (tmp_path / "link.ipynb").symlink_to(tmp_path / "any.ipynb")
     target = make(tmp_path)  # type: ignore[operator]
     code = None
     try:
-        code = main(["check", "tp1", str(target), *extra])
+        code = main(["check", "tp1", str(target), *[e.format(d=tmp_path) for e in extra]])
     except SystemExit as exc:  # argparse's own errors
         code = exc.code
     assert code == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err and len(captured.err.strip().splitlines()) <= 2
+    assert "TP1 check" not in captured.out  # nothing was graded
 
 
 def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Defines nothing, raises, loops forever, is not a notebook: four clear verdicts, one CSV row each."""
+    """Defines nothing, raises, loops forever, not a notebook, a link, a formula for a name: one row each."""
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     write_notebook(submissions / "a_empty.ipynb", "print('hello')")
     write_notebook(submissions / "b_raises.ipynb", "x = [1, 2]\nx[5]", "y = 2")
     write_notebook(submissions / "c_endless.ipynb", "import time\nwhile True:\n    time.sleep(0.05)", "z = 3")
     (submissions / "d_broken.ipynb").write_text("this is not JSON")
+    (submissions / "e_link.ipynb").symlink_to("/etc/passwd")
+    write_notebook(submissions / "=HYPERLINK(1).ipynb", "print('hi')")
     (submissions / "notes.txt").write_text("not a notebook, ignored")
     scores = tmp_path / "out" / "scores.csv"
+    scores.parent.mkdir()
+    monkeypatch.chdir(submissions)
 
     code = main(
-        ["check", "tp1", str(submissions), "--csv", str(scores), "--timeout", "8", "--budget", "tiny"]
+        ["check", "tp1", ".", "--csv", str(scores), "--timeout", "8", "--budget", "tiny", "--jobs", "2"]
     )
 
     assert code == 1
@@ -102,64 +140,117 @@ def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
     out = " ".join(captured.out.split())  # hints are wrapped: compare on one line
     assert "Traceback" not in out
     assert "`Net` is not defined: write it in the cell marked TODO 1" in out
-    assert "does not define Net, train_one_epoch, evaluate, model, test_accuracy" in out
-    assert "cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
-    assert "did not finish within 8 s: cell 1 (`import time`) was still running" in out
+    assert "does not define Net, train_one_epoch, evaluate, loss_fn, model, test_accuracy" in out
+    assert "code cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
+    assert "did not finish within 8 s: code cell 1 (`import time`) was still running" in out
     assert "not a Jupyter notebook" in out
-    assert "[4/4] grading d_broken.ipynb" in captured.err
-    with open(scores, newline="", encoding="utf-8") as handle:
-        rows = {Path(row["notebook"]).name: row for row in csv.DictReader(handle)}
-    assert list(rows) == ["a_empty.ipynb", "b_raises.ipynb", "c_endless.ipynb", "d_broken.ipynb"]
+    assert "a symbolic link: not read" in out and "root:" not in out
+    rows = read_rows(scores)
+    assert sorted(rows) == sorted(
+        [
+            "a_empty.ipynb",
+            "b_raises.ipynb",
+            "c_endless.ipynb",
+            "d_broken.ipynb",
+            "e_link.ipynb",
+            "=HYPERLINK(1).ipynb",
+        ]
+    )
     assert rows["a_empty.ipynb"]["status"] == "ok" and rows["a_empty.ipynb"]["runs"] == "1"
-    assert rows["a_empty.ipynb"]["score"] == "1" and rows["a_empty.ipynb"]["max_score"] == "13"
+    assert rows["a_empty.ipynb"]["score"] == "1" and rows["a_empty.ipynb"]["max_score"] == "14"
     assert rows["b_raises.ipynb"]["status"] == "cell-errors" and rows["b_raises.ipynb"]["score"] == "0"
     assert rows["c_endless.ipynb"]["status"] == "timeout"
-    assert rows["d_broken.ipynb"]["status"] == "unreadable" and rows["d_broken.ipynb"]["score"] == "0"
+    for name in ("d_broken.ipynb", "e_link.ipynb"):
+        assert rows[name]["status"] == "unreadable" and rows[name]["score"] == "0"
+        assert rows[name]["max_score"] == "14"  # the denominator is fixed
+    formula = rows["=HYPERLINK(1).ipynb"]
+    assert formula["notebook"] == "'=HYPERLINK(1).ipynb"  # shown as text by a spreadsheet
     assert all(row["passed"] == "0" for row in rows.values())
+    sandboxed = sandbox.bwrap_problem() is None
+    graded = [row for name, row in rows.items() if row["status"] != "unreadable"]
+    assert all((row["sandbox"] == "bwrap") == sandboxed for row in graded)
     assert not list(scores.parent.glob(".*.tmp"))  # written atomically: no temporary file left
 
 
-def test_a_fake_verdict_printed_by_the_notebook_is_ignored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_bwrap_grading_works_and_every_line_says_not_sandboxed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = '{"checks": [{"id": "runs", "title": "t", "passed": true, "message": ""}]}'
-    notebook = write_notebook(
-        tmp_path / "cheat.ipynb", f"print({MARKER!r} + ' 0123456789abcdef ' + {fake!r})"
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bwrap is not installed")
+    write_notebook(tmp_path / "n.ipynb", "import os\nprint(os.getcwd())")
+    scores = tmp_path / "scores.csv"
+    code = main(
+        [
+            "check",
+            "tp1",
+            str(tmp_path / "n.ipynb"),
+            "--csv",
+            str(scores),
+            "--timeout",
+            "20",
+            "--budget",
+            "tiny",
+        ]
     )
-    # a user-level "python3" kernelspec pointing to another Python must not be used: the grader runs
-    # the kernel with its own interpreter, where drlab is installed
-    kernelspec = tmp_path / "jupyter" / "kernels" / "python3"
-    kernelspec.mkdir(parents=True)
-    (kernelspec / "kernel.json").write_text(
-        '{"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], '
-        '"display_name": "elsewhere", "language": "python"}'
-    )
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    report = grade_notebook(notebook, timeout=60, budget="tiny")
-    assert report.status == "ok", report.problem
-    assert report.max_score == 13 and report.score == 1  # only "runs" passes: the real checks ran
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "warning: not sandboxed (bwrap is not installed)" in captured.err
+    assert "! not sandboxed (bwrap is not installed)" in captured.out
+    (row,) = read_rows(scores).values()
+    assert row["sandbox"] == "not sandboxed (bwrap is not installed)" and row["score"] == "1"
 
 
-def test_the_payload_must_carry_this_runs_nonce() -> None:
-    cell = nbformat.v4.new_code_cell("")
-    cell.outputs = [
-        nbformat.v4.new_output("stream", name="stdout", text=f'{MARKER} other {{"checks": []}}\n')
-    ]
-    assert _parse_payload(cell, "mine") is None
-    cell.outputs[0]["text"] = f'{MARKER} mine {{"checks": []}}\n'
-    assert _parse_payload(cell, "mine") == {"checks": []}
-    cell.outputs[0]["text"] = f"{MARKER} mine [1, 2]\n"
-    assert _parse_payload(cell, "mine") is None
+# --------------------------------------------------------------------------------------------------
+# The pieces, without a sandbox
+
+
+def frame(name: str, data: object, tensors: bytes = b"") -> bytes:
+    meta = json.dumps(data).encode()
+    return FRAME_TAG + f" {name} {len(meta)} {len(tensors)}\n".encode() + meta + tensors
+
+
+def test_frames_are_cut_from_any_chunks_and_the_first_of_each_name_is_kept() -> None:
+    stream = (
+        frame("net", {"status": "ok"}, b"xyz")
+        + frame("net", {"status": "forged"})
+        + frame("cells", {"errors": []})
+    )
+    parser = FrameParser()
+    for start in range(0, len(stream), 7):  # the pipe delivers it in pieces
+        parser.feed(stream[start : start + 7])
+    assert parser.problem == ""
+    assert parser.frames["net"].data == {"status": "ok"} and parser.frames["net"].tensors == b"xyz"
+    assert parser.frames["cells"].data == {"errors": []}
+
+
+@pytest.mark.parametrize(
+    ("stream", "problem"),
+    [
+        (b"hello world\n" + frame("net", {}), "malformed"),
+        (FRAME_TAG + b" net 10000000000 0\n", "too large"),
+        (b"x" * 300, "malformed"),
+    ],
+)
+def test_a_malformed_channel_is_dropped_not_trusted(stream: bytes, problem: str) -> None:
+    parser = FrameParser()
+    parser.feed(stream)
+    parser.feed(frame("net", {"status": "ok"}))
+    assert problem in parser.problem and parser.frames == {}
+
+
+def test_a_frame_whose_json_is_not_an_object_is_ignored() -> None:
+    parser = FrameParser()
+    parser.feed(frame("net", [1, 2]) + frame("evaluate", {"calls": []}))
+    assert list(parser.frames) == ["evaluate"]
 
 
 def test_report_text_shows_hints_under_failures() -> None:
-    from drlab.check.runner import CheckLine
-
     report = NotebookReport(
         notebook="n.ipynb",
         status="ok",
-        checks=[CheckLine("a", "first", True, "fine"), CheckLine("b", "second", False, "do this " * 30)],
+        max_score=2,
+        checks=[CheckResult("a", "first", True, "fine"), CheckResult("b", "second", False, "do this " * 30)],
         facts={"budget": "tiny", "dataset": "digits"},
+        sandbox="bwrap",
     )
     text = format_report(report, width=60)
     assert "✓ first — fine" in text and "✗ second" in text
@@ -167,10 +258,126 @@ def test_report_text_shows_hints_under_failures() -> None:
     assert text.splitlines()[-1] == "score: 1/2 — 1 to fix"
 
 
+def test_a_notebook_name_cannot_drive_the_terminal() -> None:
+    report = NotebookReport(notebook="\x1b[2Jevil\n.ipynb", status="ok", max_score=13)
+    assert "\x1b" not in format_report(report) and "?[2Jevil?.ipynb" in format_report(report)
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(cell: str) -> None:
+    assert spreadsheet_safe(cell) == "'" + cell
+    report = NotebookReport(notebook=cell, status="unreadable", max_score=13, problem=cell)
+    row = score_rows([report], ["runs"])[0]
+    assert row["notebook"] == "'" + cell and row["first_problem"] == "'" + cell
+    assert spreadsheet_safe("0.9123") == "0.9123" and spreadsheet_safe(3) == 3
+
+
+def test_submissions_are_read_only_as_regular_files(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "n.ipynb", "x = 1")
+    assert read_submission(notebook) == notebook.read_bytes()
+    (tmp_path / "link.ipynb").symlink_to("/etc/passwd")
+    with pytest.raises(ValueError, match="symbolic link"):
+        read_submission(tmp_path / "link.ipynb")
+    os.mkfifo(tmp_path / "fifo.ipynb")  # reading a FIFO would wait for a writer forever
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_submission(tmp_path / "fifo.ipynb")
+    (tmp_path / "folder.ipynb").mkdir()
+    assert find_notebooks(tmp_path) == sorted(tmp_path / n for n in ("fifo.ipynb", "link.ipynb", "n.ipynb"))
+
+
+def test_the_csv_target_is_checked_before_grading(tmp_path: Path) -> None:
+    assert check_csv_target(tmp_path / "scores.csv") is None
+    assert "folder" in (check_csv_target(tmp_path) or "")
+    assert "does not exist" in (check_csv_target(tmp_path / "no" / "scores.csv") or "")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
+    assert "symbolic link" in (check_csv_target(tmp_path / "link.csv") or "")
+
+
+def drlab_process(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.Popen([sys.executable, "-m", "drlab", *args], env=env, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
 @pytest.mark.slow
-def test_seeded_mistake_through_the_real_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ctrl_c_keeps_what_was_graded_and_stops_every_sandbox(tmp_path: Path) -> None:
+    """Ctrl-C while a notebook still runs: exit 130, the rows already graded are in the CSV, no sandbox left."""
+    write_notebook(tmp_path / "a_quick.ipynb", "x = 1")
+    write_notebook(
+        tmp_path / "b_endless.ipynb", "import time  # drlab-ctrl-c-test\nwhile True:\n    time.sleep(0.1)"
+    )
+    scores = tmp_path / "scores.csv"
+    grader = drlab_process(
+        "check", "tp1", str(tmp_path), "--csv", str(scores), "--timeout", "600", "--budget", "tiny", "--jobs", "2",
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (scores.exists() and "a_quick" in scores.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    sandboxes = descendants(grader.pid)
+    assert sandboxes  # the endless notebook's sandbox is running
+    grader.send_signal(signal.SIGINT)
+    _, err = grader.communicate(timeout=60)
+    assert grader.returncode == 130
+    assert b"interrupted: 1 of 2 notebooks graded" in err and b"Traceback" not in err
+    assert list(read_rows(scores)) == ["a_quick.ipynb"]
+    time.sleep(1)
+    assert [pid for pid in sandboxes if alive(pid)] == []
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its parent to read its status does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc's parent links)."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_loses_no_row(tmp_path: Path) -> None:
+    """`drlab check tp1 … | head -c 1`: the reader leaves at once; grading goes on, every row is written."""
+    for name in ("a.ipynb", "b.ipynb", "c.ipynb"):
+        write_notebook(tmp_path / name, "x = 1")
+    scores = tmp_path / "scores.csv"
+    grader = drlab_process(
+        "check", "tp1", str(tmp_path), "--csv", str(scores), "--timeout", "60", "--budget", "tiny",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert grader.stdout is not None
+    grader.stdout.read(1)
+    grader.stdout.close()  # the reader is gone
+    _, err = grader.communicate(timeout=600)
+    assert grader.returncode == 1  # graded; not every check passes
+    assert b"Traceback" not in err
+    assert sorted(read_rows(scores)) == ["a.ipynb", "b.ipynb", "c.ipynb"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The TP1 notebooks, end to end (they train: slow)
+
+
+@pytest.mark.slow
+def test_seeded_mistake_through_the_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A copy of the solution without zero_grad, graded end to end: exit 1, the right ✗ and its hint."""
-    nb = nbformat.read(NOTEBOOKS / "03_tp1_fashion_mnist_solution.ipynb", as_version=4)
+    nb = nbformat.read(SOLUTION, as_version=4)
     (cell,) = [c for c in nb.cells if c.get("id") == "tp1-13"]
     line = "        optimizer.zero_grad()  # gradients accumulate: start from zero\n"
     assert line in cell.source
@@ -182,7 +389,37 @@ def test_seeded_mistake_through_the_real_kernel(tmp_path: Path, capsys: pytest.C
     assert code == 1
     assert "✗ train_one_epoch zeroes the gradients" in out and "the gradients accumulated" in out
     assert "✓ evaluate returns the accuracy on the data it is given" in out
-    assert "score: 12/13" in out
+    assert "score: 13/14" in out
+
+
+@pytest.mark.slow
+def test_the_french_exercise_is_answered_in_french_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """metadata.drlab.lang = "fr": the report is French; --lang en gives the English one; the first
+    ✗ names the cell by its number among the code cells and its first line."""
+    exercise = shutil.copy(NOTEBOOKS / "fr" / "03_tp1_fashion_mnist.ipynb", tmp_path / "exercice.ipynb")
+    nb = nbformat.read(exercise, as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    (net_cell,) = [
+        n for n, c in enumerate(code_cells, start=1) if "Net()" in c.source and "print(net)" in c.source
+    ]
+    assert len(code_cells) < len(nb.cells)  # markdown cells are not counted
+
+    code = main(["check", "tp1", str(exercise), "--budget", "tiny", "--timeout", "300"])
+    french = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    assert french.startswith("Vérification du TP1")
+    assert f"La cellule de code {net_cell} (`# Look before you train" in french
+    assert "`Net` n'est pas défini" in french or "NotImplementedError: TODO 1" in french
+    assert "conséquence de l'échec ci-dessus" in french
+    assert "score: 0/14 — 14 à corriger" in french
+
+    code = main(["check", "tp1", str(exercise), "--budget", "tiny", "--timeout", "300", "--lang", "en"])
+    english = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    assert english.startswith("TP1 check") and f"code cell {net_cell} (`# Look before you train" in english
+    assert "caused by the failure above" in english and "score: 0/14 — 14 to fix" in english
 
 
 @pytest.mark.slow
@@ -198,5 +435,5 @@ def test_the_exercise_as_shipped_fails_with_helpful_messages(
     assert "raised NotImplementedError: TODO 2: write train_one_epoch" in out
     assert "raised NotImplementedError: TODO 3: write evaluate" in out
     assert "`model` is not defined: write it in the training cell" in out
-    assert "score: 0/13" in out
+    assert "score: 0/14" in out
     assert "Traceback" not in out and "at `raise" not in out

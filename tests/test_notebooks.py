@@ -2,16 +2,19 @@
 
 - two editions: English in ``notebooks/``, French in ``notebooks/fr/`` (same file names). Their code cells
   are identical — code is written once, in the English edition, and copied — only the prose differs;
-- every notebook of both editions is stored without outputs and runs from top to bottom with
+- every notebook of both editions (and the instructor's TP1 solutions, ``instructor/`` and
+  ``instructor/fr/``) is stored without outputs and runs from top to bottom with
   ``DRLAB_NOTEBOOK_BUDGET=tiny`` (the TP1 exercise runs until its first TODO and stops there, as a
-  student's "Run All" would; the solution is run by ``drlab check tp1`` and must pass every check);
+  student's "Run All" would; the solution is graded by ``drlab check tp1`` and must pass every check);
 - the TP1 exercise and its solution differ only in the cells marked ``todo`` / ``solution`` (and the title);
+- the solution is not among what students receive (``notebooks/``, ``git archive``);
 - one word for the forward pass: "propagation avant", in the notebooks and in ``drlab linreg --help``;
 - ``environment.yml`` (conda) and ``pyproject.toml`` (pip) list the same dependencies.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,23 +22,25 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from drlab.check.runner import kernel_environment
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 EDITIONS = {"en": NOTEBOOKS, "fr": NOTEBOOKS / "fr"}
+# the instructor's solutions, one per edition, outside what students receive
+SOLUTIONS = {"en": ROOT / "instructor", "fr": ROOT / "instructor" / "fr"}
 EXERCISE = "03_tp1_fashion_mnist.ipynb"
 SOLUTION = "03_tp1_fashion_mnist_solution.ipynb"
 ALL_NOTEBOOKS = [path for folder in EDITIONS.values() for path in sorted(folder.glob("*.ipynb"))]
+SOLUTION_NOTEBOOKS = [folder / SOLUTION for folder in SOLUTIONS.values()]
 
 
 def name_of(path: Path) -> str:
-    """``01_….ipynb`` for the English edition, ``fr/01_….ipynb`` for the French one."""
-    return path.relative_to(NOTEBOOKS).as_posix()
+    """``notebooks/01_….ipynb``, ``notebooks/fr/01_….ipynb``, ``instructor/fr/03_…_solution.ipynb``."""
+    return path.relative_to(ROOT).as_posix()
 
 
 def edition_of(path: Path) -> str:
-    return next(lang for lang, folder in EDITIONS.items() if path.parent == folder)
+    folders = [*EDITIONS.items(), *SOLUTIONS.items()]
+    return next(lang for lang, folder in folders if path.parent == folder)
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -48,13 +53,21 @@ def test_the_course_notebooks_are_there_in_both_editions() -> None:
         "01_gradient_descent_numpy.ipynb",
         "02_pytorch_regression.ipynb",
         EXERCISE,
-        SOLUTION,
         "04_dqn_cartpole.ipynb",
     } <= english
     assert {path.name for path in EDITIONS["fr"].glob("*.ipynb")} == english
+    assert all(path.is_file() for path in SOLUTION_NOTEBOOKS)
 
 
-@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=name_of)
+def test_students_do_not_receive_the_solution() -> None:
+    """The solutions live in instructor/, which `git archive` leaves out (export-ignore) and no package ships."""
+    assert not any("solution" in path.name for path in ALL_NOTEBOOKS)
+    assert not any(NOTEBOOKS.rglob("*solution*"))
+    attributes = (ROOT / ".gitattributes").read_text(encoding="utf-8").split("\n")
+    assert "instructor/ export-ignore" in attributes  # the folder and all below it, instructor/fr/ included
+
+
+@pytest.mark.parametrize("path", [*ALL_NOTEBOOKS, *SOLUTION_NOTEBOOKS], ids=name_of)
 def test_stored_without_outputs(path: Path) -> None:
     nb = read(path)
     nbformat.validate(nb)
@@ -136,6 +149,14 @@ def test_one_word_for_the_forward_pass(capsys: pytest.CaptureFixture[str]) -> No
     assert "propagation avant" in help_text and "passe avant" not in help_text
 
 
+def kernel_environment(budget: str) -> dict[str, str]:
+    """The kernel's environment: ours, with the budget set and matplotlib left to the kernel (inline)."""
+    env = dict(os.environ, DRLAB_NOTEBOOK_BUDGET=budget)
+    env.pop("MPLBACKEND", None)  # ipykernel picks its inline backend only when none is forced
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
 def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
     """Run a notebook as Jupyter would, from its folder, in a fresh kernel of this Python (tiny budget)."""
     from nbclient import NotebookClient
@@ -163,10 +184,12 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
 def test_tp1_solution_passes_the_checker(lang: str, capsys: pytest.CaptureFixture[str]) -> None:
     from drlab.cli import main
 
-    code = main(["check", "tp1", str(EDITIONS[lang] / SOLUTION), "--budget", "tiny", "--timeout", "600"])
+    code = main(["check", "tp1", str(SOLUTIONS[lang] / SOLUTION), "--budget", "tiny", "--timeout", "600"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "score: 13/13 — all checks pass" in out
+    # the checker answers in the notebook's language
+    verdict = {"en": "all checks pass", "fr": "toutes les vérifications passent"}[lang]
+    assert f"score: 14/14 — {verdict}" in out
 
 
 @pytest.mark.slow
@@ -189,7 +212,7 @@ def test_tp1_exercise_runs_until_its_first_todo(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", EDITIONS)
 def test_exercise_and_solution_differ_only_in_their_todo_cells(lang: str) -> None:
-    exercise, solution = read(EDITIONS[lang] / EXERCISE), read(EDITIONS[lang] / SOLUTION)
+    exercise, solution = read(EDITIONS[lang] / EXERCISE), read(SOLUTIONS[lang] / SOLUTION)
     assert len(exercise.cells) == len(solution.cells)
     todos = []
     for mine, theirs in zip(exercise.cells, solution.cells, strict=True):

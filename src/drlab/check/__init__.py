@@ -1,8 +1,9 @@
-"""``drlab check tp1``: grade a TP1 notebook, or a folder of them, against the reference.
+"""``drlab check tp1``: grade a TP1 notebook, or a class of them, where the student's code cannot reach.
 
-- :mod:`drlab.check.runner` runs a notebook in a fresh Jupyter kernel with a time limit, then one added
-  cell that runs the checks in that kernel, and turns their one-line JSON answer into a report or a CSV;
-- :mod:`drlab.check.tp1` holds the checks and the reference they compare with (it imports torch and
-  runs inside the student's kernel);
-- :mod:`drlab.check.cli` is the command line.
+- :mod:`drlab.check.sandbox` runs one notebook in its own bubblewrap sandbox and brings back data;
+- :mod:`drlab.check.harvest` is what runs in there: the notebook's cells, then the student's functions
+  on the grader's inputs (it decides nothing);
+- :mod:`drlab.check.tp1` decides every check in the grader's process, against its reference and labels;
+- :mod:`drlab.check.runner` grades a notebook, or a class in parallel; :mod:`drlab.check.report` turns
+  the verdicts into reports and a score sheet; :mod:`drlab.check.cli` is the command line.
 """

@@ -1,13 +1,17 @@
 """``drlab check tp1``: grade the TP1 notebook (one file, or a folder of submissions).
 
-Only the standard library and light drlab modules are imported here; nbclient and torch load when the
-command runs (torch only inside the notebook's kernel).
+Only the standard library and light drlab modules are imported here; nbformat and torch load when the
+command runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +26,40 @@ Grade course exercises automatically. One exercise so far:
 """
 
 TP1_DESCRIPTION = """\
-Run a TP1 notebook in a fresh Jupyter kernel (with a time limit), then check what it defines against
-the reference, in that same kernel:
+Run a TP1 notebook in a sandbox of its own, call what it defines on inputs the grader chooses, and
+decide every check in the grader's process, against its own reference and labels:
 
   Net               class Net(nn.Module): images (B, 1, 28, 28) → (B, 10) logits, a sane size
   train_one_epoch   (model, batches, optimizer, loss_fn) → mean loss: lowers the loss, zeroes the
                     gradients at every batch, puts the model in training mode
   evaluate          (model, x, y) → accuracy in [0, 1]: eval mode, no_grad, the data it is given
+  loss_fn           the loss of a classification: cross-entropy of the logits and integer labels
   model             the trained Net beats the stated accuracy on the test set
   test_accuracy     evaluate(model, x_test, y_test), as the checker measures it
 
-One line per check (✓/✗), a hint under each ✗, a score. Exit status 0 only when every check passes
-(1 otherwise, 2 for bad arguments). Given a folder, every *.ipynb in it is graded in turn, and --csv
-writes one row of scores per notebook.
+One line per check (✓/✗), a hint under each ✗ that names the likely cause (a ✗ with the same
+root as one above says "caused by the failure above"), a score out of 14, in the notebook's language
+(metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every notebook passes
+every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
+every *.ipynb in it is graded (--jobs at a time), and --csv keeps one row per notebook, rewritten as
+each one is graded: Ctrl-C keeps the rows already graded.
+
+The sandbox (bubblewrap, `bwrap`; setup.sh installs it on Linux): an empty working folder with a copy of
+the one notebook, the system and drlab's environment read-only (without the grader), no network, its
+own process namespace (nothing it starts survives it), no variables of yours, limits on memory
+(--memory-gb), time (--timeout for the notebook, then a share for the checks, then everything is
+killed) and printed output. Without bwrap every report and CSV row says "not sandboxed".
 """
 
 TP1_EPILOG = """\
 examples:
   drlab check tp1 notebooks/03_tp1_fashion_mnist.ipynb              your work, the full budget
   drlab check tp1 my_tp1.ipynb --budget tiny                        a quick look (small data, lower bar)
-  drlab check tp1 submissions/ --csv scores.csv --timeout 1800      a class's submissions
+  drlab check tp1 notebooks/fr/03_tp1_fashion_mnist.ipynb --lang en the French edition, reported in English
+  drlab check tp1 submissions/ --csv scores.csv --jobs 2            a class's submissions
 
-The notebook runs with its own folder as working directory, on Fashion-MNIST when the files are cached
-(else on the digits, enlarged to 28×28, with a lower bar), exactly as when you run it yourself.
+The notebook trains on Fashion-MNIST when its files are cached (drlab data download fashion-mnist),
+else on the digits, enlarged to 28×28, with a lower bar — as when you run it yourself.
 """
 
 
@@ -57,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description=CHECK_DESCRIPTION,
     )
     exercises = check.add_subparsers(title="exercises", metavar="EXERCISE")
-    check.set_defaults(handler=lambda args: _missing_exercise(check))
+    check.set_defaults(handler=lambda args: _print_help(check))
     tp1 = add_command(
         exercises,
         "tp1",
@@ -70,80 +85,133 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     tp1.set_defaults(handler=run_check_tp1)
 
 
-def _missing_exercise(parser: argparse.ArgumentParser) -> int:
-    parser.print_usage(sys.stderr)
-    print("error: choose an exercise to check: tp1 (see 'drlab check --help')", file=sys.stderr)
-    return 2
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    """``drlab check`` alone: its help, exit 0 (as ``drlab rl`` and ``drlab data``)."""
+    parser.print_help()
+    return 0
 
 
 def validate(config: CheckConfig) -> None:
-    """Reject impossible settings with a one-line error."""
-    if not config.timeout > 0:
-        raise UsageError(f"--timeout must be > 0 seconds, got {config.timeout:g}")
-    if not config.check_seconds > 0:
-        raise UsageError(f"--check-seconds must be > 0, got {config.check_seconds:g}")
+    """Reject impossible settings with a one-line error (before anything is read or run)."""
+    if not (math.isfinite(config.timeout) and 0 < config.timeout <= 7 * 86400):
+        raise UsageError(f"--timeout must be a number of seconds in (0, 604800], got {config.timeout:g}")
+    if not (math.isfinite(config.check_seconds) and 0 < config.check_seconds <= 600):
+        raise UsageError(f"--check-seconds must be in (0, 600], got {config.check_seconds:g}")
     if not 0 <= config.seed < 2**32:
         raise UsageError(f"--seed must be in [0, 2**32), got {config.seed}")
+    if not 1 <= config.jobs <= 64:
+        raise UsageError(f"--jobs must be in [1, 64], got {config.jobs}")
+    if not (math.isfinite(config.memory_gb) and 0.5 <= config.memory_gb <= 1024):
+        raise UsageError(f"--memory-gb must be in [0.5, 1024], got {config.memory_gb:g}")
+
+
+class Printer:
+    """Prints reports; once the reader is gone (``drlab check … | head``), prints nothing more, grades on."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def __call__(self, text: str, *, err: bool = False) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                stream = sys.stderr if err else sys.stdout
+                print(text, file=stream, flush=True)
+            except (BrokenPipeError, ValueError, OSError):
+                self.closed = True
+                # the pipe is gone: later writes (and the interpreter's final flush) go nowhere
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                with contextlib.suppress(OSError, ValueError):
+                    os.dup2(devnull, stream.fileno())
+                os.close(devnull)
 
 
 def run_check_tp1(args: argparse.Namespace) -> int:
     """Grade one notebook or a folder; print the reports; exit 0 only when every check passes."""
-    from drlab.check.runner import (
-        NotebookReport,
-        find_notebooks,
-        format_report,
-        grade_notebook,
-        unreadable_report,
-        write_scores_csv,
-    )
-
     config = dataclass_from_namespace(CheckConfig, args)
     validate(config)
     try:
-        import nbclient  # noqa: F401  (the notebook runner: an optional dependency)
-        import nbformat  # noqa: F401
+        import nbformat  # noqa: F401  (reads the notebooks: an optional dependency)
     except ImportError as exc:
         raise DrlabError(
-            f"drlab check runs notebooks with Jupyter's nbclient, which is missing ({exc.name}): "
+            f"drlab check reads notebooks with nbformat, which is missing ({exc.name}): "
             "pip install -e '.[notebooks]' (or bash setup.sh --dev)"
         ) from None
+    from drlab.check.report import (
+        check_csv_target,
+        find_notebooks,
+        format_report,
+        printable,
+        write_scores_csv,
+    )
+    from drlab.check.runner import GradingSettings, grade_class
+    from drlab.check.sandbox import bwrap_problem
+
     target = Path(args.path)
+    if target.is_symlink():
+        raise UsageError(f"{target}: a symbolic link; give the notebook or the folder itself")
     if not target.exists():
         raise UsageError(f"{target}: no such notebook or folder")
-    if config.csv is not None and Path(config.csv).is_dir():
-        raise UsageError(f"--csv {config.csv}: is a folder; give a file name such as scores.csv")
-
-    def grade(path: Path) -> NotebookReport:
-        return grade_notebook(
-            path,
-            timeout=config.timeout,
-            seed=config.seed,
-            budget=config.budget,
-            check_seconds=config.check_seconds,
-        )
-
-    if target.is_file():
-        report = grade(target)  # a file that is not a notebook is a UsageError: exit 2, one line
-        print(format_report(report))
-        reports = [report]
-    else:
+    if target.is_dir():
         notebooks = find_notebooks(target)
         if not notebooks:
             raise UsageError(f"{target}: no .ipynb notebook in this folder")
-        reports = []
-        for number, path in enumerate(notebooks, start=1):
-            print(f"[{number}/{len(notebooks)}] grading {path.name} …", file=sys.stderr, flush=True)
+    elif target.is_file():
+        notebooks = [target]
+    else:
+        raise UsageError(f"{target}: not a regular file or a folder")
+    csv_path = Path(config.csv) if config.csv is not None else None
+    if csv_path is not None:
+        reason = check_csv_target(csv_path)
+        if reason:
+            raise UsageError(f"--csv {csv_path}: {reason}")
+
+    from drlab.check.tp1 import CHECK_IDS
+
+    out = Printer()
+    problem = bwrap_problem()
+    if problem is not None:
+        out(f"warning: not sandboxed ({problem}): each notebook runs with your rights", err=True)
+    settings = GradingSettings(
+        timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
+        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
+    )  # fmt: skip
+    graded: list[Any] = []
+    started: list[Path] = []
+    many = len(notebooks) > 1
+
+    def on_start(path: Path) -> None:
+        started.append(path)
+        if many:
+            out(f"[{len(started)}/{len(notebooks)}] grading {printable(path.name)} …", err=True)
+
+    def on_report(report: Any) -> None:
+        graded.append(report)
+        out(format_report(report) + ("\n" if many else ""))
+        if csv_path is not None:
             try:
-                report = grade(path)
-            except UsageError as exc:  # one broken file must not stop the grading of a class
-                report = unreadable_report(path, str(exc))
-            print(format_report(report) + "\n", flush=True)
-            reports.append(report)
-        width = max(len(r.notebook) for r in reports)
-        print("summary:")
-        for report in reports:
-            print(f"  {report.notebook:<{width}}  {report.score:>2}/{report.max_score:<2}  {report.status}")
-    if config.csv is not None:
-        write_scores_csv(reports, config.csv)
-        print(f"scores written to {config.csv}")
-    return 0 if all(report.passed for report in reports) else 1
+                write_scores_csv(sorted(graded, key=lambda r: r.notebook), csv_path, CHECK_IDS)
+            except OSError as exc:  # disk full, folder removed…: the sheet as last written stays
+                raise DrlabError(
+                    f"--csv {csv_path}: cannot write the score sheet ({exc.strerror or exc})"
+                ) from None
+
+    try:
+        grade_class(notebooks, settings, jobs=config.jobs, on_report=on_report, on_start=on_start)
+    except KeyboardInterrupt:
+        kept = f"; {csv_path} holds them" if csv_path is not None and graded else ""
+        out(f"interrupted: {len(graded)} of {len(notebooks)} notebooks graded{kept}", err=True)
+        return 130
+    graded.sort(key=lambda r: r.notebook)
+    if many:
+        width = max(len(printable(r.notebook)) for r in graded)
+        out("summary:")
+        for report in graded:
+            out(
+                f"  {printable(report.notebook):<{width}}  {report.score:>2}/{report.max_score:<2}  {report.status}"
+            )
+    if csv_path is not None:
+        out(f"scores written to {csv_path}")
+    return 0 if all(report.passed for report in graded) else 1

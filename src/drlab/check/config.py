@@ -8,15 +8,22 @@ from typing import Literal
 
 @dataclass
 class CheckConfig:
-    """How a TP1 notebook is graded."""
+    """How a TP1 notebook, or a class of them, is graded."""
 
     timeout: float = 1200.0
-    """seconds the whole notebook may run (its training included); past it the kernel is interrupted"""
+    """seconds the whole notebook may run (its training included); past it the rest is skipped, and a
+    notebook that will not stop is killed with everything it started"""
     seed: int = 0
-    """seed of the checker's probe networks and data (the notebook keeps its own SEED)"""
+    """seed of the checker's probe networks, their data and the test set's shuffle (the notebook keeps its own SEED)"""
     budget: Literal["full", "tiny"] = "full"
     """the notebook's budget (DRLAB_NOTEBOOK_BUDGET): full trains for real; tiny is a quick run with a lower bar"""
     check_seconds: float = 60.0
-    """time limit of each check (each calls the student's functions once or a few times)"""
+    """time limit of each check's call into the notebook's functions"""
     csv: str | None = None
-    """write one row of scores per notebook to this CSV file (atomically)"""
+    """write one row of scores per notebook to this CSV file (rewritten atomically as each notebook is graded)"""
+    jobs: int = 1
+    """notebooks graded at the same time, each in its own sandbox"""
+    memory_gb: float = 4.0
+    """memory (address space, GiB) each notebook may use"""
+    lang: Literal["auto", "en", "fr"] = "auto"
+    """language of the reports: auto is the notebook's own (its metadata drlab.lang: en or fr), else English"""

@@ -1,55 +1,56 @@
-"""The checks of TP1 (``notebooks/03_tp1_fashion_mnist.ipynb``), run *inside* the student's kernel.
+"""The checks of TP1 (``notebooks/03_tp1_fashion_mnist.ipynb``), decided in the grader's own process.
 
-``drlab check tp1`` (:mod:`drlab.check.runner`) executes the student's notebook in a fresh Jupyter
-kernel, then appends one cell that calls :func:`report_to_grader`. The checks therefore run where the
-student's objects live, and what goes back to the grader is one line of JSON — never a pickle, never an
-object of the student's.
+The notebook runs in a sandbox (:mod:`drlab.check.sandbox`); there, :mod:`drlab.check.harvest` calls the
+student's code on inputs chosen here and sends back data only. Every verdict is computed here, against
+the reference below and labels that never enter the sandbox:
+
+- the *probes* (small networks of the grader's, :class:`~drlab.check.harvest.ProbeNet`) and their data
+  are drawn from ``--seed``: a different seed, different weights, images and expected accuracy;
+- the trained ``model`` must be an instance of the student's ``Net`` with a plausible number of
+  weights; its logits are asked for on the test images in an order the grader shuffled, once as they
+  are and once with 16 pixels of each moved by one grey level (invisible, but a model that looks the
+  public test images up instead of classifying them fails). The labels stay here;
+- a check whose data did not come back fails: the score is always out of the same 14.
+
+The checker teaches: each ✗ names the likely cause, from the evidence the grader holds (its reference
+run beside the student's result and the classic mistakes, what reached the parameters during the
+student's four steps, the statistics of the images the notebook trained on), and a later ✗ with the
+same root says "caused by the failure above" instead of a second, misleading hint. Every title and
+message exists in English and in French (the course's vocabulary: propagation avant, rétropropagation,
+remise à zéro des gradients, mise à jour des paramètres); the report speaks the notebook's language.
 
 The contract, stated in the notebook — what the student defines:
 
-- ``class Net(nn.Module)``, built as ``Net()``, mapping images ``(B, 1, 28, 28)`` to ``(B, 10)`` *logits*
-  (scores before the softmax: ``nn.CrossEntropyLoss`` applies log-softmax itself);
+- ``class Net(nn.Module)``, built as ``Net()``, mapping images ``(B, 1, 28, 28)`` to ``(B, 10)`` *logits*;
 - ``train_one_epoch(model, batches, optimizer, loss_fn) -> float``: one epoch ("époque") of the lecture's
-  four steps over ``batches`` (an iterable of ``(x_batch, y_batch)``), returning the mean batch loss;
+  four steps over ``batches``, returning the mean batch loss;
 - ``evaluate(model, x, y) -> float``: the accuracy of ``model`` on ``(x, y)``, a fraction in [0, 1];
+- ``loss_fn(logits, y_batch)``: the loss of a classification, the cross-entropy of the logits;
 - ``model``, the trained ``Net``, and ``test_accuracy = evaluate(model, x_test, y_test)``.
-
-Each check runs the student's function on a small *probe* network of the checker's own and compares
-the result with the reference implementation below (the lecture's four steps), so the verdict is exact
-whatever the student's ``Net``; a few known wrong variants (no ``zero_grad``, softmax before the loss…)
-are computed too, to name the mistake in the hint. The trained ``model`` is measured on a test set the
-checker loads itself (:func:`load_tp1_dataset`, the mirror of the notebook's data cell).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import dataclasses
-import io
-import json
-import linecache
 import math
-import numbers
-import os
-import signal
-import sys
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
-from drlab.data.batches import Batches
-from drlab.data.datasets import ImageDataset, load_digits
+from drlab.check.harvest import PROBES, ProbeNet, probe_state
+from drlab.check.report import CheckResult, printable
+from drlab.data.tp1 import load_tp1_dataset
 
-#: the line the check cell prints, followed by the run's nonce and the JSON payload
-MARKER = "DRLAB-CHECK-RESULT"
+__all__ = [
+    "CHECKS", "CHECK_IDS", "CheckResult", "Context", "Harvest", "Lang", "Request", "build_request", "decide",
+]  # fmt: skip
+
+Lang = Literal["en", "fr"]
+
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 #: a sane model for TP1: more than a handful of weights, less than a laptop CPU can train in a session
@@ -58,63 +59,42 @@ PARAMETER_RANGE = (1_000, 5_000_000)
 MIN_TEST_ACCURACY = {"fashion-mnist": 0.85, "digits": 0.95}
 #: with the tiny budget (CI, a quick look) the bar is only "clearly better than chance" (0.1)
 TINY_MIN_TEST_ACCURACY = 0.4
-#: training and test samples kept by the tiny budget (``DRLAB_NOTEBOOK_BUDGET=tiny``)
-TINY_SAMPLES = 600
-BUDGETS = ("full", "tiny")
-BUDGET_VARIABLE = "DRLAB_NOTEBOOK_BUDGET"
-#: time limit of one check (each calls the student's code once or a few times)
+#: time limit of one check's call into the student's code, by default
 CHECK_SECONDS = 60.0
-#: where the notebook asks for each name, for the hints
+#: pixels of each test image moved by one grey level in the "noisy" copy
+NOISE_PIXELS = 16
+#: a classifier's accuracy moves less than this between the test images and their noisy copy
+NOISE_TOLERANCE = 0.05
+#: images in evaluate's second probe: a prime number, so that any chunk size leaves a smaller last chunk
+EVALUATE_BIG = 1037
+#: labels in the loss probe: not 10, so that a (B, 10) - (B,) broadcast fails as it would in training
+LOSS_BATCH = 7
+#: normalised images have a mean near 0 and a standard deviation near 1 (the notebook's Batches)
+NORMALISED_MEAN = 0.6
+NORMALISED_STD = (0.5, 2.0)
+#: where the notebook asks for each name, for the hints (English, French)
 WHERE = {
-    "Net": "the cell marked TODO 1",
-    "train_one_epoch": "the cell marked TODO 2",
-    "evaluate": "the cell marked TODO 3",
-    "model": "the training cell (run it after TODO 1–3)",
-    "test_accuracy": "the training cell (run it after TODO 1–3)",
+    "Net": ("the cell marked TODO 1", "la cellule marquée TODO 1"),
+    "train_one_epoch": ("the cell marked TODO 2", "la cellule marquée TODO 2"),
+    "evaluate": ("the cell marked TODO 3", "la cellule marquée TODO 3"),
+    "loss_fn": ("the cell marked TODO 4", "la cellule marquée TODO 4"),
+    "model": (
+        "the training cell (run it after TODO 1–4)",
+        "la cellule d'entraînement (exécutez-la après les TODO 1 à 4)",
+    ),
+    "test_accuracy": (
+        "the training cell (run it after TODO 1–4)",
+        "la cellule d'entraînement (exécutez-la après les TODO 1 à 4)",
+    ),
 }
-
-
-# --------------------------------------------------------------------------------------------------
-# The data, as the notebook loads it
-
-
-def budget_from_env() -> str:
-    """The notebook's budget: ``full`` (default) or ``tiny`` (CI), from ``$DRLAB_NOTEBOOK_BUDGET``."""
-    budget = os.environ.get(BUDGET_VARIABLE, "full").strip().lower() or "full"
-    if budget not in BUDGETS:
-        raise ValueError(f"{BUDGET_VARIABLE}={budget!r}: choose from {', '.join(BUDGETS)}")
-    return budget
-
-
-def digits_28x28(images: np.ndarray) -> np.ndarray:
-    """Enlarge 8×8 digits to 28×28: each pixel repeated 3×3 (24×24), then a 2-pixel black border."""
-    enlarged = images.repeat(3, axis=1).repeat(3, axis=2)
-    return np.pad(enlarged, ((0, 0), (2, 2), (2, 2)))
-
-
-def load_tp1_dataset(budget: str, *, download: bool = False) -> tuple[ImageDataset, str | None]:
-    """The data TP1 trains on: Fashion-MNIST when it can be loaded, else the digits enlarged to 28×28.
-
-    Mirrors the data cell of the TP1 notebooks (the tests keep them in agreement). Returns the dataset
-    and, when Fashion-MNIST could not be used, the reason in one line (else ``None``). The checker
-    never downloads: by the time it runs, the notebook has cached whatever it downloaded.
-    """
-    from drlab.common.errors import DrlabError
-
-    reason: str | None = None
-    try:
-        from drlab.data import load_fashion_mnist
-
-        dataset = load_fashion_mnist(download=download)
-    except (ImportError, DrlabError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        digits = load_digits()
-        dataset = dataclasses.replace(
-            digits, x_train=digits_28x28(digits.x_train), x_test=digits_28x28(digits.x_test)
-        )
-    if budget == "tiny":
-        dataset = dataset.limit(TINY_SAMPLES)
-    return dataset, reason
+NO_ANSWER = (
+    "no answer came back from the notebook's sandbox for this check: it was stopped or ended before "
+    "(see the first check)",
+    "aucune réponse n'est revenue du bac à sable du notebook pour cette vérification : il a été arrêté ou "
+    "s'est terminé avant (voir la première vérification)",
+)
+#: the start of a ✗ whose root is a failure reported above it
+CAUSED_BY = ("caused by the failure above", "conséquence de l'échec ci-dessus")
 
 
 def min_test_accuracy(dataset_name: str, budget: str) -> float:
@@ -148,674 +128,1574 @@ def reference_train_one_epoch(
     for x_batch, y_batch in batches:
         if max_batches is not None and len(losses) >= max_batches:
             break
-        logits = model(x_batch)  # 1. forward pass ("passe avant")
+        logits = model(x_batch)  # ❶ forward pass (propagation avant)
         if softmax_first:
             logits = torch.softmax(logits, dim=1)
-        loss = loss_fn(logits, y_batch)  # 2. loss
-        loss.backward()  # 3. gradients, added into each parameter's .grad
-        optimizer.step()  # 4. update: θ ← θ − η ∇θ
+        loss = loss_fn(logits, y_batch)  # ❷ loss (fonction de perte)
+        loss.backward()  # ❸ gradients (rétropropagation), added into each parameter's .grad
+        optimizer.step()  # ❹ update of the parameters (mise à jour des paramètres): θ ← θ − η ∇θ
         if zero_grad:
-            optimizer.zero_grad()  # .grad accumulates: start the next batch from zero
+            optimizer.zero_grad()  # .grad accumulates: remise à zéro before the next batch
         losses.append(loss.item())
     return sum(losses) / len(losses)
 
 
-def reference_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+def reference_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of ``(x, y)`` that ``model`` classifies right, in eval mode, without autograd."""
     model.eval()  # dropout off, batch norm on its running statistics
-    correct = 0
     with torch.no_grad():
-        for start in range(0, len(y), batch_size):
-            logits = model(x[start : start + batch_size])
-            correct += int((logits.argmax(dim=1) == y[start : start + batch_size]).sum().item())
-    return correct / len(y)
-
-
-class ProbeNet(nn.Module):
-    """The checker's own small CNN, trained and evaluated with the student's functions."""
-
-    def __init__(self, dropout: float = 0.0, batch_norm: bool = False) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 4, kernel_size=4, stride=4)  # 28×28 → 7×7
-        self.norm: nn.Module = nn.BatchNorm2d(4) if batch_norm else nn.Identity()
-        self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(4 * 7 * 7, NUM_CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = torch.relu(self.norm(self.conv(x))).flatten(1)
-        return self.linear(self.dropout(features))
-
-
-class ForwardSpy:
-    """Records, at each forward call of a model, its mode (any sub-module training?) and autograd's state."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.calls: list[tuple[bool, bool]] = []
-        self._handle = model.register_forward_pre_hook(self._record)
-
-    def _record(self, module: nn.Module, inputs: Any) -> None:
-        training = any(m.training for m in module.modules())
-        self.calls.append((training, torch.is_grad_enabled()))
-
-    def remove(self) -> None:
-        self._handle.remove()
+        return float((model(x).argmax(dim=1) == y).float().mean())
 
 
 # --------------------------------------------------------------------------------------------------
-# Calling the student's code safely: a time limit, captured prints, one-line errors
+# What the grader sends, and what it keeps
 
 
-class CheckTimeout(BaseException):
-    """Raised in a student's function past its time limit (a BaseException: ``except Exception`` won't hide it)."""
+@dataclass
+class Request:
+    """The inputs of one grading (the same for every notebook of a class), and what stays in the grader."""
+
+    seed: int
+    budget: str
+    tensors: dict[str, torch.Tensor]
+    """sent to the sandbox: probe weights and data, 5 images for Net, the test images (no labels)"""
+    labels: dict[str, torch.Tensor]
+    """kept: the labels of the two shuffled copies of the test images"""
+    dataset: str
+    fashion_mnist_missing: str | None
+    evaluate_expected: float
+    """the accuracy the evaluate probe really has on its data (drawn from the seed)"""
+    kept: dict[str, torch.Tensor] = field(default_factory=dict)
+    """kept too: the probe's eval-mode logits on evaluate's two inputs (the references of the hints)"""
 
 
-class StudentError(Exception):
-    """The student's code raised or ran too long; the message says so in one line."""
+def _generator(seed: int, offset: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 7919 + offset)
+
+
+def build_request(seed: int, budget: str) -> Request:
+    """Draw the probes and their data from ``seed``; load the test set and shuffle two copies of it."""
+    from drlab.data.batches import Batches
+
+    tensors: dict[str, torch.Tensor] = {}
+    for offset, name in enumerate(PROBES, start=1):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed * 7919 + 100 * offset)
+            probe = ProbeNet(**PROBES[name])
+        tensors.update({f"probe.{name}.{key}": value.clone() for key, value in probe.state_dict().items()})
+    sizes = {"lowers": 32, "zero_grad": 32, "train_mode": 16, "evaluate": 64}
+    for offset, (name, size) in enumerate(sizes.items(), start=1):
+        tensors[f"{name}.x"] = torch.randn(size, *IMAGE_SHAPE, generator=_generator(seed, 10 * offset))
+        tensors[f"{name}.y"] = torch.randint(
+            0, NUM_CLASSES, (size,), generator=_generator(seed, 10 * offset + 1)
+        )
+    tensors["net_x"] = torch.randn(5, *IMAGE_SHAPE, generator=_generator(seed, 1))
+
+    # evaluate's probe: `right` of the 64 labels agree with its eval-mode predictions, `right` drawn from
+    # the seed (never 32, where the accuracy and the error rate would be equal)
+    probe = _probe(tensors, "evaluate")
+    with torch.no_grad():
+        predicted = probe.eval()(tensors["evaluate.x"]).argmax(dim=1)
+    choices = [k for k in range(17, 48) if k != 32]
+    right = choices[int(torch.randint(0, len(choices), (1,), generator=_generator(seed, 50)))]
+    agree = torch.randperm(64, generator=_generator(seed, 51)) < right
+    shift = torch.randint(1, NUM_CLASSES, (64,), generator=_generator(seed, 52))
+    tensors["evaluate.y"] = torch.where(agree, predicted, (predicted + shift) % NUM_CLASSES)
+    # evaluate's second input: 1,037 images, about half of them labelled as the probe predicts
+    tensors["evaluate_big.x"] = torch.randn(EVALUATE_BIG, *IMAGE_SHAPE, generator=_generator(seed, 53))
+    with torch.no_grad():
+        kept = {
+            "evaluate.logits": probe(tensors["evaluate.x"]),
+            "evaluate_big.logits": probe(tensors["evaluate_big.x"]),
+        }
+    big_predicted = kept["evaluate_big.logits"].argmax(dim=1)
+    random_labels = torch.randint(0, NUM_CLASSES, (EVALUATE_BIG,), generator=_generator(seed, 54))
+    keep = torch.rand(EVALUATE_BIG, generator=_generator(seed, 55)) < 0.5
+    tensors["evaluate_big.y"] = torch.where(keep, big_predicted, random_labels)
+    # the loss probe: scores of a confident-ish model and labels, B ≠ 10
+    tensors["loss.logits"] = 3 * torch.randn(LOSS_BATCH, NUM_CLASSES, generator=_generator(seed, 56))
+    tensors["loss.y"] = torch.randint(0, NUM_CLASSES, (LOSS_BATCH,), generator=_generator(seed, 57))
+
+    dataset, reason = load_tp1_dataset(budget)
+    images = torch.as_tensor(dataset.x_test)
+    labels: dict[str, torch.Tensor] = {}
+    for offset, name in enumerate(("test_clean", "test_noisy"), start=60):
+        order = torch.randperm(len(images), generator=_generator(seed, offset))
+        shown = images[order].clone()
+        if name == "test_noisy":
+            shown = _one_grey_level(shown, _generator(seed, offset + 10))
+        tensors[name] = Batches(
+            shown, torch.zeros(len(shown)), batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
+        ).x
+        labels[name] = torch.as_tensor(dataset.y_test)[order]
+    return Request(seed, budget, tensors, labels, dataset.name, reason, right / 64, kept)
+
+
+def _one_grey_level(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``NOISE_PIXELS`` pixels of each uint8 image moved by one grey level (towards the middle at 0 and 255)."""
+    flat = images.reshape(len(images), -1).to(torch.int16)
+    where = torch.rand(flat.shape, generator=generator).argsort(dim=1)[:, :NOISE_PIXELS]
+    step = torch.where(torch.rand(where.shape, generator=generator) < 0.5, -1, 1).to(torch.int16)
+    picked = flat.gather(1, where)
+    step = torch.where(picked == 0, 1, torch.where(picked == 255, -1, step)).to(torch.int16)
+    flat.scatter_(1, where, picked + step)
+    return flat.to(torch.uint8).reshape(images.shape)
+
+
+def _probe(tensors: Mapping[str, torch.Tensor], name: str) -> ProbeNet:
+    probe = ProbeNet(**PROBES[name])
+    probe.load_state_dict(probe_state(tensors, name))
+    return probe
+
+
+# --------------------------------------------------------------------------------------------------
+# What came back: frames of data, read without trusting them
+
+
+@dataclass
+class Harvest:
+    """The frames of one notebook, decoded: JSON data and tensors, per step (absent when not sent)."""
+
+    frames: dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]] = field(default_factory=dict)
+    killed: bool = False
+    """the sandbox was still running at its deadline"""
+    exit_code: int | None = None
+    notebook_seconds: float = 0.0
+    cell_labels: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """by cell index: the cell's number among the code cells (as the student counts them) and its first line"""
+
+    @classmethod
+    def decode(cls, frames: Mapping[str, Any], **kwargs: Any) -> Harvest:
+        """Decode raw frames (:class:`~drlab.check.sandbox.Frame`); a frame whose tensors do not load is dropped."""
+        from safetensors.torch import load
+
+        decoded = {}
+        for name, frame in frames.items():
+            try:
+                tensors = load(frame.tensors) if frame.tensors else {}
+            except Exception:  # malformed safetensors from the sandbox: as if nothing came
+                continue
+            decoded[name] = (frame.data, tensors)
+        return cls(decoded, **kwargs)
+
+    def get(self, name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The frame ``name``, or :class:`Failed` when the sandbox never sent it."""
+        if name not in self.frames:
+            raise Failed(NO_ANSWER, cause="no_answer")
+        return self.frames[name]
 
 
 class Failed(Exception):
-    """A check failed; the message is the hint shown to the student."""
+    """A check failed: the hint shown to the student, in English and French, and its root cause.
+
+    ``cause`` names the root (``"train"``, ``"evaluate"``, ``"loss"``, ``"inputs"``…): a later failure
+    with the same root is reported as "caused by the failure above".
+    """
+
+    def __init__(self, en: str | tuple[str, str], fr: str | None = None, *, cause: str | None = None) -> None:
+        if isinstance(en, tuple):
+            en, fr = en
+        super().__init__(en)
+        self.en = en
+        self.fr = fr if fr is not None else en
+        self.cause = cause
+
+    def text(self, lang: Lang) -> str:
+        return self.fr if lang == "fr" else self.en
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` with :class:`CheckTimeout` (POSIX main thread; else no limit)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if seconds <= 0 or not usable:
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise CheckTimeout(f"no answer within {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_delay > 0:  # someone else's alarm (pytest-timeout…) was pending: set it again
-            left = outer_delay - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
+def _message(data: Mapping[str, Any], key: str) -> str:
+    return printable(str(data.get(key, "")))[:600]
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``Type: first line of the message``, plus the student's line where it happened when we can find it."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    if len(first) > 240:
-        first = first[:237] + "…"
-    where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        name = frame.filename
-        if (
-            "site-packages" in name
-            or name.startswith(os.path.dirname(__file__))
-            or name.startswith("<frozen")
-        ):
-            continue
-        line = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
-        if line and not (first and first in line):  # `raise X("message")` would only repeat the message
-            where = f" (in {frame.name}, at `{line[:100]}`)"
-        break
-    return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
+#: the sandbox's own sentences (drlab.check.harvest, in English) and their French
+_SANDBOX_FRENCH = (
+    (
+        re.compile(r" did not return within ([\d.]+) s \(an endless loop\?\)"),
+        r" n'a pas répondu en \1 s (une boucle sans fin ?)",
+    ),
+    (re.compile(r" \(in ([^,]+), at `"), r" (dans \1, à `"),
+    (
+        re.compile(r"^measuring `model` on the test set took more than"),
+        "mesurer `model` sur le test a pris plus de",
+    ),
+    (re.compile(r"^`model` failed on the test images: "), "`model` a échoué sur les images de test : "),
+    (re.compile(r"^could not run: "), "impossible d'exécuter : "),
+    (re.compile(r" on a batch of shape (\([\d, ]+\)) raised "), r" sur un batch de forme \1 a levé "),
+    (re.compile(r"^([\w.]+\([^()]*\)) raised "), r"\1 a levé "),
+)
 
 
-def call_student(label: str, function: Callable[..., Any], *args: Any, seconds: float) -> Any:
-    """Call the student's ``function(*args)`` with a time limit and its prints captured."""
-    captured = io.StringIO()
-    try:
-        with time_limit(seconds), contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            return function(*args)
-    except CheckTimeout:
-        raise StudentError(f"{label} did not return within {seconds:g} s (an endless loop?)") from None
-    except Exception as exc:
-        raise StudentError(f"{label} raised {describe_exception(exc)}") from exc
+def in_french(text: str) -> str:
+    """A message written in the sandbox (``Net() raised ValueError: …``) with its English words in French."""
+    for pattern, french in _SANDBOX_FRENCH:
+        text = pattern.sub(french, text, count=1)
+    return text
 
 
-# --------------------------------------------------------------------------------------------------
-# The checks
+def _number(value: Any) -> dict[str, Any]:
+    """A returned value as the sandbox described it: ``{"kind", "type", "value"}``, checked."""
+    if not isinstance(value, dict):
+        return {"kind": "other", "type": "?", "value": None}
+    number = value.get("value")
+    return {
+        "kind": value.get("kind") if value.get("kind") in ("real", "tensor", "bool", "other") else "other",
+        "type": printable(str(value.get("type", "?")))[:60],
+        "value": float(number) if isinstance(number, (int, float)) and not isinstance(number, bool) else None,
+    }
 
 
-@dataclass
-class CheckResult:
-    """One line of the report: ✓ or ✗, the title, and a message (the hint when it failed)."""
-
-    id: str
-    title: str
-    passed: bool
-    message: str = ""
-
-
-@dataclass
-class Context:
-    """What the checks share: the student's namespace, the settings, and results computed once."""
-
-    namespace: Mapping[str, Any]
-    seed: int
-    budget: str
-    seconds: float
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def lookup(self, name: str) -> Any:
-        if name not in self.namespace:
-            raise Failed(f"`{name}` is not defined: write it in {WHERE.get(name, 'the notebook')}")
-        return self.namespace[name]
-
-    def function(self, name: str) -> Callable[..., Any]:
-        value = self.lookup(name)
-        if not callable(value):
-            raise Failed(f"`{name}` should be a function, found {type(value).__name__}")
-        return value
-
-    def generator(self, offset: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 7919 + offset)
-
-    def images(self, n: int, offset: int) -> torch.Tensor:
-        return torch.randn(n, *IMAGE_SHAPE, generator=self.generator(offset)).to(self.device)
-
-    def labels(self, n: int, offset: int) -> torch.Tensor:
-        return torch.randint(0, NUM_CLASSES, (n,), generator=self.generator(offset)).to(self.device)
-
-    def probe(self, offset: int, **kwargs: Any) -> ProbeNet:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed * 7919 + offset)
-            return ProbeNet(**kwargs).to(self.device)
+def _calls(value: Any) -> list[tuple[bool, bool]]:
+    if not isinstance(value, list):
+        return []
+    return [
+        (item[0], item[1])
+        for item in value[:10_000]
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(v, bool) for v in item)
+    ]
 
 
-Check = Callable[[Context], str]
-CHECKS: list[tuple[str, str, Check]] = []
+def _parameters(tensors: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+    keys = sorted(
+        (key for key in tensors if key.startswith("param.")),
+        key=lambda k: int(k[6:]) if k[6:].isdigit() else -1,
+    )
+    return [tensors[key] for key in keys]
 
 
-def check(check_id: str, title: str) -> Callable[[Check], Check]:
-    """Register a check: it returns the message of a pass, or raises :class:`Failed` with a hint."""
-
-    def register(function: Check) -> Check:
-        CHECKS.append((check_id, title, function))
-        return function
-
-    return register
-
-
-def _student_net(ctx: Context) -> tuple[nn.Module, torch.Tensor]:
-    """``Net()`` and its output on 5 images, computed once for the three checks of Net."""
-    if "net" not in ctx.cache:
-        ctx.cache["net"] = None
-        net_class = ctx.lookup("Net")
-        if not (isinstance(net_class, type) and issubclass(net_class, nn.Module)):
-            raise Failed("`Net` must be a class that inherits from nn.Module: `class Net(nn.Module): …`")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            try:
-                net = call_student("Net()", net_class, seconds=ctx.seconds)
-            except StudentError as exc:
-                hint = " (Net() must work without arguments: give every argument a default)"
-                raise Failed(str(exc) + (hint if "argument" in str(exc) else "")) from None
-        net = net.to(ctx.device)
-        x = ctx.images(5, offset=1)
-        try:
-            with torch.no_grad():
-                output = call_student(
-                    "Net()(x) on a batch of shape (5, 1, 28, 28)", net, x, seconds=ctx.seconds
-                )
-        except StudentError as exc:
-            message = str(exc)
-            if "shape" in message or "size" in message:
-                message += (
-                    ". The model receives images (B, 1, 28, 28): flatten them inside forward "
-                    "(nn.Flatten() or x.flatten(1)) before the first nn.Linear, which then takes 28·28 = 784 inputs"
-                )
-            raise Failed(message) from None
-        ctx.cache["net"] = (net, output)
-    if ctx.cache["net"] is None:
-        raise Failed("needs a working `Net` (see the first check)")
-    return ctx.cache["net"]
-
-
-@check("net_output", "Net() maps a batch (B, 1, 28, 28) to (B, 10) logits")
-def check_net_output(ctx: Context) -> str:
-    _, output = _student_net(ctx)
-    if not isinstance(output, torch.Tensor):
-        raise Failed(f"forward returned {type(output).__name__}; it must return a tensor of logits")
-    shape = tuple(output.shape)
-    if shape == (5, NUM_CLASSES):
-        return "a batch of 5 images gives (5, 10)"
-    if len(shape) == 2 and shape[0] == 5:
-        raise Failed(
-            f"a batch of 5 images gives {shape}: {shape[1]} outputs per image, but TP1 has 10 classes. "
-            "The last layer must be nn.Linear(…, 10): one score (logit) per class"
-        )
-    raise Failed(
-        f"a batch of 5 images gives {shape}, expected (5, 10): one row per image, one logit per class. "
-        "Flatten the images first (nn.Flatten()) and end with nn.Linear(…, 10)"
+def _same_shapes(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> bool:
+    return len(first) == len(second) and all(
+        a.shape == b.shape and a.is_floating_point() == b.is_floating_point()
+        for a, b in zip(first, second, strict=False)
     )
 
 
-@check("net_logits", "Net returns logits, not probabilities (no softmax before CrossEntropyLoss)")
-def check_net_logits(ctx: Context) -> str:
-    _, output = _student_net(ctx)
-    if not isinstance(output, torch.Tensor) or output.ndim != 2 or not output.is_floating_point():
-        raise Failed("needs Net's output to be a (B, 10) tensor (see the first check)")
-    rows = output.detach().float()
-    if bool((rows >= 0).all()) and bool(
-        torch.allclose(rows.sum(dim=1), torch.ones(len(rows)).to(rows), atol=1e-4)
-    ):
-        raise Failed(
-            "Net's outputs are probabilities (every row is ≥ 0 and sums to 1): forward ends with a softmax. "
-            "nn.CrossEntropyLoss applies log-softmax itself, so a softmax before it flattens the gradients "
-            "and learning crawls. Return the raw scores of the last nn.Linear; use torch.softmax only to "
-            "display probabilities"
-        )
-    return "raw scores, as CrossEntropyLoss expects"
+def _same(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> bool:
+    return _same_shapes(first, second) and all(
+        torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-6)
+        for a, b in zip(first, second, strict=True)
+    )
 
 
-@check("net_size", f"Net has a sane number of parameters ({PARAMETER_RANGE[0]:,} to {PARAMETER_RANGE[1]:,})")
-def check_net_size(ctx: Context) -> str:
-    net, _ = _student_net(ctx)
-    count = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    low, high = PARAMETER_RANGE
-    if count < low:
-        raise Failed(
-            f"Net has {count:,} trainable parameters: even softmax regression (one nn.Linear(784, 10)) has "
-            "7,850. Layers must be attributes of the module (self.fc1 = nn.Linear(…)) or in an "
-            "nn.Sequential / nn.ModuleList — a plain Python list hides them from .parameters()"
-        )
-    if count > high:
-        raise Failed(
-            f"Net has {count:,} trainable parameters: too many to train on a laptop CPU during a TP. "
-            "Shrink the hidden layers (a 784-256-128-10 MLP has 235k; a small CNN 100k–500k)"
-        )
-    return f"{count:,} parameters"
+def _max_difference(first: Sequence[torch.Tensor], second: Sequence[torch.Tensor]) -> float:
+    return max(float((a.double() - b.double()).abs().max()) for a, b in zip(first, second, strict=True))
 
 
 def _params(model: nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 
 
-def _max_difference(first: list[torch.Tensor], second: list[torch.Tensor]) -> float:
-    return max(float((a - b).abs().max()) for a, b in zip(first, second, strict=True))
+# --------------------------------------------------------------------------------------------------
+# The checks' shared knowledge: typed, computed once, on demand
 
 
-def _same(first: list[torch.Tensor], second: list[torch.Tensor]) -> bool:
-    return all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(first, second, strict=True))
+@dataclass(frozen=True)
+class NetOutcome:
+    """``Net()`` as built in the sandbox: its output on 5 images, and how many trainable weights it has."""
+
+    output: torch.Tensor | None
+    output_type: str
+    parameters: int
 
 
-def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    with torch.no_grad():
-        return float(nn.functional.cross_entropy(model(x), y))
+@dataclass(frozen=True)
+class TrainOutcome:
+    """The student's ``train_one_epoch`` on two batches (SGD), beside the reference and its classic mistakes."""
+
+    parameters: list[torch.Tensor]
+    returned: dict[str, Any]
+    start: list[torch.Tensor]
+    reference: list[torch.Tensor]
+    mean_loss: float
+    """the reference epoch's mean batch loss"""
+    first_loss: float
+    """the reference's first batch loss"""
+    evidence: dict[str, Any]
+    """what the sandbox saw of the four steps: forward calls, gradients in, gradients at each step"""
 
 
-@check("train_lowers_loss", "train_one_epoch lowers the loss on a fixed batch")
-def check_train_lowers_loss(ctx: Context) -> str:
-    train_one_epoch = ctx.function("train_one_epoch")
-    probe = ctx.probe(offset=10)
-    x, y = ctx.images(32, offset=11), ctx.labels(32, offset=12)
-    batches = Batches(x, y, batch_size=32, shuffle=False, device=ctx.device)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
-    loss_fn = nn.CrossEntropyLoss()
-    before, start = _loss(probe, x, y), _params(probe)
-    try:
-        for _ in range(3):
-            call_student(
-                "train_one_epoch(model, batches, optimizer, loss_fn)",
-                train_one_epoch, probe, batches, optimizer, loss_fn, seconds=ctx.seconds,
-            )  # fmt: skip
-    except StudentError as exc:
-        raise Failed(str(exc)) from None
-    if _same(start, _params(probe)):
-        raise Failed(
-            "the parameters of the model it was given did not change: train the `model` and `optimizer` "
-            "passed as arguments (not global ones), and call optimizer.step() after loss.backward()"
+@dataclass(frozen=True)
+class EvaluateOutcome:
+    """The student's ``evaluate`` on the grader's probe: what it returned, the model's mode at each call."""
+
+    returned: dict[str, Any]
+    calls: list[tuple[bool, bool]]
+    expected: float
+    returned_big: dict[str, Any] | None
+    """what it returned on the 1,037 images (None: it raised, see error_big)"""
+    error_big: str
+
+
+@dataclass(frozen=True)
+class TestMeasurement:
+    """The trained ``model`` measured by the grader, with its own labels."""
+
+    dataset: str
+    size: int
+    accuracy: float
+    """on the noisy copy of the test images (the bar)"""
+    clean_accuracy: float
+    """on the test images as they are (what the notebook's test_accuracy should equal)"""
+    threshold: float
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def why_no_update(evidence: Mapping[str, Any]) -> Failed | None:
+    """The likely reason why the parameters of the model given to ``train_one_epoch`` did not move.
+
+    From what the sandbox recorded: the model's forward calls (❶), the gradients that reached its
+    parameters in ``backward()`` (❸), and whether ``.grad`` held anything at each ``optimizer.step()`` (❹).
+    """
+    forward, gradients_in = evidence.get("forward_calls"), evidence.get("gradients_in")
+    steps = evidence.get("steps")
+    if not (_is_count(forward) and _is_count(gradients_in) and isinstance(steps, list)):
+        return None
+    if forward == 0:
+        return Failed(
+            "it never called the model it was given: it trains another one (a global `model`?). Use the "
+            "`model`, `optimizer` and `loss_fn` passed as arguments",
+            "elle n'a jamais appelé le modèle reçu : elle en entraîne un autre (un `model` global ?). "
+            "Utilisez les arguments `model`, `optimizer` et `loss_fn`",
+            cause="train",
         )
-    after = _loss(probe, x, y)
-    if not after < 0.98 * before:
-        raise Failed(
-            f"3 epochs on one fixed batch took the loss from {before:.3f} to {after:.3f}; it should fall. "
-            "Check the four steps: forward, loss, loss.backward(), optimizer.step()"
+    if gradients_in == 0:
+        return Failed(
+            "no gradient reached the model's parameters: loss.backward() is missing, or the computation "
+            "graph between the model's output and the loss is cut — .detach() (then .requires_grad_()), "
+            ".item(), torch.tensor(…), .data or torch.no_grad() around the forward pass. backward() then "
+            "computes the gradient of a new leaf, not of θ, and optimizer.step() has nothing to apply. "
+            "Pass logits = model(x_batch) to loss_fn untouched",
+            "aucun gradient n'a atteint les paramètres du modèle : il manque loss.backward(), ou le graphe "
+            "de calcul est coupé entre la sortie du modèle et la perte — .detach() (puis "
+            ".requires_grad_()), .item(), torch.tensor(…), .data ou torch.no_grad() autour de la "
+            "propagation avant. La rétropropagation calcule alors le gradient d'une nouvelle feuille, pas "
+            "celui de θ, et optimizer.step() n'a rien à appliquer. Passez logits = model(x_batch) tel quel "
+            "à loss_fn : on perd le gradient dès qu'on détache",
+            cause="train",
         )
-    return f"loss {before:.3f} → {after:.3f} in 3 epochs on one batch"
-
-
-@check("train_zero_grad", "train_one_epoch zeroes the gradients: two batches give the reference update")
-def check_train_zero_grad(ctx: Context) -> str:
-    train_one_epoch = ctx.function("train_one_epoch")
-    base = ctx.probe(offset=20)
-    x, y = ctx.images(32, offset=21), ctx.labels(32, offset=22)
-    batches = Batches(x, y, batch_size=16, shuffle=False, device=ctx.device)
-
-    def run(**mistake: Any) -> tuple[list[torch.Tensor], float]:
-        model = copy.deepcopy(base)
-        returned = reference_train_one_epoch(
-            model, batches, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), **mistake
+    if not steps:
+        return Failed(
+            "optimizer.step() was never called on the optimizer it was given: the gradients were "
+            "computed (❸) but the parameters never updated (❹ mise à jour des paramètres)",
+            "optimizer.step() n'a jamais été appelé sur l'optimiseur reçu : les gradients ont été calculés "
+            "(❸) mais les paramètres jamais mis à jour (❹ mise à jour des paramètres)",
+            cause="train",
         )
-        return _params(model), returned
+    if all(state in ("none", "zero") for state in steps):
+        return Failed(
+            "the gradients were empty at every optimizer.step(): zero_grad() runs between loss.backward() "
+            "and optimizer.step(), and wipes them. The order is ❶ forward, ❷ loss, ❸ backward, "
+            "❹ step, then zero_grad()",
+            "les gradients étaient vides à chaque optimizer.step() : zero_grad() est appelé entre "
+            "loss.backward() et optimizer.step(), et les efface. L'ordre est ❶ propagation avant, ❷ perte, "
+            "❸ rétropropagation, ❹ step, puis la remise à zéro des gradients",
+            cause="train",
+        )
+    return None
 
-    reference, reference_loss = run()
-    ctx.cache["reference_losses"] = {
-        "mean": reference_loss,
-        "first": run(max_batches=1)[1],
+
+def chunk_mean_accuracies(correct: torch.Tensor) -> set[float]:
+    """Every number that averaging per-chunk accuracies gives on ``correct`` (one bool per image),
+    for every chunk size whose last chunk is smaller."""
+    n = len(correct)
+    values = set()
+    for size in range(2, n):
+        if n % size:
+            chunks = correct.float().split(size)
+            values.add(round(float(torch.stack([c.mean() for c in chunks]).mean()), 6))
+    return values
+
+
+def flat_argmax_accuracies(logits: torch.Tensor, labels: torch.Tensor) -> set[float]:
+    """Every accuracy that ``logits.argmax()`` *without* ``dim`` gives, per chunk of every size ≥ 2:
+    one index into the flattened chunk, compared with every label."""
+    values = set()
+    for size in range(2, len(labels) + 1):
+        correct = sum(
+            int((chunk.argmax() == y).sum())
+            for chunk, y in zip(logits.split(size), labels.split(size), strict=True)
+        )
+        values.add(round(correct / len(labels), 6))
+    return values
+
+
+def loss_references(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """The classic choices of loss, on the probe's logits and labels (the right one is ``cross_entropy``)."""
+    functional = nn.functional
+    one_hot = functional.one_hot(labels, NUM_CLASSES).float()
+    probabilities = torch.softmax(logits, dim=1)
+    return {
+        "cross_entropy": float(functional.cross_entropy(logits, labels)),
+        "cross_entropy_sum": float(functional.cross_entropy(logits, labels, reduction="sum")),
+        "mse_one_hot": float(functional.mse_loss(logits, one_hot)),
+        "mse_probabilities": float(functional.mse_loss(probabilities, one_hot)),
+        "softmax_cross_entropy": float(functional.cross_entropy(probabilities, labels)),
+        "nll_logits": float(functional.nll_loss(logits, labels)),
+        "nll_probabilities": float(functional.nll_loss(probabilities, labels)),
+        "bce_one_hot": float(functional.binary_cross_entropy_with_logits(logits, one_hot)),
     }
-    student = copy.deepcopy(base)
-    start = _params(student)
-    try:
-        returned = call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", train_one_epoch,
-            student, batches, torch.optim.SGD(student.parameters(), lr=0.1), nn.CrossEntropyLoss(),
-            seconds=ctx.seconds,
-        )  # fmt: skip
-    except StudentError as exc:
-        ctx.cache["returned"] = exc
-        raise Failed(str(exc)) from None
-    ctx.cache["returned"] = returned
-    result = _params(student)
-    if _same(result, reference):
-        return "2 batches, SGD: same parameters as the reference (forward, loss, backward, step, zero_grad)"
-    if _same(result, start):
+
+
+class Context:
+    """What the checks share: the request, the harvest, and outcomes computed once, when first needed.
+
+    Each outcome is a typed member; one that cannot be computed raises :class:`Failed` with the reason
+    every check that needs it will show. ``failures`` maps each root cause reported so far to the check
+    that reported it first.
+    """
+
+    def __init__(
+        self, request: Request, harvest: Harvest, *, notebook_timeout: float = 0.0, lang: Lang = "en"
+    ) -> None:
+        self.request = request
+        self.harvest = harvest
+        self.notebook_timeout = notebook_timeout
+        self.lang = lang
+        self.failures: dict[str, str] = {}
+
+    def first_cause(self, *causes: str) -> str | None:
+        """The first of ``causes`` already reported above (in report order), if any."""
+        reported = [cause for cause in self.failures if cause in causes]
+        return reported[0] if reported else None
+
+    def _frame(self, name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        data, tensors = self.harvest.get(name)
+        missing = data.get("missing")
+        if isinstance(missing, str) and missing in WHERE:
+            en, fr = WHERE[missing]
+            raise Failed(
+                f"`{missing}` is not defined: write it in {en}",
+                f"`{missing}` n'est pas défini : écrivez-le dans {fr}",
+                cause=f"missing:{missing}",
+            )
+        if isinstance(data.get("not_callable"), str):
+            name_, type_ = _message(data, "not_callable"), _message(data, "type")
+            raise Failed(
+                f"`{name_}` should be a function, found {type_}",
+                f"`{name_}` devrait être une fonction, trouvé {type_}",
+                cause=f"missing:{name_}",
+            )
+        if data.get("error"):
+            cause = {"train_lowers": "train", "train_zero_grad": "train", "train_mode": "train"}.get(
+                name, name
+            )
+            text = _message(data, "error")
+            raise Failed(text, in_french(text), cause=cause)
+        return data, tensors
+
+    @cached_property
+    def _student_net(self) -> NetOutcome | Failed:
+        try:
+            data, tensors = self.harvest.get("net")
+            status = data.get("status")
+            if status == "missing":
+                en, fr = WHERE["Net"]
+                raise Failed(
+                    f"`Net` is not defined: write it in {en}",
+                    f"`Net` n'est pas défini : écrivez-le dans {fr}",
+                    cause="missing:Net",
+                )
+            if status == "not-module":
+                raise Failed(
+                    "`Net` must be a class that inherits from nn.Module: `class Net(nn.Module): …`",
+                    "`Net` doit être une classe qui hérite de nn.Module : `class Net(nn.Module): …`",
+                    cause="net",
+                )
+            if status == "init-error":
+                message = _message(data, "error")
+                if "argument" in message:
+                    raise Failed(
+                        message + " (Net() must work without arguments: give every argument a default)",
+                        in_french(message)
+                        + " (Net() doit marcher sans argument : donnez une valeur par défaut à chacun)",
+                        cause="net",
+                    )
+                raise Failed(message, in_french(message), cause="net")
+            parameters = sum(t.numel() for t in _parameters(tensors))
+            if status == "forward-error":
+                message = _message(data, "error")
+                if "shape" in message or "size" in message:
+                    raise Failed(
+                        message + ". The model receives images (B, 1, 28, 28): flatten them inside forward "
+                        "(nn.Flatten() or x.flatten(1)) before the first nn.Linear, which then takes "
+                        "28·28 = 784 inputs",
+                        in_french(message)
+                        + ". Le modèle reçoit des images (B, 1, 28, 28) : aplatissez-les dans forward "
+                        "(nn.Flatten() ou x.flatten(1)) avant la première couche nn.Linear, qui prend alors "
+                        "28·28 = 784 entrées",
+                        cause="net",
+                    )
+                raise Failed(message, in_french(message), cause="net")
+            if status != "ok":
+                raise Failed(NO_ANSWER, cause="no_answer")
+            output = tensors.get("output")
+            return NetOutcome(output, _number(data.get("output"))["type"], parameters)
+        except Failed as failure:
+            return failure
+
+    def student_net(self) -> NetOutcome:
+        """``Net()``: its output on 5 of the grader's images and its size (or why there is none)."""
+        outcome = self._student_net
+        if isinstance(outcome, Failed):
+            raise outcome
+        return outcome
+
+    @cached_property
+    def _train_outcome(self) -> TrainOutcome | Failed:
+        try:
+            data, tensors = self._frame("train_zero_grad")
+            tensors_in = self.request.tensors
+            x, y = tensors_in["zero_grad.x"], tensors_in["zero_grad.y"]
+            batches = [(x[:16], y[:16]), (x[16:], y[16:])]
+            reference, mean_loss = self._reference_run(batches)
+            _, first_loss = self._reference_run(batches, max_batches=1)
+            start = _params(_probe(tensors_in, "zero_grad"))
+            parameters = _parameters(tensors)
+            if not _same_shapes(parameters, start):
+                raise Failed(
+                    "the sandbox sent back weights of another shape than the probe's (malformed data)",
+                    "le bac à sable a renvoyé des poids d'une autre forme que ceux de la sonde (données invalides)",
+                    cause="train",
+                )
+            return TrainOutcome(
+                parameters, _number(data.get("returned")), start, reference, mean_loss, first_loss, data
+            )
+        except Failed as failure:
+            return failure
+
+    def _reference_run(
+        self, batches: list[tuple[torch.Tensor, torch.Tensor]], **mistake: Any
+    ) -> tuple[list[torch.Tensor], float]:
+        model = _probe(self.request.tensors, "zero_grad")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.request.seed)
+            loss = reference_train_one_epoch(
+                model, batches, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), **mistake
+            )
+        return _params(model), loss
+
+    def train_outcome(self) -> TrainOutcome:
+        """The student's one epoch on two batches, with the reference's (or why there is none)."""
+        outcome = self._train_outcome
+        if isinstance(outcome, Failed):
+            raise outcome
+        return outcome
+
+    @cached_property
+    def _evaluate_outcome(self) -> EvaluateOutcome | Failed:
+        try:
+            data, _ = self.harvest.get("evaluate")
+            calls = _calls(data.get("calls"))
+            self._frame("evaluate")
+            if not calls:
+                raise Failed(
+                    "evaluate never called the model it was given: compute model(x) on the x it receives",
+                    "evaluate n'a jamais appelé le modèle reçu : calculez model(x) sur le x reçu",
+                    cause="evaluate",
+                )
+            big = _number(data["returned_big"]) if "returned_big" in data else None
+            return EvaluateOutcome(
+                _number(data.get("returned")), calls, self.request.evaluate_expected, big,
+                _message(data, "error_big"),
+            )  # fmt: skip
+        except Failed as failure:
+            return failure
+
+    def evaluate_outcome(self) -> EvaluateOutcome:
+        """The student's ``evaluate`` on the grader's probe (or why there is none)."""
+        outcome = self._evaluate_outcome
+        if isinstance(outcome, Failed):
+            raise outcome
+        return outcome
+
+    @cached_property
+    def _test_measurement(self) -> TestMeasurement | Failed:
+        try:
+            data, tensors = self.harvest.get("model")
+            status = data.get("status")
+            if status == "missing":
+                en, fr = WHERE["model"]
+                raise Failed(
+                    f"`model` is not defined: write it in {en}",
+                    f"`model` n'est pas défini : il est créé par {fr}",
+                    cause="missing:model",
+                )
+            type_ = _message(data, "type")
+            if status == "not-module":
+                raise Failed(
+                    f"`model` should be the trained Net (an nn.Module), found {type_}",
+                    f"`model` devrait être le Net entraîné (un nn.Module), trouvé {type_}",
+                    cause="model",
+                )
+            if status == "error":
+                text = _message(data, "error")
+                raise Failed(text, in_french(text), cause="model")
+            if data.get("is_net") is not True:
+                raise Failed(
+                    f"`model` is a {type_}, not an instance of your Net: the training cell must train "
+                    "model = Net()",
+                    f"`model` est un {type_}, pas une instance de votre Net : la cellule d'entraînement doit "
+                    "entraîner model = Net()",
+                    cause="model",
+                )
+            count = sum(t.numel() for t in _parameters(tensors))
+            low, high = PARAMETER_RANGE
+            if not low <= count <= high:
+                raise Failed(
+                    f"`model` has {count:,} trainable parameters: a TP1 Net has {low:,} to {high:,}",
+                    f"`model` a {count:,} paramètres entraînables : un Net du TP1 en a de {low:,} à {high:,}",
+                    cause="model",
+                )
+            accuracies = {}
+            for name, labels in self.request.labels.items():
+                logits = tensors.get(f"logits.{name}")
+                if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(labels), NUM_CLASSES):
+                    got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else None
+                    raise Failed(
+                        f"`model` did not give (N, 10) logits for the {len(labels):,} test images "
+                        f"(got {got or 'nothing'})",
+                        f"`model` n'a pas donné de logits (N, 10) pour les {len(labels):,} images de test "
+                        f"(reçu : {got or 'rien'})",
+                        cause="model",
+                    )
+                accuracies[name] = float((logits.float().argmax(dim=1) == labels).float().mean())
+            return TestMeasurement(
+                self.request.dataset, len(self.request.labels["test_clean"]), accuracies["test_noisy"],
+                accuracies["test_clean"], min_test_accuracy(self.request.dataset, self.request.budget),
+            )  # fmt: skip
+        except Failed as failure:
+            return failure
+
+    def test_measurement(self) -> TestMeasurement:
+        """The trained ``model`` measured on the test set with the grader's labels (or why it could not be)."""
+        outcome = self._test_measurement
+        if isinstance(outcome, Failed):
+            raise outcome
+        return outcome
+
+    def inputs_problem(self) -> Failed | None:
+        """A ✗ naming un-normalised inputs, when the images the notebook used are not normalised.
+
+        The grader gives ``model`` the test images normalised as the notebook's ``Batches`` does
+        (``(pixel/255 − mean)/std``: mean ≈ 0, std ≈ 1). A model trained on other inputs is measured
+        on images it never saw the like of, and the notebook's own ``test_accuracy`` disagrees.
+        """
+        if "model" not in self.harvest.frames:
+            return None
+        inputs = self.harvest.frames["model"][0].get("inputs")
+        if not isinstance(inputs, dict):
+            return None
+        for name in ("train_batches", "x_test", "x_val"):
+            stats = inputs.get(name)
+            if not isinstance(stats, dict) or not all(
+                isinstance(stats.get(key), (int, float)) for key in ("mean", "std", "min", "max")
+            ):
+                continue
+            mean, std = float(stats["mean"]), float(stats["std"])
+            low, high = float(stats["min"]), float(stats["max"])
+            if abs(mean) <= NORMALISED_MEAN and NORMALISED_STD[0] <= std <= NORMALISED_STD[1]:
+                continue
+            shown = "train_batches.x" if name == "train_batches" else name
+            figures = f"mean {mean:.2f}, std {std:.2f}, values in [{low:.2f}, {high:.2f}]"
+            return Failed(
+                f"the images are not normalised: {shown} has {figures}, where normalised images have a "
+                "mean near 0 and a std near 1. The model learned on inputs of another scale than the "
+                "normalised test images ((pixel/255 − mean)/std, as Batches computes with "
+                "mean=dataset.mean, std=dataset.std) the checker gives it, so its accuracy there is not the "
+                "one you measured. Normalise every split the same way, and train again",
+                f"les images ne sont pas normalisées : {shown} a une {figures.replace('mean', 'moyenne', 1).replace('std', 'écart-type', 1).replace('values in', 'valeurs dans', 1)}, "
+                "alors que des images normalisées ont une moyenne proche de 0 et un écart-type proche de 1. "
+                "Le modèle a appris sur des entrées d'une autre échelle que les images de test normalisées "
+                "((pixel/255 − moyenne)/écart-type, comme Batches avec mean=dataset.mean, std=dataset.std) "
+                "que le correcteur lui donne : sa précision y diffère de celle que vous avez mesurée. "
+                "Normalisez toutes les parties de la même façon, et entraînez à nouveau",
+                cause="inputs",
+            )
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks, in report order
+
+
+Message = tuple[str, str]
+"""a pass message: (English, French)"""
+Check = Callable[[Context], Message]
+CHECKS: list[tuple[str, tuple[str, str], Check]] = []
+
+
+def check(check_id: str, title: str, title_fr: str) -> Callable[[Check], Check]:
+    """Register a check: it returns the message of a pass, or raises :class:`Failed` with a hint."""
+
+    def register(function: Check) -> Check:
+        CHECKS.append((check_id, (title, title_fr), function))
+        return function
+
+    return register
+
+
+def _where(ctx: Context, index: Any) -> Message:
+    """``code cell 5 (`first line`)``: numbered among the code cells, as the student sees them."""
+    label = ctx.harvest.cell_labels.get(index) if isinstance(index, int) else None
+    if label is None:
+        return "a cell", "une cellule"
+    number, first = label
+    quoted = f" (`{first}`)" if first else ""
+    return f"code cell {number}{quoted}", f"la cellule de code {number}{quoted}"
+
+
+@check(
+    "runs",
+    "the notebook runs top to bottom without errors",
+    "le notebook s'exécute de haut en bas sans erreur",
+)
+def check_runs(ctx: Context) -> Message:
+    harvest = ctx.harvest
+    if "cells" not in harvest.frames:
+        if harvest.killed:
+            raise Failed(
+                f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s, and a minute "
+                "to start): everything in its sandbox was stopped. An endless loop? A cell that ignores "
+                "interrupts?",
+                f"le notebook tournait encore quand son temps a expiré ({ctx.notebook_timeout:g} s, plus une "
+                "minute pour démarrer) : tout son bac à sable a été arrêté. Une boucle sans fin ? Une cellule "
+                "qui ignore les interruptions ?",
+                cause="runs",
+            )
         raise Failed(
-            "the parameters of the model it was given did not change: train the `model` and `optimizer` "
-            "passed as arguments, call optimizer.step() after loss.backward(), and do not zero the "
-            "gradients between backward() and step()"
+            f"the notebook's process ended before its cells were done (exit status {harvest.exit_code}): "
+            "os._exit or sys.exit in a cell? out of memory? a crash in native code?",
+            f"le processus du notebook s'est terminé avant la fin de ses cellules (code de sortie "
+            f"{harvest.exit_code}) : os._exit ou sys.exit dans une cellule ? mémoire épuisée ? un plantage "
+            "dans du code natif ?",
+            cause="runs",
         )
-    if _same(result, run(zero_grad=False)[0]):
+    data, _ = harvest.frames["cells"]
+    timed_out = data.get("timed_out_at")
+    if isinstance(timed_out, int) and not isinstance(timed_out, bool):
+        en, fr = _where(ctx, timed_out)
         raise Failed(
-            "the gradients accumulated: the second step used the sum of both batches' gradients. PyTorch "
-            "*adds* each backward() into .grad (« les gradients s'accumulent »): call optimizer.zero_grad() "
-            "at every batch, before loss.backward() (or after optimizer.step())"
+            f"the notebook did not finish within {ctx.notebook_timeout:g} s: {en} was still running when the "
+            "time limit came (an endless loop? too many epochs for this budget?); the checks below ran on "
+            "what was defined by then",
+            f"le notebook n'a pas fini en {ctx.notebook_timeout:g} s : {fr} tournait encore à la limite de "
+            "temps (une boucle sans fin ? trop d'époques pour ce budget ?) ; les vérifications ci-dessous "
+            "portent sur ce qui était défini à ce moment",
+            cause="runs",
         )
-    if _same(result, run(softmax_first=True)[0]):
+    errors = (
+        [e for e in data.get("errors", []) if isinstance(e, dict)]
+        if isinstance(data.get("errors"), list)
+        else []
+    )
+    if errors:
+        first = errors[0]
+        en, fr = _where(ctx, first.get("index"))
+        line = first.get("line")
+        at_en = f", line {line}" if isinstance(line, int) and not isinstance(line, bool) else ""
+        at_fr = f", ligne {line}" if at_en else ""
+        value = _message(first, "evalue").splitlines()[0] if _message(first, "evalue") else ""
+        error = _message(first, "ename") + (f": {value}" if value else "")
+        more = len(errors) - 1
+        tail_en = f" ({more} later cell{'s' if more > 1 else ''} failed too)" if more else ""
+        tail_fr = (
+            f" ({more} cellule{'s' if more > 1 else ''} plus bas {'ont' if more > 1 else 'a'} échoué aussi)"
+            if more
+            else ""
+        )
         raise Failed(
-            "the update is the one of a loss computed on softmax probabilities: pass the logits straight to "
-            "loss_fn — nn.CrossEntropyLoss applies log-softmax itself"
+            f"{en}{at_en} raised {error}{tail_en}",
+            f"{fr[0].upper() + fr[1:]}{at_fr} a levé {error}{tail_fr}",
+            cause="runs",
         )
-    if _same(result, run(max_batches=1)[0]):
-        raise Failed("only the first batch was used: loop over every (x_batch, y_batch) in batches")
+    seconds = data.get("seconds")
+    text = f"{seconds:.0f} s" if isinstance(seconds, (int, float)) and math.isfinite(seconds) else ""
+    return text, text
+
+
+@check(
+    "net_output",
+    "Net() maps a batch (B, 1, 28, 28) to (B, 10) logits",
+    "Net() transforme un batch (B, 1, 28, 28) en logits (B, 10)",
+)
+def check_net_output(ctx: Context) -> Message:
+    output = ctx.student_net().output
+    if output is None:
+        type_ = ctx.student_net().output_type
+        raise Failed(
+            f"forward returned {type_}; it must return a tensor of logits",
+            f"forward a renvoyé {type_} ; il doit renvoyer un tenseur de logits",
+            cause="net",
+        )
+    shape = tuple(output.shape)
+    if shape == (5, NUM_CLASSES):
+        return "a batch of 5 images gives (5, 10)", "un batch de 5 images donne (5, 10)"
+    if len(shape) == 2 and shape[0] == 5:
+        raise Failed(
+            f"a batch of 5 images gives {shape}: {shape[1]} outputs per image, but TP1 has 10 classes. "
+            "The last layer must be nn.Linear(…, 10): one score (logit) per class",
+            f"un batch de 5 images donne {shape} : {shape[1]} sorties par image, mais le TP1 a 10 classes. "
+            "La dernière couche doit être nn.Linear(…, 10) : un score (logit) par classe",
+            cause="net",
+        )
     raise Failed(
-        f"after one epoch of 2 batches (SGD, lr 0.1) the parameters differ from the reference's by up to "
-        f"{_max_difference(result, reference):.2g}: each batch must do exactly one forward, loss, "
-        "loss.backward(), optimizer.step(), with the gradients zeroed at every batch"
+        f"a batch of 5 images gives {shape}, expected (5, 10): one row per image, one logit per class. "
+        "Flatten the images first (nn.Flatten()) and end with nn.Linear(…, 10)",
+        f"un batch de 5 images donne {shape}, attendu (5, 10) : une ligne par image, un logit par classe. "
+        "Aplatissez d'abord les images (nn.Flatten()) et terminez par nn.Linear(…, 10)",
+        cause="net",
     )
 
 
-@check("train_returns_loss", "train_one_epoch returns the epoch's mean loss as a float")
-def check_train_returns_loss(ctx: Context) -> str:
-    if "returned" not in ctx.cache:
-        raise Failed("needs train_one_epoch to run (see the check above)")
-    returned = ctx.cache["returned"]
-    if isinstance(returned, StudentError):
-        raise Failed("needs train_one_epoch to run (see the check above)")
-    if isinstance(returned, torch.Tensor):
+@check(
+    "net_logits",
+    "Net returns logits, not probabilities (no softmax before CrossEntropyLoss)",
+    "Net renvoie des logits, pas des probabilités (pas de softmax avant CrossEntropyLoss)",
+)
+def check_net_logits(ctx: Context) -> Message:
+    output = ctx.student_net().output
+    if output is None or output.ndim != 2 or not output.is_floating_point():
+        raise Failed(
+            "needs Net's output to be a (B, 10) tensor (see the check above)",
+            "il faut que la sortie de Net soit un tenseur (B, 10) (voir la vérification ci-dessus)",
+            cause="net",
+        )
+    rows = output.float()
+    if bool((rows >= 0).all()) and bool(torch.allclose(rows.sum(dim=1), torch.ones(len(rows)), atol=1e-4)):
+        raise Failed(
+            "Net's outputs are probabilities (every row is ≥ 0 and sums to 1): forward ends with a softmax. "
+            "nn.CrossEntropyLoss applies log-softmax itself, so the scores are squashed twice: the gradients "
+            "flatten and learning crawls. Return the raw scores of the last nn.Linear; use torch.softmax "
+            "only to display probabilities",
+            "les sorties de Net sont des probabilités (chaque ligne est ≥ 0 et somme à 1) : forward finit par "
+            "un softmax. nn.CrossEntropyLoss applique lui-même le log-softmax : les scores sont écrasés deux "
+            "fois, les gradients s'aplatissent et l'apprentissage se traîne. Renvoyez les scores bruts de la "
+            "dernière nn.Linear ; torch.softmax ne sert qu'à afficher des probabilités",
+            cause="softmax",
+        )
+    return "raw scores, as CrossEntropyLoss expects", "des scores bruts, comme l'attend CrossEntropyLoss"
+
+
+@check(
+    "net_size",
+    f"Net has a sane number of parameters ({PARAMETER_RANGE[0]:,} to {PARAMETER_RANGE[1]:,})",
+    f"Net a un nombre raisonnable de paramètres ({PARAMETER_RANGE[0]:,} à {PARAMETER_RANGE[1]:,})",
+)
+def check_net_size(ctx: Context) -> Message:
+    count = ctx.student_net().parameters
+    low, high = PARAMETER_RANGE
+    if count < low:
+        raise Failed(
+            f"Net has {count:,} trainable parameters: even softmax regression (one nn.Linear(784, 10)) has "
+            "7,850. Layers must be attributes of the module (self.fc1 = nn.Linear(…)) or in an "
+            "nn.Sequential / nn.ModuleList — a plain Python list hides them from .parameters()",
+            f"Net a {count:,} paramètres entraînables : même une régression softmax (une seule "
+            "nn.Linear(784, 10)) en a 7,850. Les couches doivent être des attributs du module "
+            "(self.fc1 = nn.Linear(…)) ou dans un nn.Sequential / nn.ModuleList — une simple liste Python "
+            "les cache à .parameters()",
+            cause="net",
+        )
+    if count > high:
+        raise Failed(
+            f"Net has {count:,} trainable parameters: too many to train on a laptop CPU during a TP. "
+            "Shrink the hidden layers (a 784-256-128-10 MLP has 235k; a small CNN 100k–500k)",
+            f"Net a {count:,} paramètres entraînables : trop pour l'entraîner sur le CPU d'un portable "
+            "pendant un TP. Réduisez les couches cachées (un MLP 784-256-128-10 en a 235k ; un petit CNN "
+            "100k–500k)",
+            cause="net_size",
+        )
+    return f"{count:,} parameters", f"{count:,} paramètres"
+
+
+def _probe_loss(
+    tensors: Mapping[str, torch.Tensor], name: str, parameters: Sequence[torch.Tensor] | None
+) -> float:
+    probe = _probe(tensors, name)
+    if parameters is not None:
+        with torch.no_grad():
+            for target, value in zip(probe.parameters(), parameters, strict=True):
+                target.copy_(value)
+    probe.eval()
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(probe(tensors[f"{name}.x"]), tensors[f"{name}.y"]))
+
+
+@check(
+    "train_lowers_loss",
+    "train_one_epoch lowers the loss on a fixed batch",
+    "train_one_epoch fait baisser la perte sur un batch fixe",
+)
+def check_train_lowers_loss(ctx: Context) -> Message:
+    data, tensors = ctx._frame("train_lowers")
+    sent = ctx.request.tensors
+    start = _params(_probe(sent, "lowers"))
+    after_parameters = _parameters(tensors)
+    if not _same_shapes(after_parameters, start):
+        raise Failed(
+            "the sandbox sent back weights of another shape than the probe's (malformed data)",
+            "le bac à sable a renvoyé des poids d'une autre forme que ceux de la sonde (données invalides)",
+            cause="train",
+        )
+    if _same(start, after_parameters):
+        raise why_no_update(data) or Failed(
+            "the parameters of the model it was given did not change: train the `model` and `optimizer` "
+            "passed as arguments (not global ones), and call optimizer.step() after loss.backward()",
+            "les paramètres du modèle reçu n'ont pas changé : entraînez le `model` et l'`optimizer` passés "
+            "en arguments (pas des globaux), et appelez optimizer.step() après loss.backward()",
+            cause="train",
+        )
+    before, after = _probe_loss(sent, "lowers", None), _probe_loss(sent, "lowers", after_parameters)
+    if not after < 0.98 * before:
+        raise Failed(
+            f"3 epochs on one fixed batch took the loss from {before:.3f} to {after:.3f}; it should fall. "
+            "Check the four steps: ❶ forward, ❷ loss, ❸ loss.backward(), ❹ optimizer.step()",
+            f"3 époques sur un batch fixe ont mené la perte de {before:.3f} à {after:.3f} ; elle devrait "
+            "baisser. Vérifiez les quatre étapes : ❶ propagation avant, ❷ perte, ❸ loss.backward(), "
+            "❹ optimizer.step()",
+            cause="train",
+        )
+    return (
+        f"loss {before:.3f} → {after:.3f} in 3 epochs on one batch",
+        f"perte {before:.3f} → {after:.3f} en 3 époques sur un batch",
+    )
+
+
+@check(
+    "train_zero_grad",
+    "train_one_epoch zeroes the gradients: two batches give the reference update",
+    "train_one_epoch remet les gradients à zéro : deux batchs donnent la mise à jour de référence",
+)
+def check_train_zero_grad(ctx: Context) -> Message:
+    outcome = ctx.train_outcome()
+    result = outcome.parameters
+    if _same(result, outcome.reference):
+        return (
+            "2 batches, SGD: same parameters as the reference (forward, loss, backward, step, zero_grad)",
+            "2 batchs, SGD : mêmes paramètres que la référence (propagation avant, perte, rétropropagation, "
+            "step, zero_grad)",
+        )
+    if _same(result, outcome.start):
+        raise why_no_update(outcome.evidence) or Failed(
+            "the parameters of the model it was given did not change: train the `model` and `optimizer` "
+            "passed as arguments, call optimizer.step() after loss.backward(), and do not zero the "
+            "gradients between backward() and step()",
+            "les paramètres du modèle reçu n'ont pas changé : entraînez le `model` et l'`optimizer` passés "
+            "en arguments, appelez optimizer.step() après loss.backward(), et ne remettez pas les gradients "
+            "à zéro entre backward() et step()",
+            cause="train",
+        )
+    x, y = ctx.request.tensors["zero_grad.x"], ctx.request.tensors["zero_grad.y"]
+    batches = [(x[:16], y[:16]), (x[16:], y[16:])]
+    if _same(result, ctx._reference_run(batches, zero_grad=False)[0]):
+        raise Failed(
+            "the gradients accumulated: the second step used the sum of both batches' gradients. PyTorch "
+            "*adds* each backward() into .grad: call optimizer.zero_grad() at every batch, before "
+            "loss.backward() (or after optimizer.step())",
+            "les gradients se sont accumulés : la deuxième mise à jour a utilisé la somme des gradients des "
+            "deux batchs. PyTorch *ajoute* chaque backward() dans .grad (« les gradients s'accumulent ») : "
+            "remettez les gradients à zéro, optimizer.zero_grad(), à chaque batch, avant loss.backward() "
+            "(ou après optimizer.step())",
+            cause="train",
+        )
+    if _same(result, ctx._reference_run(batches, softmax_first=True)[0]):
+        raise Failed(
+            "the update is the one of a loss computed on softmax probabilities: pass the logits straight to "
+            "loss_fn — nn.CrossEntropyLoss applies log-softmax itself",
+            "la mise à jour est celle d'une perte calculée sur des probabilités (softmax) : passez les logits "
+            "tels quels à loss_fn — nn.CrossEntropyLoss applique lui-même le log-softmax",
+            cause="train",
+        )
+    if _same(result, ctx._reference_run(batches, max_batches=1)[0]):
+        raise Failed(
+            "only the first batch was used: loop over every (x_batch, y_batch) in batches",
+            "seul le premier batch a servi : bouclez sur chaque (x_batch, y_batch) de batches",
+            cause="train",
+        )
+    gap = _max_difference(result, outcome.reference)
+    raise Failed(
+        f"after one epoch of 2 batches (SGD, lr 0.1) the parameters differ from the reference's by up to "
+        f"{gap:.2g}: each batch must do exactly one forward, loss, loss.backward(), optimizer.step(), with "
+        "the gradients zeroed at every batch",
+        f"après une époque de 2 batchs (SGD, lr 0.1), les paramètres diffèrent de ceux de la référence "
+        f"jusqu'à {gap:.2g} : chaque batch doit faire exactement une propagation avant, la perte, "
+        "loss.backward(), optimizer.step(), avec remise à zéro des gradients à chaque batch",
+        cause="train",
+    )
+
+
+@check(
+    "train_returns_loss",
+    "train_one_epoch returns the epoch's mean loss as a float",
+    "train_one_epoch renvoie la perte moyenne de l'époque (un float)",
+)
+def check_train_returns_loss(ctx: Context) -> Message:
+    try:
+        outcome = ctx.train_outcome()
+    except Failed as failure:
+        raise Failed(
+            "needs train_one_epoch to run (see the check above)",
+            "il faut que train_one_epoch s'exécute (voir la vérification ci-dessus)",
+            cause=failure.cause or "train",
+        ) from None
+    returned = outcome.returned
+    if returned["kind"] == "tensor":
         raise Failed(
             "it returns a tensor: return a Python float. Add up loss.item() over the batches (keeping the "
-            "loss tensors would also keep every batch's graph in memory)"
+            "loss tensors would also keep every batch's graph in memory)",
+            "elle renvoie un tenseur : renvoyez un float Python. Additionnez loss.item() sur les batchs "
+            "(garder les tenseurs de perte garderait aussi le graphe de chaque batch en mémoire)",
+            cause="returns",
         )
-    if isinstance(returned, bool) or not isinstance(returned, numbers.Real):
-        raise Failed(f"it returns {type(returned).__name__}: return the mean loss of the epoch, a float")
-    value, losses = float(returned), ctx.cache["reference_losses"]
+    if returned["kind"] != "real" or returned["value"] is None:
+        raise Failed(
+            f"it returns {returned['type']}: return the mean loss of the epoch, a float",
+            f"elle renvoie {returned['type']} : renvoyez la perte moyenne de l'époque, un float",
+            cause="returns",
+        )
+    value = returned["value"]
     if not math.isfinite(value):
-        raise Failed(f"it returns {value}: the loss must be a finite number")
+        raise Failed(
+            f"it returns {value}: the loss must be a finite number",
+            f"elle renvoie {value} : la perte doit être un nombre fini",
+            cause="returns",
+        )
 
     def near(target: float) -> bool:
         return math.isclose(value, target, rel_tol=1e-4, abs_tol=1e-6)
 
-    if near(losses["mean"]):
-        return f"{value:.4f}, the mean of the batch losses"
-    if near(2 * losses["mean"]):
-        raise Failed("it returns the sum of the batch losses: divide by the number of batches")
-    second = 2 * losses["mean"] - losses["first"]
-    if near(second):
-        raise Failed("it returns the last batch's loss: return the mean over all the batches of the epoch")
+    if near(outcome.mean_loss):
+        return f"{value:.4f}, the mean of the batch losses", f"{value:.4f}, la moyenne des pertes des batchs"
+    if near(2 * outcome.mean_loss):
+        raise Failed(
+            "it returns the sum of the batch losses: divide by the number of batches",
+            "elle renvoie la somme des pertes des batchs : divisez par le nombre de batchs",
+            cause="returns",
+        )
+    if near(2 * outcome.mean_loss - outcome.first_loss):
+        raise Failed(
+            "it returns the last batch's loss: return the mean over all the batches of the epoch",
+            "elle renvoie la perte du dernier batch : renvoyez la moyenne sur tous les batchs de l'époque",
+            cause="returns",
+        )
+    # a training that is wrong (see above) gives other batch losses: the same root, not a second mistake
+    trained_right = _same(outcome.parameters, outcome.reference)
     raise Failed(
-        f"it returns {value:.4f}, but the mean of the epoch's batch losses is {losses['mean']:.4f}: "
-        "return the average of loss.item() over the batches"
+        f"it returns {value:.4f}, but the mean of the epoch's batch losses is {outcome.mean_loss:.4f}: "
+        "return the average of loss.item() over the batches",
+        f"elle renvoie {value:.4f}, mais la moyenne des pertes des batchs de l'époque est "
+        f"{outcome.mean_loss:.4f} : renvoyez la moyenne de loss.item() sur les batchs",
+        cause="returns" if trained_right else "train",
     )
 
 
-@check("train_mode", "train_one_epoch puts the model in training mode (model.train())")
-def check_train_mode(ctx: Context) -> str:
-    train_one_epoch = ctx.function("train_one_epoch")
-    probe = ctx.probe(offset=30, dropout=0.5)
-    probe.eval()  # as evaluate() leaves it after each epoch
-    x, y = ctx.images(16, offset=31), ctx.labels(16, offset=32)
-    batches = Batches(x, y, batch_size=16, shuffle=False, device=ctx.device)
-    spy = ForwardSpy(probe)
-    try:
-        call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", train_one_epoch,
-            probe, batches, torch.optim.SGD(probe.parameters(), lr=0.01), nn.CrossEntropyLoss(),
-            seconds=ctx.seconds,
-        )  # fmt: skip
-    except StudentError as exc:
-        raise Failed(str(exc)) from None
-    finally:
-        spy.remove()
-    if not spy.calls:
-        raise Failed("train_one_epoch never called the model it was given: compute model(x_batch)")
-    if not all(training for training, _ in spy.calls):
+@check(
+    "train_mode",
+    "train_one_epoch puts the model in training mode (model.train())",
+    "train_one_epoch met le modèle en mode entraînement (model.train())",
+)
+def check_train_mode(ctx: Context) -> Message:
+    data, _ = ctx._frame("train_mode")
+    calls = _calls(data.get("calls"))
+    if not calls:
+        raise Failed(
+            "train_one_epoch never called the model it was given: compute model(x_batch)",
+            "train_one_epoch n'a jamais appelé le modèle reçu : calculez model(x_batch)",
+            cause="train",
+        )
+    if not all(training for training, _ in calls):
         raise Failed(
             "the model stayed in evaluation mode while training: call model.train() at the start of "
             "train_one_epoch. evaluate() switches it to eval mode, so without it dropout and batch norm "
-            "would stay off for every epoch after the first"
+            "would stay off for every epoch after the first",
+            "le modèle est resté en mode évaluation pendant l'entraînement : appelez model.train() au début "
+            "de train_one_epoch. evaluate() le passe en mode évaluation, donc sans cela dropout et batch "
+            "norm resteraient éteints à chaque époque après la première",
+            cause="train_mode",
         )
-    return "model.train() before the forward passes"
+    return "model.train() before the forward passes", "model.train() avant les propagations avant"
 
 
-def _evaluate_probe(ctx: Context) -> dict[str, Any]:
-    """Run the student's ``evaluate`` once on a dropout + batch-norm probe and held-out data of ours."""
-    if "evaluate" not in ctx.cache:
-        evaluate = ctx.function("evaluate")
-        probe = ctx.probe(offset=40, dropout=0.5, batch_norm=True)
-        x = ctx.images(64, offset=41)
-        with torch.no_grad():
-            predicted = probe.eval()(x).argmax(dim=1)
-        # 40 of the 64 labels agree with the probe's eval-mode predictions: the exact accuracy is 0.625
-        shift = torch.randint(1, NUM_CLASSES, (64,), generator=ctx.generator(42)).to(ctx.device)
-        y = torch.where(
-            torch.arange(64, device=ctx.device) < 40, predicted, (predicted + shift) % NUM_CLASSES
-        )
-        probe.train()  # as train_one_epoch leaves it
-        spy = ForwardSpy(probe)
-        try:
-            returned: Any = call_student("evaluate(model, x, y)", evaluate, probe, x, y, seconds=ctx.seconds)
-            error = None
-        except StudentError as exc:
-            returned, error = None, str(exc)
-        finally:
-            spy.remove()
-        ctx.cache["evaluate"] = {
-            "returned": returned,
-            "error": error,
-            "calls": spy.calls,
-            "reference": 40 / 64,
-        }
-    outcome: dict[str, Any] = ctx.cache["evaluate"]
-    if outcome["error"] is not None:
-        raise Failed(outcome["error"])
-    if not outcome["calls"]:
-        raise Failed("evaluate never called the model it was given: compute model(x) on the x it receives")
-    return outcome
-
-
-@check("eval_mode", "evaluate puts the model in evaluation mode (model.eval())")
-def check_eval_mode(ctx: Context) -> str:
-    outcome = _evaluate_probe(ctx)
-    if any(training for training, _ in outcome["calls"]):
+@check(
+    "eval_mode",
+    "evaluate puts the model in evaluation mode (model.eval())",
+    "evaluate met le modèle en mode évaluation (model.eval())",
+)
+def check_eval_mode(ctx: Context) -> Message:
+    if any(training for training, _ in ctx.evaluate_outcome().calls):
         raise Failed(
             "the model was in training mode: call model.eval() before predicting. In training mode dropout "
-            "drops random units and batch norm uses the batch's own statistics, so the accuracy comes out "
-            "noisy and wrong"
+            "drops random units and batch norm uses the batch's own statistics, so the accuracy is biased: "
+            "it measures a weakened network",
+            "le modèle était en mode entraînement : appelez model.eval() avant de prédire. En mode "
+            "entraînement, le dropout éteint des neurones au hasard et la batch norm prend les statistiques "
+            "du batch : la précision est biaisée, elle mesure un réseau affaibli",
+            cause="eval_mode",
         )
-    return "model.eval() before the forward pass"
+    return "model.eval() before the forward pass", "model.eval() avant la propagation avant"
 
 
-@check("eval_no_grad", "evaluate turns gradient tracking off (torch.no_grad())")
-def check_eval_no_grad(ctx: Context) -> str:
-    outcome = _evaluate_probe(ctx)
-    if any(grad_enabled for _, grad_enabled in outcome["calls"]):
+@check(
+    "eval_no_grad",
+    "evaluate turns gradient tracking off (torch.no_grad())",
+    "evaluate désactive le suivi des gradients (torch.no_grad())",
+)
+def check_eval_no_grad(ctx: Context) -> Message:
+    if any(grad_enabled for _, grad_enabled in ctx.evaluate_outcome().calls):
         raise Failed(
             "autograd recorded the forward pass: wrap the predictions in `with torch.no_grad():`. "
-            "Evaluation needs no gradients, and the graph costs memory and time"
+            "Evaluation needs no gradients, and the graph costs memory and time",
+            "autograd a enregistré la propagation avant : entourez les prédictions de "
+            "`with torch.no_grad():`. L'évaluation n'a pas besoin de gradients, et le graphe de calcul coûte "
+            "mémoire et temps",
+            cause="eval_no_grad",
         )
-    return "no graph built"
+    return "no graph built", "aucun graphe construit"
 
 
-@check("eval_accuracy", "evaluate returns the accuracy on the data it is given")
-def check_eval_accuracy(ctx: Context) -> str:
-    outcome = _evaluate_probe(ctx)
-    returned, reference = outcome["returned"], outcome["reference"]
-    if isinstance(returned, torch.Tensor) and returned.numel() == 1:
-        value, tip = float(returned), " (tip: return .item(), a Python float, rather than a tensor)"
-    elif isinstance(returned, numbers.Real) and not isinstance(returned, bool):
-        value, tip = float(returned), ""
-    else:
-        raise Failed(f"it returns {type(returned).__name__}: return the accuracy, a float in [0, 1]")
+@check(
+    "eval_accuracy",
+    "evaluate returns the accuracy on the data it is given",
+    "evaluate renvoie la précision sur les données reçues",
+)
+def check_eval_accuracy(ctx: Context) -> Message:
+    outcome = ctx.evaluate_outcome()
+    returned, reference = outcome.returned, outcome.expected
+    tensor = returned["kind"] == "tensor"
+    tip = (
+        (
+            " (tip: return .item(), a Python float, rather than a tensor)",
+            " (conseil : renvoyez .item(), un float Python, plutôt qu'un tenseur)",
+        )
+        if tensor
+        else ("", "")
+    )
+    if returned["kind"] not in ("real", "tensor") or returned["value"] is None:
+        raise Failed(
+            f"it returns {returned['type']}: return the accuracy, a float in [0, 1]",
+            f"elle renvoie {returned['type']} : renvoyez la précision, un float dans [0, 1]",
+            cause="evaluate",
+        )
+    value = returned["value"]
+    if any(training for training, _ in outcome.calls) and not math.isclose(value, reference, abs_tol=1e-6):
+        raise Failed(
+            f"on 64 held-out images of the checker it returns {value:.4f}, but the model gets "
+            f"{reference:.4f} right in evaluation mode: dropout changed its predictions",
+            f"sur 64 images du correcteur elle renvoie {value:.4f}, mais le modèle en a {reference:.4f} "
+            "de justes en mode évaluation : le dropout a changé ses prédictions",
+            cause="eval_mode",
+        )
     if math.isclose(value, reference, abs_tol=1e-6):
-        return f"{value:.4f} on 64 held-out images of the checker, as the reference{tip}"
+        big = _check_big_evaluate(ctx, outcome)
+        return (
+            f"{value:.4f} on 64 held-out images of the checker, as the reference{big[0]}{tip[0]}",
+            f"{value:.4f} sur 64 images du correcteur, comme la référence{big[1]}{tip[1]}",
+        )
     if math.isclose(value, 100 * reference, abs_tol=1e-4):
-        raise Failed(f"it returns {value:g}, a percentage: return a fraction in [0, 1] ({reference})")
+        raise Failed(
+            f"it returns {value:g}, a percentage: return a fraction in [0, 1] ({reference})",
+            f"elle renvoie {value:g}, un pourcentage : renvoyez une fraction dans [0, 1] ({reference})",
+            cause="evaluate",
+        )
     if math.isclose(value, 1 - reference, abs_tol=1e-6):
         raise Failed(
-            "it returns the error rate (the fraction of mistakes): return the fraction of right answers"
+            "it returns the error rate (the fraction of mistakes): return the fraction of right answers",
+            "elle renvoie le taux d'erreur (la fraction d'erreurs) : renvoyez la fraction de bonnes réponses",
+            cause="evaluate",
         )
-    trained_mode = any(training for training, _ in outcome["calls"])
-    cause = (
-        " — the model was in training mode (see above), so dropout changed its predictions"
-        if trained_mode
-        else ". Measure the model on the x and y passed as arguments: using the training tensors (a global "
-        "such as x_train) measures how well the model memorised, not how well it generalises"
-    )
+    logits, labels = ctx.request.kept["evaluate.logits"], ctx.request.tensors["evaluate.y"]
+    if round(value, 6) in flat_argmax_accuracies(logits, labels):
+        raise Failed(
+            f"on 64 held-out images of the checker it returns {value:.4f}, but the model gets "
+            f"{reference:.4f} right: the predictions come from logits.argmax() without dim, which gives "
+            "ONE index into the whole flattened (B, 10) tensor, not one class per image. Use "
+            "logits.argmax(dim=1): the largest score of each row",
+            f"sur 64 images du correcteur elle renvoie {value:.4f}, mais le modèle en a {reference:.4f} de "
+            "justes : les prédictions viennent de logits.argmax() sans dim, qui donne UN seul indice dans "
+            "tout le tenseur (B, 10) aplati, pas une classe par image. Utilisez logits.argmax(dim=1) : le "
+            "plus grand score de chaque ligne",
+            cause="evaluate",
+        )
     raise Failed(
         f"on 64 held-out images of the checker it returns {value:.4f}, but the model gets {reference:.4f} "
-        f"right{cause}"
+        "right. Measure the model on the x and y passed as arguments: using the training tensors (a global "
+        "such as x_train) measures how well the model memorised, not how well it generalises",
+        f"sur 64 images du correcteur elle renvoie {value:.4f}, mais le modèle en a {reference:.4f} de "
+        "justes. Mesurez le modèle sur les x et y reçus en arguments : avec les tenseurs d'entraînement (un "
+        "global comme x_train), on mesure ce que le modèle a mémorisé, pas ce qu'il généralise",
+        cause="evaluate",
     )
 
 
-def _test_measurement(ctx: Context) -> dict[str, Any]:
-    """The trained ``model`` measured on the test split, loaded by the checker as the notebook does."""
-    if "test" not in ctx.cache:
-        ctx.cache["test"] = None
-        model = ctx.lookup("model")
-        if not isinstance(model, nn.Module):
-            raise Failed(f"`model` should be the trained Net (an nn.Module), found {type(model).__name__}")
-        dataset, reason = load_tp1_dataset(ctx.budget)
-        test = Batches(
-            dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std,
-            shuffle=False, device=ctx.device,
-        )  # fmt: skip
-        was_training = model.training
-        try:
-            with time_limit(ctx.seconds):
-                accuracy = reference_accuracy(model, test.x, test.y)
-        except CheckTimeout:
-            raise Failed(f"measuring `model` on the test set took more than {ctx.seconds:g} s") from None
-        except Exception as exc:
-            raise Failed(f"`model` failed on the test images: {describe_exception(exc)}") from None
-        finally:
-            model.train(was_training)
-        ctx.cache["test"] = {
-            "dataset": dataset.name,
-            "reason": reason,
-            "size": len(dataset.y_test),
-            "accuracy": accuracy,
-            "threshold": min_test_accuracy(dataset.name, ctx.budget),
-        }
-    if ctx.cache["test"] is None:
-        raise Failed("needs the trained `model` (see the check above)")
-    return ctx.cache["test"]
-
-
-@check("model_accuracy", "the trained model beats the stated accuracy on the test set")
-def check_model_accuracy(ctx: Context) -> str:
-    test = _test_measurement(ctx)
-    accuracy, threshold = test["accuracy"], test["threshold"]
-    where = f"the {test['dataset']} test set ({test['size']:,} images)"
-    if accuracy > threshold:
-        return f"{accuracy:.4f} on {where}, above {threshold}"
-    raise Failed(
-        f"`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: train for more epochs, "
-        "tune the learning rate, or try a CNN (the solution's reaches 0.92 on Fashion-MNIST)"
-    )
-
-
-@check("reported_accuracy", "test_accuracy is the trained model's accuracy on the test set")
-def check_reported_accuracy(ctx: Context) -> str:
-    test = _test_measurement(ctx)
-    reported = ctx.lookup("test_accuracy")
-    if isinstance(reported, torch.Tensor) and reported.numel() == 1:
-        reported = float(reported)
-    if isinstance(reported, bool) or not isinstance(reported, numbers.Real):
-        raise Failed(f"`test_accuracy` should be a number, found {type(reported).__name__}")
-    if abs(float(reported) - test["accuracy"]) <= 0.005:
-        return f"{float(reported):.4f}, as measured by the checker"
-    raise Failed(
-        f"test_accuracy = {float(reported):.4f}, but `model` gets {test['accuracy']:.4f} on the test set: "
-        "compute it with evaluate(model, x_test, y_test) after training — on the test split, not the "
-        "training or validation data"
-    )
-
-
-#: the trained model is measured first: the other checks call the student's functions, which might
-#: (wrongly) train the global `model` instead of the probe they are given
-RUN_FIRST = ("model_accuracy", "reported_accuracy")
-
-
-def run_checks(
-    namespace: Mapping[str, Any],
-    *,
-    seed: int = 0,
-    budget: str = "full",
-    seconds: float = CHECK_SECONDS,
-) -> tuple[list[CheckResult], dict[str, Any]]:
-    """Run every check against the names a notebook defined; returns the results (in report order)
-    and facts for the report (dataset, measured test accuracy, threshold)."""
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
-    device = torch.device("cpu")
-    model = namespace.get("model")
-    if isinstance(model, nn.Module):
-        parameter = next(model.parameters(), None)
-        if parameter is not None:
-            device = parameter.device
-    ctx = Context(namespace, seed, budget, seconds, device)
-    order = sorted(range(len(CHECKS)), key=lambda i: CHECKS[i][0] not in RUN_FIRST)
-    results: dict[int, CheckResult] = {}
-    for index in order:
-        check_id, title, function = CHECKS[index]
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                results[index] = CheckResult(check_id, title, True, function(ctx))
-        except Failed as failure:
-            results[index] = CheckResult(check_id, title, False, str(failure))
-        except Exception as exc:  # the student's objects can break a check in ways we did not foresee
-            results[index] = CheckResult(check_id, title, False, f"could not run: {describe_exception(exc)}")
-    facts: dict[str, Any] = {"budget": budget, "missing": [name for name in WHERE if name not in namespace]}
-    if ctx.cache.get("test"):
-        facts.update(
-            dataset=ctx.cache["test"]["dataset"],
-            test_accuracy=ctx.cache["test"]["accuracy"],
-            threshold=ctx.cache["test"]["threshold"],
-            fashion_mnist_missing=ctx.cache["test"]["reason"],
+def _check_big_evaluate(ctx: Context, outcome: EvaluateOutcome) -> Message:
+    """evaluate on 1,037 images: the accuracy, not a mean of per-chunk accuracies (raises otherwise)."""
+    logits, labels = ctx.request.kept["evaluate_big.logits"], ctx.request.tensors["evaluate_big.y"]
+    correct = logits.argmax(dim=1) == labels
+    expected = float(correct.float().mean())
+    big = outcome.returned_big
+    if big is None:
+        text = outcome.error_big or NO_ANSWER[0]
+        raise Failed(
+            f"on 1,037 images of the checker: {text}",
+            f"sur 1 037 images du correcteur : {in_french(text)}",
+            cause="evaluate",
         )
-    return [results[i] for i in range(len(CHECKS))], facts
+    value = big["value"]
+    if value is None:
+        raise Failed(
+            f"on 1,037 images it returns {big['type']}: return the accuracy, a float in [0, 1]",
+            f"sur 1 037 images elle renvoie {big['type']} : renvoyez la précision, un float dans [0, 1]",
+            cause="evaluate",
+        )
+    if math.isclose(value, expected, abs_tol=1e-6):
+        return "; and on 1,037 images", " ; et sur 1 037 images"
+    if round(value, 6) in chunk_mean_accuracies(correct):
+        raise Failed(
+            f"on 1,037 images of the checker it returns {value:.4f}, but the model gets {expected:.4f} "
+            "right: it averages the accuracies of the chunks, and the last chunk is smaller, so each of its "
+            "images weighs more. Count the right answers over all chunks, then divide by len(y)",
+            f"sur 1 037 images du correcteur elle renvoie {value:.4f}, mais le modèle en a {expected:.4f} de "
+            "justes : elle fait la moyenne des précisions des morceaux, et le dernier morceau est plus petit, "
+            "donc chacune de ses images pèse plus. Comptez les bonnes réponses sur tous les morceaux, puis "
+            "divisez par len(y)",
+            cause="evaluate",
+        )
+    raise Failed(
+        f"on 64 images it is right, but on 1,037 images of the checker it returns {value:.4f} where the "
+        f"model gets {expected:.4f} right: measure every image of the x it is given, and divide by len(y)",
+        f"juste sur 64 images, mais sur 1 037 images du correcteur elle renvoie {value:.4f} alors que le "
+        f"modèle en a {expected:.4f} de justes : mesurez chaque image du x reçu, et divisez par len(y)",
+        cause="evaluate",
+    )
 
 
-def report_to_grader(
-    namespace: Mapping[str, Any],
-    *,
-    nonce: str,
-    seed: int = 0,
-    budget: str = "full",
-    seconds: float = CHECK_SECONDS,
-) -> None:
-    """Run the checks and print their results as one line: ``MARKER nonce {json}`` (the check cell)."""
+@check(
+    "loss_fn",
+    "loss_fn is the loss of a classification: cross-entropy of the logits and integer labels",
+    "loss_fn est une perte de classification : l'entropie croisée des logits et des labels entiers",
+)
+def check_loss_fn(ctx: Context) -> Message:
+    data, tensors = ctx._frame("loss")
+    logits, labels = ctx.request.tensors["loss.logits"], ctx.request.tensors["loss.y"]
+    references = loss_references(logits, labels)
+    type_ = _message(data, "type")
+    raised = _message(data, "raised")
+    if raised:
+        if "MSE" in type_ or "mse" in raised or "must match the size" in raised or "Long" in raised:
+            raise Failed(
+                f"with logits (B, 10) and integer labels (B,), {raised}. "
+                "MSELoss compares two tensors of the same shape (a regression: predictions that approach "
+                "numbers); the labels are class indices, not quantities. For 10 classes use "
+                "nn.CrossEntropyLoss(), which takes the raw scores (logits) and the integer labels",
+                f"avec des logits (B, 10) et des labels entiers (B,), {in_french(raised)}. "
+                "MSELoss compare deux tenseurs de même forme (une régression : des prédictions qui approchent "
+                "des nombres) ; les labels sont des indices de classe, pas des quantités. Pour 10 classes, "
+                "prenez nn.CrossEntropyLoss(), qui prend les scores bruts (logits) et les labels entiers",
+                cause="loss",
+            )
+        raise Failed(
+            f"with logits (B, 10) and integer labels (B,), {raised}",
+            f"avec des logits (B, 10) et des labels entiers (B,), {in_french(raised)}",
+            cause="loss",
+        )
+    returned = _number(data.get("returned"))
+    if returned["value"] is None:
+        shape = data.get("shape")
+        raise Failed(
+            f"it returns {returned['type']}"
+            + (f" of shape {tuple(shape)}" if isinstance(shape, list) else "")
+            + ": it must return the batch's mean loss, one number (reduction='mean')",
+            f"elle renvoie {returned['type']}"
+            + (f" de forme {tuple(shape)}" if isinstance(shape, list) else "")
+            + " : elle doit renvoyer la perte moyenne du batch, un seul nombre (reduction='mean')",
+            cause="loss",
+        )
+    value = returned["value"]
+    match = next(
+        (
+            name
+            for name, target in references.items()
+            if math.isclose(value, target, rel_tol=1e-4, abs_tol=1e-6)
+        ),
+        None,
+    )
+    if match == "cross_entropy":
+        grad = tensors.get("grad")
+        expected = (torch.softmax(logits, dim=1) - nn.functional.one_hot(labels, NUM_CLASSES)) / len(labels)
+        if (
+            not isinstance(grad, torch.Tensor)
+            or grad.shape != expected.shape
+            or not torch.allclose(grad.double(), expected.double(), rtol=1e-3, atol=1e-6)
+        ):
+            raise Failed(
+                "its value is the cross-entropy, but no gradient flows from it back to the logits: the loss "
+                "was cut from the computation graph (.item(), torch.tensor(…), .detach()). Return the "
+                "tensor that nn.CrossEntropyLoss() gives",
+                "sa valeur est l'entropie croisée, mais aucun gradient ne remonte jusqu'aux logits : la "
+                "perte a été coupée du graphe de calcul (.item(), torch.tensor(…), .detach()). Renvoyez le "
+                "tenseur que donne nn.CrossEntropyLoss()",
+                cause="loss",
+            )
+        return (
+            f"{value:.4f}: the cross-entropy of the checker's logits, with its gradient",
+            f"{value:.4f} : l'entropie croisée des logits du correcteur, avec son gradient",
+        )
+    if match in ("mse_one_hot", "mse_probabilities"):
+        raise Failed(
+            "it is the mean squared error against one-hot vectors: MSE compares two tensors of the same "
+            "shape (a regression), and asks each of the 10 scores to hit 0 or 1 — nothing makes the scores "
+            "behave like probabilities, and a right answer is punished for being too sure. For 10 classes "
+            "use nn.CrossEntropyLoss(), which takes the raw scores (logits) and the integer labels",
+            "c'est l'erreur quadratique moyenne contre des vecteurs one-hot : la MSE compare deux tenseurs "
+            "de même forme (une régression) et demande à chacun des 10 scores de valoir 0 ou 1 — rien n'en "
+            "fait des probabilités, et une bonne réponse est punie d'être trop sûre. Pour 10 classes, prenez "
+            "nn.CrossEntropyLoss(), qui prend les scores bruts (logits) et les labels entiers",
+            cause="loss",
+        )
+    if match == "softmax_cross_entropy":
+        raise Failed(
+            "it applies a softmax before CrossEntropyLoss: the scores are squashed twice, since "
+            "CrossEntropyLoss applies log-softmax itself. The loss then cannot go below ≈ 1.46 (log(1 + 9/e)) "
+            "and its gradients flatten: pass the logits to nn.CrossEntropyLoss() directly",
+            "elle applique un softmax avant CrossEntropyLoss : les scores sont écrasés deux fois, car "
+            "CrossEntropyLoss applique lui-même le log-softmax. La perte ne peut alors pas descendre sous "
+            "≈ 1,46 (log(1 + 9/e)) et ses gradients s'aplatissent : passez directement les logits à "
+            "nn.CrossEntropyLoss()",
+            cause="loss",
+        )
+    if match in ("nll_logits", "nll_probabilities"):
+        raise Failed(
+            "it is NLLLoss on scores that are not log-probabilities: NLLLoss only picks −score[true class], "
+            "it expects log_softmax outputs. nn.CrossEntropyLoss() is log-softmax + NLLLoss in one: give it "
+            "the logits",
+            "c'est NLLLoss sur des scores qui ne sont pas des log-probabilités : NLLLoss prend seulement "
+            "−score[vraie classe], il attend la sortie d'un log_softmax. nn.CrossEntropyLoss() fait "
+            "log-softmax + NLLLoss en une fois : donnez-lui les logits",
+            cause="loss",
+        )
+    if match == "cross_entropy_sum":
+        raise Failed(
+            "it is the sum of the cross-entropies of the batch, not their mean: the step size then grows "
+            "with the batch size. Use nn.CrossEntropyLoss() (reduction='mean')",
+            "c'est la somme des entropies croisées du batch, pas leur moyenne : le pas grandit alors avec la "
+            "taille du batch. Prenez nn.CrossEntropyLoss() (reduction='mean')",
+            cause="loss",
+        )
+    if match == "bce_one_hot":
+        raise Failed(
+            "it is a binary cross-entropy against one-hot vectors: 10 independent yes/no questions, not "
+            "one choice among 10 classes. Use nn.CrossEntropyLoss() on the logits and integer labels",
+            "c'est une entropie croisée binaire contre des vecteurs one-hot : 10 questions oui/non "
+            "indépendantes, pas un choix parmi 10 classes. Prenez nn.CrossEntropyLoss() sur les logits et "
+            "les labels entiers",
+            cause="loss",
+        )
+    ce = references["cross_entropy"]
+    raise Failed(
+        f"on the checker's logits and labels it gives {value:.4f}, where the cross-entropy is {ce:.4f}: "
+        "use nn.CrossEntropyLoss() on the raw logits and the integer labels",
+        f"sur les logits et labels du correcteur elle donne {value:.4f}, alors que l'entropie croisée vaut "
+        f"{ce:.4f} : prenez nn.CrossEntropyLoss() sur les logits bruts et les labels entiers",
+        cause="loss",
+    )
+
+
+def _model_cause(ctx: Context, failure: Failed) -> str:
+    """The root of "no trained model": a `loss_fn` that is missing (the training cell needs it), else its own."""
+    cause = failure.cause or "model"
+    if cause.startswith("missing:"):
+        return ctx.first_cause("missing:loss_fn") or cause
+    return cause
+
+
+#: the roots that make a trained model bad, in the order a hint should name them
+TRAINING_ROOTS = ("inputs", "net", "softmax", "loss", "train", "net_size")
+
+
+@check(
+    "model_accuracy",
+    "the trained model beats the stated accuracy on the test set",
+    "le modèle entraîné dépasse la précision demandée sur le test",
+)
+def check_model_accuracy(ctx: Context) -> Message:
     try:
-        results, facts = run_checks(namespace, seed=seed, budget=budget, seconds=seconds)
-        payload: dict[str, Any] = {"checks": [dataclasses.asdict(r) for r in results], **facts}
-    except Exception as exc:  # never leave the grader without an answer
-        payload = {"checks": [], "error": describe_exception(exc)}
-    sys.stdout.write(f"{MARKER} {nonce} {json.dumps(payload)}\n")
-    sys.stdout.flush()
+        test = ctx.test_measurement()
+    except Failed as failure:
+        raise Failed(failure.en, failure.fr, cause=_model_cause(ctx, failure)) from None
+    where_en = f"the {test.dataset} test set ({test.size:,} images)"
+    where_fr = f"le test de {test.dataset} ({test.size:,} images)"
+    if test.clean_accuracy - test.accuracy > NOISE_TOLERANCE:
+        raise Failed(
+            f"`model` gets {test.clean_accuracy:.4f} on the test images but {test.accuracy:.4f} when "
+            f"{NOISE_PIXELS} pixels of each move by one grey level (invisible to the eye): it recognises the "
+            "exact test images instead of classifying them",
+            f"`model` obtient {test.clean_accuracy:.4f} sur les images de test mais {test.accuracy:.4f} quand "
+            f"{NOISE_PIXELS} pixels de chacune bougent d'un niveau de gris (invisible à l'œil) : il reconnaît "
+            "les images de test exactes au lieu de les classer",
+            cause="lookup",
+        )
+    if test.accuracy > test.threshold:
+        return (
+            f"{test.accuracy:.4f} on {where_en}, above {test.threshold}",
+            f"{test.accuracy:.4f} sur {where_fr}, au-dessus de {test.threshold}",
+        )
+    inputs = ctx.inputs_problem()
+    if inputs is not None:
+        raise Failed(
+            f"`model` gets {test.accuracy:.4f} on {where_en}, which does not beat {test.threshold}: "
+            + inputs.en,
+            f"`model` obtient {test.accuracy:.4f} sur {where_fr}, sans dépasser {test.threshold} : "
+            + inputs.fr,
+            cause="inputs",
+        )
+    cause = ctx.first_cause(*TRAINING_ROOTS)
+    raise Failed(
+        f"`model` gets {test.accuracy:.4f} on {where_en}, which does not beat {test.threshold}"
+        + (
+            ": the training is wrong (see above)"
+            if cause
+            else ": train for more epochs, tune the learning rate, or try a CNN (the solution's reaches "
+            "0.92 on Fashion-MNIST)"
+        ),
+        f"`model` obtient {test.accuracy:.4f} sur {where_fr}, sans dépasser {test.threshold}"
+        + (
+            " : l'entraînement est faux (voir plus haut)"
+            if cause
+            else " : entraînez plus d'époques, réglez le pas d'apprentissage, ou essayez un CNN (celui du "
+            "corrigé atteint 0,92 sur Fashion-MNIST)"
+        ),
+        cause=cause or "accuracy",
+    )
+
+
+@check(
+    "reported_accuracy",
+    "test_accuracy is the trained model's accuracy on the test set",
+    "test_accuracy est la précision du modèle entraîné sur le test",
+)
+def check_reported_accuracy(ctx: Context) -> Message:
+    try:
+        test = ctx.test_measurement()
+    except Failed as failure:
+        raise Failed(
+            "needs the trained `model` (see the check above)",
+            "il faut le `model` entraîné (voir la vérification ci-dessus)",
+            cause=_model_cause(ctx, failure),
+        ) from None
+    data, _ = ctx.harvest.get("model")
+    if data.get("test_accuracy") is None:
+        en, fr = WHERE["test_accuracy"]
+        raise Failed(
+            f"`test_accuracy` is not defined: write it in {en}",
+            f"`test_accuracy` n'est pas défini : il est calculé dans {fr}",
+            cause=ctx.first_cause("missing:loss_fn", "missing:model") or "missing:test_accuracy",
+        )
+    reported = _number(data.get("test_accuracy"))
+    if reported["kind"] not in ("real", "tensor") or reported["value"] is None:
+        raise Failed(
+            f"`test_accuracy` should be a number, found {reported['type']}",
+            f"`test_accuracy` devrait être un nombre, trouvé {reported['type']}",
+            cause="reported",
+        )
+    value = reported["value"]
+    close = (
+        abs(value - test.clean_accuracy) <= 0.005 and test.clean_accuracy - test.accuracy <= NOISE_TOLERANCE
+    )
+    if close:
+        return f"{value:.4f}, as measured by the checker", f"{value:.4f}, comme le mesure le correcteur"
+    if test.clean_accuracy - test.accuracy > NOISE_TOLERANCE:
+        raise Failed(
+            "`model` does not classify the test images (see the check above)",
+            "`model` ne classe pas les images de test (voir la vérification ci-dessus)",
+            cause="lookup",
+        )
+    inputs = ctx.inputs_problem()
+    if inputs is not None:
+        raise Failed(
+            f"test_accuracy = {value:.4f}, but the checker measures {test.clean_accuracy:.4f}: " + inputs.en,
+            f"test_accuracy = {value:.4f}, mais le correcteur mesure {test.clean_accuracy:.4f} : "
+            + inputs.fr,
+            cause="inputs",
+        )
+    cause = ctx.first_cause("eval_mode", "evaluate")
+    if cause is not None:
+        raise Failed(
+            f"test_accuracy = {value:.4f}, but `model` gets {test.clean_accuracy:.4f} on the test set: "
+            "test_accuracy comes from your evaluate, which is wrong (see above)",
+            f"test_accuracy = {value:.4f}, mais `model` obtient {test.clean_accuracy:.4f} sur le test : "
+            "test_accuracy vient de votre evaluate, qui est faux (voir plus haut)",
+            cause=cause,
+        )
+    raise Failed(
+        f"test_accuracy = {value:.4f}, but `model` gets {test.clean_accuracy:.4f} on the test set: "
+        "compute it with evaluate(model, x_test, y_test) after training — on the test split, not the "
+        "training or validation data",
+        f"test_accuracy = {value:.4f}, mais `model` obtient {test.clean_accuracy:.4f} sur le test : "
+        "calculez-la avec evaluate(model, x_test, y_test) après l'entraînement — sur la partie test, pas sur "
+        "les données d'entraînement ou de validation",
+        cause="reported",
+    )
+
+
+CHECK_IDS = tuple(check_id for check_id, _, _ in CHECKS)
+#: the consequences of cells that failed: a name not defined, a step that never answered
+_RUNS_CONSEQUENCES = ("missing:", "no_answer")
+
+
+def decide(
+    request: Request, harvest: Harvest, *, notebook_timeout: float = 0.0, lang: Lang = "en"
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Every check, decided here from the harvest: one result per check, always all of them, in order,
+    in ``lang``; and facts for the report (dataset, measured test accuracy, threshold, names not defined).
+
+    A failure whose root cause was already reported by a check above says so ("caused by the failure
+    above") and names that check, rather than giving a second hint for the same mistake.
+    """
+    ctx = Context(request, harvest, notebook_timeout=notebook_timeout, lang=lang)
+    language = 1 if lang == "fr" else 0
+    titles = {check_id: title for check_id, title, _ in CHECKS}
+    root_texts: dict[str, str] = {}
+    results = []
+    for check_id, title, function in CHECKS:
+        try:
+            message = function(ctx)
+            results.append(CheckResult(check_id, title[language], True, message[language]))
+        except Failed as failure:
+            cause = failure.cause
+            if cause is not None and cause.startswith(_RUNS_CONSEQUENCES) and "runs" in ctx.failures:
+                cause = "runs"
+            text = failure.text(lang)
+            root = ctx.failures.get(cause) if cause is not None else None
+            if root is not None:
+                # the same root as a ✗ above: say so, and do not repeat its hint word for word
+                root_title, root_text = titles[root][language], root_texts[root]
+                # French typography: no-break spaces inside « » and before ":" (the line never breaks there)
+                marker = (
+                    f"{CAUSED_BY[1]} (\u00ab\u00a0{root_title}\u00a0\u00bb)"
+                    if lang == "fr"
+                    else f"{CAUSED_BY[0]} (“{root_title}”)"
+                )
+                separator = "\u00a0: " if lang == "fr" else ": "
+                text = marker if text == root_text else marker + separator + text
+                results.append(CheckResult(check_id, title[language], False, text, caused_by=root))
+            else:
+                if cause is not None:
+                    ctx.failures[cause] = check_id
+                root_texts[check_id] = text
+                results.append(CheckResult(check_id, title[language], False, text))
+        except Exception as exc:  # malformed data can break a check in ways we did not foresee
+            reason = f"{type(exc).__name__}: {exc}"[:260]
+            text = f"impossible de décider : {reason}" if lang == "fr" else f"could not decide: {reason}"
+            results.append(CheckResult(check_id, title[language], False, text))
+    facts: dict[str, Any] = {"budget": request.budget, "dataset": request.dataset, "lang": lang}
+    if request.fashion_mnist_missing:
+        facts["fashion_mnist_missing"] = request.fashion_mnist_missing
+    cells = harvest.frames.get("cells")
+    if cells is not None and isinstance(cells[0].get("defined"), list):
+        facts["missing"] = [name for name in WHERE if name not in cells[0]["defined"]]
+    measured = ctx._test_measurement
+    if isinstance(measured, TestMeasurement):
+        facts.update(test_accuracy=measured.accuracy, threshold=measured.threshold)
+    return results, facts

@@ -1,0 +1,108 @@
+"""What a notebook sees from inside its sandbox: one cell looks around and prints it; the test reads it.
+
+The sandbox is run directly (:func:`drlab.check.sandbox.run_sandboxed`) with a one-cell request, so
+the observations come back in its captured output, not through the grader's checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from drlab.check import harvest, sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    sandbox.bwrap_problem() is not None, reason=f"no sandbox here: {sandbox.bwrap_problem()}"
+)
+
+LOOK_AROUND = """
+import json, os, resource, socket, sys
+seen = {}
+seen["env"] = sorted(os.environ)
+seen["root"] = sorted(os.listdir("/"))
+seen["grader_visible"] = os.path.exists(GRADER_ROOT)
+try:
+    import drlab.check.tp1
+    seen["grader_importable"] = True
+except ImportError:
+    seen["grader_importable"] = False
+import drlab.data
+seen["drlab_data"] = drlab.data.__name__
+def writable(path):
+    try:
+        with open(path, "a") as handle:
+            handle.write("")
+        return True
+    except OSError:
+        return False
+seen["write_drlab"] = writable("/opt/drlab/drlab/__init__.py")
+seen["write_python"] = writable(os.path.join(sys.prefix, "pyvenv.cfg"))
+seen["write_here"] = writable("here.txt")
+seen["cwd"] = os.getcwd()
+seen["here"] = sorted(os.listdir("."))
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
+    seen["network"] = True
+except OSError:
+    seen["network"] = False
+seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+seen["memory"] = resource.getrlimit(resource.RLIMIT_AS)[1]
+print("SEEN", json.dumps(seen))
+"""
+
+
+def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSTRUCTOR_API_TOKEN", "do-not-leak")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+
+    request = tmp_path / "request"
+    request.mkdir()
+    source = LOOK_AROUND.replace("GRADER_ROOT", repr(str(ROOT))).replace("PORT", str(port))
+    (request / "request.json").write_text(
+        json.dumps(
+            {
+                "seed": 0,
+                "budget": "tiny",
+                "notebook_seconds": 60,
+                "check_seconds": 5,
+                "notebook_name": "notebook.ipynb",
+                "cells": [{"index": 0, "source": source}],
+            }
+        )
+    )
+    save_file({"unused": torch.zeros(1)}, str(request / "request.safetensors"))
+    (request / "notebook.ipynb").write_text("{}")
+    shutil.copyfile(harvest.__file__, request / "harvest.py")
+    limits = sandbox.Limits(notebook_seconds=60, checks_seconds=60, memory_bytes=3 << 30)
+
+    run = sandbox.run_sandboxed(request, "tiny", limits)
+
+    assert run.sandboxed and run.note == "bwrap" and not run.killed
+    line = next(line for line in run.output.decode().splitlines() if line.startswith("SEEN "))
+    seen = json.loads(line[5:])
+    assert "INSTRUCTOR_API_TOKEN" not in seen["env"]
+    wanted = sandbox.sandbox_environment("tiny", limits, home="/h", data_dir="/d", pythonpath="/p")
+    assert set(seen["env"]) <= {*wanted, "PWD"}  # bwrap sets PWD with --chdir
+    assert seen["grader_visible"] is False and seen["grader_importable"] is False
+    assert seen["drlab_data"] == "drlab.data"
+    assert not seen["write_drlab"] and not seen["write_python"] and seen["write_here"]
+    assert seen["cwd"] == sandbox.SANDBOX_WORK and seen["here"] == ["here.txt", "notebook.ipynb"]
+    assert seen["network"] is False and accepted == []
+    assert len(seen["processes"]) <= 3  # bwrap's init, the harvester (and the listing's own)
+    assert seen["memory"] == 3 << 30
+    assert set(run.frames) >= {"cells", "net", "model", "done"}  # the steps still ran, on nothing
+    server.close()
