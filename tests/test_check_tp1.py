@@ -417,17 +417,6 @@ def test_the_noise_moves_16_pixels_by_one_grey_level() -> None:
     assert (noisy[0] <= 1).all() and (noisy[1] >= 254).all()  # stays in [0, 255]
 
 
-def test_digits_are_enlarged_like_mnist() -> None:
-    import numpy as np
-
-    images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
-    big = tp1_data.digits_28x28(images)
-    assert big.shape == (2, 28, 28) and big.dtype == np.uint8
-    assert (big[:, :2, :] == 0).all() and (big[:, :, -2:] == 0).all()
-    assert (big[:, 2:5, 2:5] == images[:, :1, :1]).all()  # pixel (0, 0) became a 3×3 block
-    assert big[1, 2 + 3 * 7, 2 + 3 * 5] == images[1, 7, 5]
-
-
 def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
     assert tp1_data.budget_from_env() == "tiny"

@@ -191,3 +191,12 @@ def test_offline_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert offline_from_env() is False
     monkeypatch.delenv("DRLAB_OFFLINE")
     assert offline_from_env() is False
+
+
+def test_digits_are_enlarged_like_mnist() -> None:
+    images = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
+    big = digits_28x28(images)
+    assert big.shape == (2, 28, 28) and big.dtype == np.uint8
+    assert (big[:, :2, :] == 0).all() and (big[:, :, -2:] == 0).all()  # a 2-pixel black border
+    assert (big[:, 2:5, 2:5] == images[:, :1, :1]).all()  # pixel (0, 0) became a 3×3 block
+    assert big[1, 2 + 3 * 7, 2 + 3 * 5] == images[1, 7, 5]

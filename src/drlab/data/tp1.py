@@ -7,10 +7,7 @@ quick checks) keeps the first 600 training and 600 test images.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-
-import numpy as np
 
 from drlab.common.errors import DrlabError
 from drlab.data.datasets import ImageDataset, load_digits
@@ -29,12 +26,6 @@ def budget_from_env() -> str:
     return budget
 
 
-def digits_28x28(images: np.ndarray) -> np.ndarray:
-    """Enlarge 8×8 digits to 28×28: each pixel repeated 3×3 (24×24), then a 2-pixel black border."""
-    enlarged = images.repeat(3, axis=1).repeat(3, axis=2)
-    return np.pad(enlarged, ((0, 0), (2, 2), (2, 2)))
-
-
 def load_tp1_dataset(budget: str = "full", *, download: bool = False) -> tuple[ImageDataset, str | None]:
     """The images TP1 trains on, and — when Fashion-MNIST could not be used — why, in one line.
 
@@ -50,10 +41,7 @@ def load_tp1_dataset(budget: str = "full", *, download: bool = False) -> tuple[I
         dataset = load_fashion_mnist(download=download)
     except (ImportError, DrlabError, OSError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        digits = load_digits()
-        dataset = dataclasses.replace(
-            digits, x_train=digits_28x28(digits.x_train), x_test=digits_28x28(digits.x_test)
-        )
+        dataset = load_digits(size=28)  # TP1's networks run on them unchanged
     if budget == "tiny":
         dataset = dataset.limit(TINY_SAMPLES)  # the first 600 training and 600 test images
     return dataset, reason
