@@ -1,0 +1,242 @@
+"""Forged frames: how far a notebook that does none of TP1 gets by writing the grader's data channel itself.
+
+The student's cells run in the same process as drlab's harvest driver (:mod:`drlab.check.harvest`), so
+a cell can find the channel (``sys.argv[2]``, a pipe's file descriptor), write well-formed frames to it
+first (the grader keeps the first frame of each name) and leave with ``os._exit(0)`` before the driver
+calls anything. What the grader cannot check on its own data, such a notebook simply claims.
+
+Three forgers, each a stronger version of the one before, graded beside an empty notebook through the
+real command line and sandbox (``drlab check tp1 … --budget tiny``):
+
+- ``claims``: only claims — the cells ran, ``Net()`` gives (5, 10) raw scores with 100,000 weights, the
+  model was in training mode in ``train_one_epoch`` and in eval mode without autograd in ``evaluate``.
+  No computation on anything the grader sent.
+- ``references``: also reproduces, inside the sandbox, what the grader compares with its references:
+  the grader's probe networks, their data and their labels are in the request (they must be: the
+  student's functions train and measure them), and ``ProbeNet`` is in the request's ``harvest.py``.
+- ``lookup``: also claims a trained ``Net`` whose logits come from a nearest-neighbour lookup of the
+  *public* test set, which the notebook must be able to read (it measures ``test_accuracy`` there):
+  moving 16 pixels of each test image by one grey level defeats an exact-bytes lookup, not this one.
+
+And one notebook that forges nothing: ``lookup_net``, a real ``Net`` whose ``forward`` is that lookup,
+graded by the real driver — closing the channel would not close the checks against the test labels.
+
+The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
+shows here: see ``CEILINGS``. No check is beyond a forger today: the grader's references are computed
+from inputs the sandbox holds, and the test labels are public.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from drlab.check.sandbox import bwrap_problem
+from drlab.check.tp1 import CHECK_IDS
+from drlab.cli import main
+
+pytestmark = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
+
+#: the first cell of every forger: the channel, the request, drlab's own frame writer
+OPEN_CHANNEL = """\
+import importlib.util, os, sys
+import torch
+from torch import nn
+from safetensors.torch import load_file
+
+request_dir, fd = sys.argv[1], int(sys.argv[2])  # harvest.py REQUEST_DIR CHANNEL_FD
+spec = importlib.util.spec_from_file_location("forged_harvest", f"{request_dir}/harvest.py")
+h = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(h)  # the driver's own Channel and ProbeNet
+sent = load_file(f"{request_dir}/request.safetensors")
+channel = h.Channel(fd)
+
+
+def real(value):
+    return {"type": "float", "kind": "real", "value": float(value)}
+
+
+plausible_net = {"param.0": torch.zeros(100_000)}  # a "Net" of 100,000 weights: no Net at all
+"""
+
+#: claims the grader cannot check against anything of its own
+CLAIMS = """\
+channel.send("cells", {"errors": [], "timed_out_at": None, "seconds": 1.0, "defined": list(h.CONTRACT)})
+channel.send(
+    "net",
+    {"status": "ok", "output": {"type": "Tensor", "kind": "tensor", "value": None}},
+    {**plausible_net, "output": torch.randn(5, 10)},
+)
+channel.send("train_mode", {"error": None, "calls": [[True, True]]})
+"""
+
+#: the grader's references, computed from what the grader sent (the lecture's four steps on its probes)
+REFERENCES = """\
+def epoch(probe, batches, optimizer):
+    probe.train()
+    losses = []
+    for x, y in batches:
+        loss = nn.functional.cross_entropy(probe(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return sum(losses) / len(losses)
+
+
+def accuracy(probe, x, y):
+    probe.eval()
+    with torch.no_grad():
+        return float((probe(x).argmax(dim=1) == y).float().mean())
+
+
+probe = h.make_probe(sent, "lowers")
+optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
+for _ in range(3):
+    epoch(probe, [(sent["lowers.x"], sent["lowers.y"])], optimizer)
+channel.send("train_lowers", {"error": None}, h.trainable(probe))
+
+probe = h.make_probe(sent, "zero_grad")
+x, y = sent["zero_grad.x"], sent["zero_grad.y"]
+mean_loss = epoch(probe, [(x[:16], y[:16]), (x[16:], y[16:])], torch.optim.SGD(probe.parameters(), lr=0.1))
+channel.send("train_zero_grad", {"error": None, "returned": real(mean_loss)}, h.trainable(probe))
+
+probe = h.make_probe(sent, "evaluate")
+channel.send(
+    "evaluate",
+    {
+        "error": None,
+        "calls": [[False, False]],
+        "returned": real(accuracy(probe, sent["evaluate.x"], sent["evaluate.y"])),
+        "returned_big": real(accuracy(probe, sent["evaluate_big.x"], sent["evaluate_big.y"])),
+    },
+)
+
+logits, labels = sent["loss.logits"], sent["loss.y"]
+gradient = (torch.softmax(logits, dim=1) - nn.functional.one_hot(labels, 10)) / len(labels)
+channel.send(
+    "loss",
+    {"type": "CrossEntropyLoss", "error": None, "returned": real(nn.functional.cross_entropy(logits, labels))},
+    {"grad": gradient},
+)
+"""
+
+#: what the claims-only forger says of evaluate: the modes, and a number it did not compute
+CLAIMED_EVALUATE = """\
+channel.send("evaluate", {"error": None, "calls": [[False, False]], "returned": real(0.5), "returned_big": real(0.5)})
+"""
+
+#: a "trained Net": the nearest image of the public test set, and its label
+LOOKUP = """\
+from drlab.data import Batches
+from drlab.data.tp1 import load_tp1_dataset
+
+dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
+public = Batches(
+    dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
+)
+keys = public.x.flatten(1)
+
+
+def looked_up(images):
+    nearest = torch.cat([torch.cdist(chunk.flatten(1), keys).argmin(dim=1) for chunk in images.split(1000)])
+    return 10 * nn.functional.one_hot(public.y[nearest].long(), 10).float()
+
+
+channel.send(
+    "model",
+    {"status": "ok", "is_net": True, "type": "Net", "inputs": {}, "test_accuracy": real(1.0)},
+    {**plausible_net, **{f"logits.{name}": looked_up(sent[name]) for name in ("test_clean", "test_noisy")}},
+)
+"""
+
+#: no forged frame at all: a real `Net` whose forward looks the public test set up, graded by the real driver
+LOOKUP_NET = """\
+import torch
+from torch import nn
+
+from drlab.data import Batches
+from drlab.data.tp1 import load_tp1_dataset
+
+dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
+public = Batches(
+    dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
+)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Linear(784, 10)  # a plausible size; it never learns anything
+
+    def forward(self, x):
+        nearest = torch.cdist(x.flatten(1), public.x.flatten(1)).argmin(dim=1)
+        return 10 * nn.functional.one_hot(public.y[nearest].long(), 10).float()
+
+
+model = Net()
+test_accuracy = 1.0
+"""
+
+#: the driver never gets to call anything: its frames would come second, and be dropped anyway
+LEAVE = 'channel.send("done", {})\nos._exit(0)'
+
+FORGERS = {
+    "claims": [OPEN_CHANNEL, CLAIMS, CLAIMED_EVALUATE, LEAVE],
+    "references": [OPEN_CHANNEL, CLAIMS, REFERENCES, LEAVE],
+    "lookup": [OPEN_CHANNEL, CLAIMS, REFERENCES, LOOKUP, LEAVE],
+    "lookup_net": ["import os", LOOKUP_NET],
+}
+
+#: what each forger gets, measured (seed 5, budget tiny): every check is forgeable today
+NEVER_VERIFIED = {"runs", "net_output", "net_logits", "net_size", "train_mode", "eval_mode", "eval_no_grad"}
+AGAINST_PROBES = {"train_lowers_loss", "train_zero_grad", "train_returns_loss", "eval_accuracy", "loss_fn"}
+AGAINST_TEST_LABELS = {"model_accuracy", "reported_accuracy"}
+CEILINGS = {
+    "claims": NEVER_VERIFIED,
+    "references": NEVER_VERIFIED | AGAINST_PROBES,
+    "lookup": NEVER_VERIFIED | AGAINST_PROBES | AGAINST_TEST_LABELS,
+    # no forgery: the public test set alone gives the two checks against the grader's labels
+    "lookup_net": {"runs", "net_output", "net_logits", "net_size"} | AGAINST_TEST_LABELS,
+}
+
+
+def forged_notebook(cells: list[str]) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+
+
+@pytest.mark.slow
+def test_forged_frames_reach_the_measured_ceiling_and_no_further(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert set(CHECK_IDS) == NEVER_VERIFIED | AGAINST_PROBES | AGAINST_TEST_LABELS  # every check sorted
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    nbformat.write(forged_notebook(["print('hello')"]), submissions / "empty.ipynb")
+    for name, cells in FORGERS.items():
+        nbformat.write(forged_notebook(cells), submissions / f"forger_{name}.ipynb")
+    scores = tmp_path / "scores.csv"
+
+    started = time.monotonic()
+    code = main(
+        ["check", "tp1", str(submissions), "--csv", str(scores), "--budget", "tiny", "--timeout", "120",
+         "--check-seconds", "10", "--jobs", "2", "--seed", "5"]
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    capsys.readouterr()
+
+    with open(scores, newline="", encoding="utf-8") as handle:
+        rows = {Path(row["notebook"]).stem: row for row in csv.DictReader(handle)}
+    assert int(rows["empty"]["score"]) == 1
+    for name, ceiling in CEILINGS.items():
+        row = rows[f"forger_{name}"]
+        assert row["sandbox"] == "bwrap"
+        passed = {check_id for check_id in CHECK_IDS if row[check_id] == "1"}
+        assert passed == ceiling, (name, row["first_problem"])
+        assert int(row["score"]) == len(ceiling)
+    assert code == 1
+    print(f"graded {len(rows)} notebooks in {seconds:.0f} s")
