@@ -27,7 +27,7 @@ Grade course exercises automatically. One exercise so far:
 
 TP1_DESCRIPTION = """\
 Run a TP1 notebook in a sandbox of its own, call what it defines on inputs the grader chooses, and
-decide every check in the grader's process, against its own reference and labels:
+decide every check in the grader's process, against its own reference:
 
   Net               class Net(nn.Module): images (B, 1, 28, 28) → (B, 10) logits, a sane size
   train_one_epoch   (model, batches, optimizer, loss_fn) → mean loss: lowers the loss, zeroes the
@@ -49,6 +49,11 @@ the one notebook, the system and drlab's environment read-only (without the grad
 own process namespace (nothing it starts survives it), no variables of yours, limits on memory
 (--memory-gb), time (--timeout for the notebook, then a share for the checks, then everything is
 killed) and printed output. Without bwrap every report and CSV row says "not sandboxed".
+
+The sandbox protects the grader, the classmates and your machine; it does not make the checks
+unforgeable: the student's code runs beside drlab's harvest code and the test set is public, so a
+determined cheat can claim checks it did not earn (README, "Known limits"). Read a score as evidence
+of work in a class that plays fair, and open the notebook when a score surprises you.
 """
 
 TP1_EPILOG = """\
