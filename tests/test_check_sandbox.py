@@ -29,7 +29,7 @@ import json, os, resource, socket, sys
 seen = {}
 seen["env"] = sorted(os.environ)
 seen["root"] = sorted(os.listdir("/"))
-seen["grader_visible"] = os.path.exists(GRADER_ROOT)
+seen["grader_visible"] = [path for path in GRADER_FILES if os.path.exists(path)]
 try:
     import drlab.check.tp1
     seen["grader_importable"] = True
@@ -71,7 +71,15 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
 
     request = tmp_path / "request"
     request.mkdir()
-    source = LOOK_AROUND.replace("GRADER_ROOT", repr(str(ROOT))).replace("PORT", str(port))
+    # the grader's code, wherever it is installed, and this checkout's tests (the venv may sit inside the
+    # checkout: the folders above a bound venv exist in the sandbox, empty, so look for files)
+    import drlab.check.tp1
+
+    grader_files = [
+        str(Path(drlab.check.tp1.__file__).resolve()),
+        str(ROOT / "tests" / "test_check_sandbox.py"),
+    ]
+    source = LOOK_AROUND.replace("GRADER_FILES", repr(grader_files)).replace("PORT", str(port))
     (request / "request.json").write_text(
         json.dumps(
             {
@@ -97,7 +105,7 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     assert "INSTRUCTOR_API_TOKEN" not in seen["env"]
     wanted = sandbox.sandbox_environment("tiny", limits, home="/h", data_dir="/d", pythonpath="/p")
     assert set(seen["env"]) <= {*wanted, "PWD"}  # bwrap sets PWD with --chdir
-    assert seen["grader_visible"] is False and seen["grader_importable"] is False
+    assert seen["grader_visible"] == [] and seen["grader_importable"] is False
     assert seen["drlab_data"] == "drlab.data"
     assert not seen["write_drlab"] and not seen["write_python"] and seen["write_here"]
     assert seen["cwd"] == sandbox.SANDBOX_WORK and seen["here"] == ["here.txt", "notebook.ipynb"]

@@ -202,6 +202,10 @@ def bwrap_command(
     package = _drlab_package()
     roots = [root for root in _python_roots() if not _under(root, [Path("/usr")])]
     args = [shutil.which("bwrap") or "bwrap", *_namespace_options(), *_system_mounts()]
+    # the scratch file systems first: a venv or a checkout under /tmp is then bound on top of the
+    # empty /tmp, not hidden by it
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
     for root in roots:
         args += ["--ro-bind", str(root), str(root)]
     # drlab for the notebook, without the grader: drlab/check/ is an empty read-only folder there
@@ -215,8 +219,6 @@ def bwrap_command(
     ]
     if _under(package, [*roots, Path("/usr")]):
         args += ["--ro-bind", str(empty), str(package / "check")]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
     args += ["--size", str(limits.disk_bytes), "--tmpfs", SANDBOX_HOME, "--dir", SANDBOX_WORK]
     data_dir = _data_dir()
     if data_dir is not None:
