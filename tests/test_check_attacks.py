@@ -19,6 +19,7 @@ import csv
 import hashlib
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -131,7 +132,9 @@ def test_a_class_with_attackers_in_it(
     assert secret not in captured.out + captured.err + scores.read_text(encoding="utf-8")
     assert "INSTRUCTOR_API_TOKEN" not in captured.out
     assert tree_digest(ROOT / "src" / "drlab") == grader_code  # the installed grader is intact
-    assert not any(ROOT.glob("**/ipykernel_launcher.py"))
+    # a planted launcher anywhere in the checkout; the venv's own (ipykernel's) is not one
+    venv = Path(sys.prefix).resolve()
+    assert not [p for p in ROOT.glob("**/ipykernel_launcher.py") if venv not in p.resolve().parents]
 
     # nothing the notebooks started outlives the grader: the sheet written at exit stays as it is
     sheet = scores.read_bytes()
