@@ -30,6 +30,7 @@ from drlab.check.report import (
     read_submission,
     score_rows,
     spreadsheet_safe,
+    write_scores_csv,
 )
 from drlab.check.sandbox import FRAME_TAG, FrameParser
 from drlab.cli import main
@@ -291,6 +292,28 @@ def test_the_csv_target_is_checked_before_grading(tmp_path: Path) -> None:
     assert "does not exist" in (check_csv_target(tmp_path / "no" / "scores.csv") or "")
     (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
     assert "symbolic link" in (check_csv_target(tmp_path / "link.csv") or "")
+    # an instructor's own spreadsheet is never overwritten; a score sheet drlab wrote is replaced
+    gradebook = tmp_path / "grades.csv"
+    gradebook.write_text("student,exam\nalice,17\n")
+    assert "not a drlab score sheet" in (check_csv_target(gradebook) or "")
+    sheet = tmp_path / "scores.csv"
+    write_scores_csv([], sheet, ["runs"])
+    assert check_csv_target(sheet) is None
+    (tmp_path / "empty.csv").write_text("")
+    assert check_csv_target(tmp_path / "empty.csv") is None
+
+
+def test_check_never_overwrites_a_file_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gradebook = tmp_path / "grades.csv"
+    gradebook.write_text("student,exam\nalice,17\n")
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    assert main(["check", "tp1", str(notebook), "--csv", str(gradebook)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --csv") and "not a drlab score sheet" in err[0]
+    assert gradebook.read_text() == "student,exam\nalice,17\n"
 
 
 def drlab_process(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:

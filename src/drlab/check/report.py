@@ -279,6 +279,12 @@ def check_csv_target(path: Path) -> str | None:
         return f"its folder {parent} is not writable"
     if path.exists() and not os.access(path, os.W_OK):
         return "is not writable"
+    if path.exists() and path.stat().st_size > 0:
+        # replace only a score sheet drlab wrote: its header starts with drlab's columns
+        with path.open("rb") as handle:
+            first = handle.readline(4096).decode("utf-8", "replace").strip()
+        if not first.startswith(",".join(CSV_BASE)):
+            return "exists and is not a drlab score sheet; choose another name (drlab never overwrites it)"
     return None
 
 
