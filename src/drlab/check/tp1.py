@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
@@ -50,6 +50,7 @@ __all__ = [
 ]  # fmt: skip
 
 Lang = Literal["en", "fr"]
+_T = TypeVar("_T")
 
 IMAGE_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
@@ -539,6 +540,13 @@ def loss_references(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, flo
     }
 
 
+def _unwrap(outcome: _T | Failed) -> _T:
+    """A lazily computed outcome, or the failure it found, raised (once computed, for every check)."""
+    if isinstance(outcome, Failed):
+        raise outcome
+    return outcome
+
+
 class Context:
     """What the checks share: the request, the harvest, and outcomes computed once, when first needed.
 
@@ -638,10 +646,7 @@ class Context:
 
     def student_net(self) -> NetOutcome:
         """``Net()``: its output on 5 of the grader's images and its size (or why there is none)."""
-        outcome = self._student_net
-        if isinstance(outcome, Failed):
-            raise outcome
-        return outcome
+        return _unwrap(self._student_net)
 
     @cached_property
     def _train_outcome(self) -> TrainOutcome | Failed:
@@ -679,10 +684,7 @@ class Context:
 
     def train_outcome(self) -> TrainOutcome:
         """The student's one epoch on two batches, with the reference's (or why there is none)."""
-        outcome = self._train_outcome
-        if isinstance(outcome, Failed):
-            raise outcome
-        return outcome
+        return _unwrap(self._train_outcome)
 
     @cached_property
     def _evaluate_outcome(self) -> EvaluateOutcome | Failed:
@@ -706,10 +708,7 @@ class Context:
 
     def evaluate_outcome(self) -> EvaluateOutcome:
         """The student's ``evaluate`` on the grader's probe (or why there is none)."""
-        outcome = self._evaluate_outcome
-        if isinstance(outcome, Failed):
-            raise outcome
-        return outcome
+        return _unwrap(self._evaluate_outcome)
 
     @cached_property
     def _test_measurement(self) -> TestMeasurement | Failed:
@@ -771,10 +770,7 @@ class Context:
 
     def test_measurement(self) -> TestMeasurement:
         """The trained ``model`` measured on the test set with the grader's labels (or why it could not be)."""
-        outcome = self._test_measurement
-        if isinstance(outcome, Failed):
-            raise outcome
-        return outcome
+        return _unwrap(self._test_measurement)
 
     def inputs_problem(self) -> Failed | None:
         """A ✗ naming un-normalised inputs, when the images the notebook used are not normalised.
