@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from drlab.common.device import resolve_device
+    from drlab.common.device import effective_precision, resolve_device
     from drlab.train.recipes import recipe_config
 
     torch.set_num_threads(args.threads)
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 overrides["data_dir"] = args.data_dir
             base = recipe_config(name, **overrides)
             device = resolve_device(base.device)
-            bf16 = device.type == "cuda" and base.resolved().precision == "bf16"
+            bf16 = effective_precision(base.resolved().precision, device) == "bf16"
             peak = matmul_gflops(
                 device, torch.bfloat16 if bf16 else torch.float32, 512 if args.quick else 2048
             )

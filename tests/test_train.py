@@ -17,11 +17,14 @@ from PIL import Image
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from drlab.cli import main
+from drlab.common import device as device_module
+from drlab.common.device import effective_precision
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, load_weights
 from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.models import build_model
+from drlab.train import trainer as trainer_module
 from drlab.train.config import TrainConfig
 from drlab.train.metrics import confusion_matrix, most_confused_pairs, per_class_accuracy
 from drlab.train.predict import image_to_array
@@ -29,10 +32,12 @@ from drlab.train.run import train
 from drlab.train.trainer import (
     EpochRow,
     TrainState,
+    autocast,
     evaluate,
     fit,
     make_optimizer,
     make_scheduler,
+    precision_note,
     train_one_epoch,
 )
 
@@ -184,13 +189,50 @@ def test_schedulers_and_the_lr_in_the_history_follow_the_schedule() -> None:
     assert all(math.isfinite(r.train_loss) for r in history)
 
 
-def test_bf16_is_ignored_on_cpu_with_a_note() -> None:
+def test_precision_resolves_per_device_and_auto_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+    # the probe itself: a CPU has native bf16 exactly when torch reports AVX512-BF16 or AMX
+    expected = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert device_module.native_bf16("cpu") == expected
+    assert [effective_precision("fp32", d) for d in (cpu, cuda, mps)] == ["fp32"] * 3
+    assert [effective_precision("bf16", d) for d in (cpu, cuda, mps)] == ["bf16", "bf16", "fp32"]
+    for native in (True, False):
+        monkeypatch.setattr(device_module, "native_bf16", lambda device_type, native=native: native)
+        assert effective_precision("auto", cpu) == ("bf16" if native else "fp32")
+
+
+def test_bf16_on_the_cpu_computes_in_bfloat16_and_follows_the_float32_run() -> None:
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(3, 8)
+    with autocast("bf16", torch.device("cpu")):
+        assert layer(x).dtype == torch.bfloat16
+    with autocast("fp32", torch.device("cpu")):
+        assert layer(x).dtype == torch.float32
+    # oracle: the float32 run; bf16 keeps 8 bits of mantissa, so the losses agree to about 1%
+    fp32, _ = fit_once(seed=0, epochs=2, lr=1e-3)
+    bf16, _ = fit_once(seed=0, epochs=2, lr=1e-3, precision="bf16")
+    again, _ = fit_once(seed=0, epochs=2, lr=1e-3, precision="bf16")
+    assert [r.train_loss for r in bf16] == [r.train_loss for r in again]  # same seed, same numbers
+    assert [r.train_loss for r in bf16] != [r.train_loss for r in fp32]  # bf16 was really used
+    for ours, reference in zip(bf16, fp32, strict=True):
+        assert ours.train_loss == pytest.approx(reference.train_loss, rel=0.02)
+        assert ours.val_accuracy == pytest.approx(reference.val_accuracy, abs=0.05)
+
+
+def test_precision_notes_say_when_bf16_is_not_what_it_seems(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "float32 on mps" in str(precision_note("bf16", torch.device("mps")))
+    assert precision_note("auto", torch.device("mps")) is None
+    assert precision_note("fp32", torch.device("cpu")) is None
+    for module in (device_module, trainer_module):
+        monkeypatch.setattr(module, "native_bf16", lambda device_type: False)
+    assert "emulated" in str(precision_note("bf16", torch.device("cpu")))
+    assert precision_note("auto", torch.device("cpu")) is None  # auto chose float32: nothing to say
     notes: list[str] = []
     model = build_model("softmax", (1, 8, 8), 4)
     config = TrainConfig(epochs=1, precision="bf16", lr=1e-3)
     optimizer = make_optimizer(config, model.parameters(), torch.device("cpu"))
     fit(model, TrainState(model, optimizer), synthetic_batches(), None, config, log=notes.append)
-    assert "float32" in notes[0]
+    assert "emulated" in notes[0]
 
 
 def test_rng_states_are_captured_and_restored() -> None:

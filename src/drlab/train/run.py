@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from drlab import __version__
 from drlab.common.config import from_json, merge_on_resume, to_dict
+from drlab.common.device import effective_precision
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, read_json
 from drlab.common.rundir import CONFIG_NAME, inspect_run_dir, prepare_run_dir, release_run_dir
@@ -427,7 +428,7 @@ def _metrics(
         "samples_per_second": train_samples / train_seconds if train_seconds > 0 else None,
         "validation_seconds": sum(row.val_seconds for row in history),
         "device": str(device),
-        "precision": "bf16" if config.precision == "bf16" and device.type == "cuda" else "fp32",
+        "precision": effective_precision(config.precision, device),
         "warnings": warnings,
     }
 

@@ -40,13 +40,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from drlab.common.device import Precision, effective_precision, native_bf16
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import save_checkpoint
 from drlab.common.seeding import capture_rng_states, restore_rng_states
@@ -58,7 +59,6 @@ from drlab.train.metrics import confusion_matrix
 
 #: a loss function ``(logits, labels) -> mean loss over the batch`` (cross-entropy by default)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Precision = Literal["fp32", "bf16"]
 #: every how many batches the losses are checked for NaN/inf and the progress bar is refreshed
 #: (each check is a device → host synchronisation; one per batch would stall a GPU)
 SYNC_EVERY = 25
@@ -193,11 +193,25 @@ def evaluate(
 
 
 def autocast(precision: Precision, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """bfloat16 autocast on CUDA (matmuls and convolutions in bf16; the same exponent range as float32,
-    so no loss scaling); float32 everywhere else."""
-    if precision == "bf16" and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    """bfloat16 autocast where :func:`~drlab.common.device.effective_precision` says bf16 (matmuls and
+    convolutions in bf16, the weights and the loss in float32; the same exponent range as float32, so no
+    loss scaling); float32 otherwise."""
+    if effective_precision(precision, device) == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def precision_note(precision: Precision, device: torch.device) -> str | None:
+    """One line for the log when ``--precision`` does not do here what it says, else ``None``."""
+    effective = effective_precision(precision, device)
+    if precision == "bf16" and effective == "fp32":
+        return f"note: bf16 autocast runs on CUDA and on the CPU; training in float32 on {device.type}"
+    if effective == "bf16" and not native_bf16(device.type):
+        return (
+            f"note: this {device.type} has no native bfloat16 (on a CPU: AVX512-BF16 or AMX), so bf16 is "
+            "emulated and slower than float32; --precision auto picks the faster of the two"
+        )
+    return None
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
@@ -515,8 +529,10 @@ def fit(
     """
     config = config.resolved()
     assert config.epochs is not None
-    if config.precision == "bf16" and train.device.type != "cuda" and log is not None:
-        log(f"note: bf16 autocast is used on CUDA only; training in float32 on {train.device.type}")
+    if log is not None:
+        note = precision_note(config.precision, train.device)
+        if note is not None:
+            log(note)
     per_batch = state.scheduler if config.scheduler_step == "batch" else None
     for epoch in range(state.epoch, config.epochs):
         if state.stopped_early:
