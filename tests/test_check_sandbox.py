@@ -114,3 +114,46 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     assert seen["memory"] == 3 << 30
     assert set(run.frames) >= {"cells", "net", "model", "done"}  # the steps still ran, on nothing
     server.close()
+
+
+def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C during a class's grading: noted when it comes, raised where no lock is held (a
+    KeyboardInterrupt raised inside ``concurrent.futures.wait`` can leave a future's lock taken and
+    hang the grader: CI saw it once); the reports decided before it are handed over, the sandbox still
+    running is cancelled, and Python's own Ctrl-C handling is back afterwards."""
+    import os
+    import signal
+    import time
+
+    from drlab.check import runner
+    from drlab.check.report import unreadable_report
+
+    cancelled = threading.Event()
+    handlers: list[object] = []
+
+    def fake_grade(path: Path, settings: object, cancel: threading.Event) -> object:
+        if path.name == "endless.ipynb":
+            os.kill(os.getpid(), signal.SIGINT)  # the instructor presses Ctrl-C while this one runs
+            assert cancel.wait(30)  # the grader cancels it
+            cancelled.set()
+        else:
+            handlers.append(signal.getsignal(signal.SIGINT))
+            time.sleep(0.2)
+        return unreadable_report(path, "fake", 14)
+
+    monkeypatch.setattr(runner, "grade_notebook", fake_grade)
+    monkeypatch.setattr(runner, "_request", lambda seed, budget: None)
+    before = signal.getsignal(signal.SIGINT)
+    reported: list[str] = []
+    settings = runner.GradingSettings(timeout=60, seed=0, budget="tiny", check_seconds=10, memory_gb=1)
+    with pytest.raises(KeyboardInterrupt):
+        runner.grade_class(
+            [Path("quick.ipynb"), Path("endless.ipynb"), Path("never.ipynb")],
+            settings,
+            jobs=1,
+            on_report=lambda report: reported.append(report.notebook),
+        )
+    assert reported == ["quick.ipynb"] and cancelled.is_set()
+    # while grading, Ctrl-C was only noted (Python's handler raises wherever the main thread is)
+    assert handlers and handlers[0] is not signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -208,13 +209,16 @@ def grade_class(
     """Grade ``paths`` with ``jobs`` sandboxes at a time; ``on_report`` gets each report as it is decided.
 
     Ctrl-C (KeyboardInterrupt) stops every running sandbox at once and is raised again, after the
-    reports already decided were handed to ``on_report``.
+    reports already decided were handed to ``on_report``. The interrupt is only noted when it comes
+    (:class:`_CtrlC`) and raised between two waits: raised in the middle of ``wait()``, it could leave a
+    future's lock held, and the pool's worker, unable to hand its report over, would hang the grader.
     """
     _request(settings.seed, settings.budget)  # drawn once, before the sandboxes start
     cancel = threading.Event()
     reports: list[NotebookReport] = []
     pending = list(paths)
     running: dict[Future[NotebookReport], Path] = {}
+    ctrl_c = _CtrlC()
 
     def grade(path: Path) -> NotebookReport:
         try:
@@ -226,7 +230,7 @@ def grade_class(
                 path, f"{path.name}: the grader failed on it ({type(exc).__name__}: {exc})", max_score()
             )
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ctrl_c, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         try:
             while pending or running:
                 while pending and len(running) < max(1, jobs):
@@ -235,13 +239,45 @@ def grade_class(
                         on_start(path)
                     running[pool.submit(grade, path)] = path
                 done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                ctrl_c.raise_if_pressed()
                 for future in done:
                     running.pop(future)
                     report = future.result()
                     reports.append(report)
                     on_report(report)
+                    ctrl_c.raise_if_pressed()
         except BaseException:
             cancel.set()  # every sandbox is killed; the pool's threads end within a fraction of a second
             pending.clear()
             raise
     return reports
+
+
+class _CtrlC:
+    """While active (``with``), Ctrl-C (SIGINT) only sets a flag; :meth:`raise_if_pressed` raises it.
+
+    Only the main thread can install a signal handler; elsewhere Python's own handling stays.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._installed = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
+            self._installed = False
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def raise_if_pressed(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
