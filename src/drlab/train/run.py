@@ -278,6 +278,7 @@ def _train(
                 if env.world_size > 1
                 else ""
             )
+            + (", in bf16" if effective_precision(config.precision, device) == "bf16" else "")
         )
 
     writer = _tensorboard_writer(run_dir) if config.tensorboard and is_main_process else None
@@ -330,7 +331,11 @@ def _train(
         log(
             f"test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
             f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {run_dir}/ "
-            "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
+            + (
+                "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
+                if config.plots
+                else "(metrics.json)"
+            )
         )
     distributed.barrier()  # the run is over when rank 0 has written everything
     return TrainResult(run_dir=run_dir, metrics=metrics, history=history)
