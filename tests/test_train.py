@@ -18,13 +18,12 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from drlab.cli import main
 from drlab.common import device as device_module
-from drlab.common.device import effective_precision
+from drlab.common.device import effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, load_weights
 from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.models import build_model
-from drlab.train import trainer as trainer_module
 from drlab.train.config import TrainConfig
 from drlab.train.metrics import confusion_matrix, most_confused_pairs, per_class_accuracy
 from drlab.train.predict import image_to_array
@@ -37,7 +36,6 @@ from drlab.train.trainer import (
     fit,
     make_optimizer,
     make_scheduler,
-    precision_note,
     train_one_epoch,
 )
 
@@ -223,8 +221,7 @@ def test_precision_notes_say_when_bf16_is_not_what_it_seems(monkeypatch: pytest.
     assert "float32 on mps" in str(precision_note("bf16", torch.device("mps")))
     assert precision_note("auto", torch.device("mps")) is None
     assert precision_note("fp32", torch.device("cpu")) is None
-    for module in (device_module, trainer_module):
-        monkeypatch.setattr(module, "native_bf16", lambda device_type: False)
+    monkeypatch.setattr(device_module, "native_bf16", lambda device_type: False)
     assert "emulated" in str(precision_note("bf16", torch.device("cpu")))
     assert precision_note("auto", torch.device("cpu")) is None  # auto chose float32: nothing to say
     notes: list[str] = []

@@ -72,3 +72,16 @@ def effective_precision(precision: Precision, device: torch.device) -> Literal["
     if precision == "bf16" and device.type in ("cuda", "cpu"):
         return "bf16"
     return "fp32"
+
+
+def precision_note(precision: Precision, device: torch.device) -> str | None:
+    """One line for the log when ``--precision`` does not do here what it says, else ``None``."""
+    effective = effective_precision(precision, device)
+    if precision == "bf16" and effective == "fp32":
+        return f"note: bf16 autocast runs on CUDA and on the CPU; training in float32 on {device.type}"
+    if effective == "bf16" and not native_bf16(device.type):
+        return (
+            f"note: this {device.type} has no native bfloat16 (on a CPU: AVX512-BF16 or AMX), so bf16 is "
+            "emulated and slower than float32; --precision auto picks the faster of the two"
+        )
+    return None

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from drlab.common.device import Precision
+
 DatasetName = Literal["fashion-mnist", "digits"]
 ModelName = Literal["softmax", "mlp", "cnn", "cnn-bn"]
 OptimizerName = Literal["sgd", "adam", "adamw"]
@@ -75,7 +77,7 @@ class TrainConfig:
     """seed of every random number: weights, split, batch order, dropout"""
     device: str = "auto"
     """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"""
-    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    precision: Precision = "fp32"
     """bf16: bfloat16 autocast on CUDA or the CPU (about 2x faster on a CPU with AVX512-BF16 or AMX,
     slower on others); auto: bf16 where the hardware has it, else fp32; --amp is bf16"""
     amp: bool = False

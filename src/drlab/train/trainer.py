@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlab.common.device import Precision, effective_precision, native_bf16
+from drlab.common.device import Precision, effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import save_checkpoint
 from drlab.common.seeding import capture_rng_states, restore_rng_states
@@ -199,19 +199,6 @@ def autocast(precision: Precision, device: torch.device) -> contextlib.AbstractC
     if effective_precision(precision, device) == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def precision_note(precision: Precision, device: torch.device) -> str | None:
-    """One line for the log when ``--precision`` does not do here what it says, else ``None``."""
-    effective = effective_precision(precision, device)
-    if precision == "bf16" and effective == "fp32":
-        return f"note: bf16 autocast runs on CUDA and on the CPU; training in float32 on {device.type}"
-    if effective == "bf16" and not native_bf16(device.type):
-        return (
-            f"note: this {device.type} has no native bfloat16 (on a CPU: AVX512-BF16 or AMX), so bf16 is "
-            "emulated and slower than float32; --precision auto picks the faster of the two"
-        )
-    return None
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
