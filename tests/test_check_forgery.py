@@ -1,29 +1,39 @@
-"""Forged frames: how far a notebook that does none of TP1 gets by writing the grader's data channel itself.
+"""Forged frames: how far a notebook gets by writing the grader's data channel itself.
 
 The student's cells run in the same process as drlab's harvest driver (:mod:`drlab.check.harvest`), so
 a cell can find the channel (``sys.argv[2]``, a pipe's file descriptor), write well-formed frames to it
 first (the grader keeps the first frame of each name) and leave with ``os._exit(0)`` before the driver
-calls anything. What the grader cannot check on its own data, such a notebook simply claims.
+calls anything. The grader decides every check on data it can hold against its own reference, so a
+forged frame passes only when it holds what a right computation gives.
 
-Three forgers, each a stronger version of the one before, graded beside an empty notebook through the
-real command line and sandbox (``drlab check tp1 … --budget tiny``):
+Forgers, each a stronger version of the one before, graded beside an empty notebook through the real
+command line and sandbox (``drlab check tp1 … --budget tiny``):
 
-- ``claims``: only claims — the cells ran, ``Net()`` gives (5, 10) raw scores with 100,000 weights, the
-  model was in training mode in ``train_one_epoch`` and in eval mode without autograd in ``evaluate``.
-  No computation on anything the grader sent.
-- ``references``: also reproduces, inside the sandbox, what the grader compares with its references:
-  the grader's probe networks, their data and their labels are in the request (they must be: the
-  student's functions train and measure them), and ``ProbeNet`` is in the request's ``harvest.py``.
+- ``claims``: only claims — the cells ran, ``Net()`` gives (5, 10) raw scores with 100,000 weights,
+  the model was in training mode in ``train_one_epoch`` and in eval mode without autograd in
+  ``evaluate``, and ``evaluate`` returned 0.5. No computation on anything the grader sent. What passes:
+  the checks of ``Net()``'s output and size, which are the data themselves (any (5, 10) tensor of raw
+  scores *is* a right answer), and "runs", which an empty notebook passes too.
+- ``references``: does the lecture's work on the grader's probes, outside the named functions: the
+  four steps (three epochs with Adam, one epoch of two batches with SGD), one forward pass in training
+  mode of the batch-norm probe, each probe's accuracy in eval mode without autograd, the cross-entropy
+  and its gradient. The probes, their data and labels are in the request (the student's functions must
+  train and measure them); the grader's expected values are not, and a forger only gets them by
+  computing them right.
 - ``lookup``: also claims a trained ``Net`` whose logits come from a nearest-neighbour lookup of the
-  *public* test set, which the notebook must be able to read (it measures ``test_accuracy`` there):
-  moving 16 pixels of each test image by one grey level defeats an exact-bytes lookup, not this one.
+  *public* test set (the notebook reads it to measure ``test_accuracy``). The grader measures the model
+  on training images it kept back, which are nowhere in the sandbox: 1.0 on the public images, far less
+  on the private ones — caught.
+- ``neighbours``: claims a trained "Net" that is a 1-nearest-neighbour classifier over the notebook's
+  own training images. It classifies images it never saw, so it passes both checks of the trained
+  model: the grader verifies that the model classifies, not that it is the student's ``Net`` trained
+  by their ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
 
-And one notebook that forges nothing: ``lookup_net``, a real ``Net`` whose ``forward`` is that lookup,
-graded by the real driver — closing the channel would not close the checks against the test labels.
+And one notebook that forges nothing: ``lookup_net``, a real ``Net`` whose ``forward`` is the public
+test set lookup, graded by the real driver: it fails both checks of the trained model.
 
 The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
-shows here: see ``CEILINGS``. No check is beyond a forger today: the grader's references are computed
-from inputs the sandbox holds, and the test labels are public.
+shows here: see ``CEILINGS``.
 """
 
 from __future__ import annotations
@@ -72,6 +82,8 @@ channel.send(
     {**plausible_net, "output": torch.randn(5, 10)},
 )
 channel.send("train_mode", {"error": None, "calls": [[True, True]]})
+channel.send("eval_mode", {"error": None, "returned": real(0.5)})
+channel.send("eval_no_grad", {"error": None, "returned": real(0.5)})
 """
 
 #: the grader's references, computed from what the grader sent (the lecture's four steps on its probes)
@@ -105,6 +117,14 @@ x, y = sent["zero_grad.x"], sent["zero_grad.y"]
 mean_loss = epoch(probe, [(x[:16], y[:16]), (x[16:], y[16:])], torch.optim.SGD(probe.parameters(), lr=0.1))
 channel.send("train_zero_grad", {"error": None, "returned": real(mean_loss)}, h.trainable(probe))
 
+probe = h.make_probe(sent, "train_mode")
+probe.train()
+with torch.no_grad():
+    probe(sent["train_mode.x"])  # one forward pass in training mode: the batch-norm statistics move
+channel.send(
+    "train_mode", {"error": None, "calls": [[True, True]]}, {f"buffer.{k}": v for k, v in probe.named_buffers()}
+)
+
 probe = h.make_probe(sent, "evaluate")
 channel.send(
     "evaluate",
@@ -115,6 +135,9 @@ channel.send(
         "returned_big": real(accuracy(probe, sent["evaluate_big.x"], sent["evaluate_big.y"])),
     },
 )
+for name in ("eval_mode", "eval_no_grad"):
+    probe = h.make_probe(sent, name)
+    channel.send(name, {"error": None, "returned": real(accuracy(probe, sent[f"{name}.x"], sent[f"{name}.y"]))})
 
 logits, labels = sent["loss.logits"], sent["loss.y"]
 gradient = (torch.softmax(logits, dim=1) - nn.functional.one_hot(labels, 10)) / len(labels)
@@ -150,7 +173,32 @@ def looked_up(images):
 channel.send(
     "model",
     {"status": "ok", "is_net": True, "type": "Net", "inputs": {}, "test_accuracy": real(1.0)},
-    {**plausible_net, **{f"logits.{name}": looked_up(sent[name]) for name in ("test_clean", "test_noisy")}},
+    {**plausible_net, **{f"logits.{name}": looked_up(sent[name]) for name in ("test", "private")}},
+)
+"""
+
+#: a "trained Net" that is no Net: the label of the nearest of the notebook's own training images
+NEIGHBOURS = """\
+from drlab.data import Batches
+from drlab.data.tp1 import load_tp1_dataset
+
+dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
+normalise = dict(batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False)
+train = Batches(dataset.x_train, dataset.y_train, **normalise)
+test = Batches(dataset.x_test, dataset.y_test, **normalise)
+keys = train.x.flatten(1)
+
+
+def neighbour(images):
+    nearest = torch.cat([torch.cdist(chunk.flatten(1), keys).argmin(dim=1) for chunk in images.split(1000)])
+    return 10 * nn.functional.one_hot(train.y[nearest].long(), 10).float()
+
+
+test_accuracy = float((neighbour(test.x).argmax(dim=1) == test.y).float().mean())
+channel.send(
+    "model",
+    {"status": "ok", "is_net": True, "type": "Net", "inputs": {}, "test_accuracy": real(test_accuracy)},
+    {**plausible_net, **{f"logits.{name}": neighbour(sent[name]) for name in ("test", "private")}},
 )
 """
 
@@ -187,21 +235,26 @@ LEAVE = 'channel.send("done", {})\nos._exit(0)'
 
 FORGERS = {
     "claims": [OPEN_CHANNEL, CLAIMS, CLAIMED_EVALUATE, LEAVE],
-    "references": [OPEN_CHANNEL, CLAIMS, REFERENCES, LEAVE],
-    "lookup": [OPEN_CHANNEL, CLAIMS, REFERENCES, LOOKUP, LEAVE],
+    "references": [OPEN_CHANNEL, REFERENCES, CLAIMS, LEAVE],
+    "lookup": [OPEN_CHANNEL, REFERENCES, LOOKUP, CLAIMS, LEAVE],
+    "neighbours": [OPEN_CHANNEL, REFERENCES, NEIGHBOURS, CLAIMS, LEAVE],
     "lookup_net": ["import os", LOOKUP_NET],
 }
 
-#: what each forger gets, measured (seed 5, budget tiny): every check is forgeable today
-NEVER_VERIFIED = {"runs", "net_output", "net_logits", "net_size", "train_mode", "eval_mode", "eval_no_grad"}
-AGAINST_PROBES = {"train_lowers_loss", "train_zero_grad", "train_returns_loss", "eval_accuracy", "loss_fn"}
-AGAINST_TEST_LABELS = {"model_accuracy", "reported_accuracy"}
+#: what each forger gets, measured (seed 5, budget tiny)
+NEVER_VERIFIED = {"runs", "net_output", "net_logits", "net_size"}
+AGAINST_PROBES = {
+    "train_lowers_loss", "train_zero_grad", "train_returns_loss", "train_mode",
+    "eval_accuracy", "eval_mode", "eval_no_grad", "loss_fn",
+}  # fmt: skip
+AGAINST_PRIVATE_IMAGES = {"model_accuracy", "reported_accuracy"}
 CEILINGS = {
     "claims": NEVER_VERIFIED,
     "references": NEVER_VERIFIED | AGAINST_PROBES,
-    "lookup": NEVER_VERIFIED | AGAINST_PROBES | AGAINST_TEST_LABELS,
-    # no forgery: the public test set alone gives the two checks against the grader's labels
-    "lookup_net": {"runs", "net_output", "net_logits", "net_size"} | AGAINST_TEST_LABELS,
+    "lookup": NEVER_VERIFIED | AGAINST_PROBES,
+    # a classifier that is no Net, over the notebook's own training images: it classifies
+    "neighbours": NEVER_VERIFIED | AGAINST_PROBES | AGAINST_PRIVATE_IMAGES,
+    "lookup_net": NEVER_VERIFIED,
 }
 
 
@@ -213,7 +266,7 @@ def forged_notebook(cells: list[str]) -> nbformat.NotebookNode:
 def test_forged_frames_reach_the_measured_ceiling_and_no_further(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert set(CHECK_IDS) == NEVER_VERIFIED | AGAINST_PROBES | AGAINST_TEST_LABELS  # every check sorted
+    assert set(CHECK_IDS) == NEVER_VERIFIED | AGAINST_PROBES | AGAINST_PRIVATE_IMAGES  # every check sorted
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     nbformat.write(forged_notebook(["print('hello')"]), submissions / "empty.ipynb")

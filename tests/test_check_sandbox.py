@@ -12,11 +12,14 @@ import socket
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from drlab.check import harvest, sandbox
+from drlab.data.datasets import ImageDataset
+from drlab.data.tp1 import save_tp1_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +59,23 @@ except OSError:
     seen["network"] = False
 seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 seen["memory"] = resource.getrlimit(resource.RLIMIT_AS)[1]
+seen["dataset_files"] = [
+    name for folder in DATASET_DIRS if os.path.isdir(folder) for name in sorted(os.listdir(folder))
+]
+try:
+    from sklearn.datasets import load_digits
+    seen["digits"] = len(load_digits().target)
+except Exception as exc:
+    seen["digits"] = type(exc).__name__
+# an attacker looks everywhere for the dataset's files (Fashion-MNIST's are named *-ubyte.gz)
+found = []
+for top, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys", "/dev")]
+    found += [os.path.join(top, f) for f in files if "ubyte" in f or f.startswith("digits.csv")]
+seen["dataset_anywhere"] = [path for path in found if os.path.getsize(path) > 0]
+from drlab.data.tp1 import load_tp1_dataset
+dataset, _ = load_tp1_dataset("full")
+seen["tp1"] = [dataset.name, len(dataset.y_train), len(dataset.y_test)]
 print("SEEN", json.dumps(seen))
 """
 
@@ -79,7 +99,14 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
         str(Path(drlab.check.tp1.__file__).resolve()),
         str(ROOT / "tests" / "test_check_sandbox.py"),
     ]
-    source = LOOK_AROUND.replace("GRADER_FILES", repr(grader_files)).replace("PORT", str(port))
+    from drlab.data.paths import system_dataset_dirs
+
+    folders = [str(folder) for folder in system_dataset_dirs("fashion-mnist")]
+    source = (
+        LOOK_AROUND.replace("GRADER_FILES", repr(grader_files))
+        .replace("PORT", str(port))
+        .replace("DATASET_DIRS", repr(folders))
+    )
     (request / "request.json").write_text(
         json.dumps(
             {
@@ -95,6 +122,11 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     save_file({"unused": torch.zeros(1)}, str(request / "request.safetensors"))
     (request / "notebook.ipynb").write_text("{}")
     shutil.copyfile(harvest.__file__, request / "harvest.py")
+    # the grader's copy of the data: the only images the notebook can load
+    pixels = np.zeros((7, 28, 28), dtype=np.uint8)
+    copy = ImageDataset("grader-copy", pixels, np.zeros(7, np.int64), pixels[:3], np.zeros(3, np.int64),
+                        tuple("0123456789"), 0.5, 0.25)  # fmt: skip
+    save_tp1_snapshot(copy, None, request / sandbox.NOTEBOOK_DATA)
     limits = sandbox.Limits(notebook_seconds=60, checks_seconds=60, memory_bytes=3 << 30)
 
     run = sandbox.run_sandboxed(request, "tiny", limits)
@@ -103,7 +135,7 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     line = next(line for line in run.output.decode().splitlines() if line.startswith("SEEN "))
     seen = json.loads(line[5:])
     assert "INSTRUCTOR_API_TOKEN" not in seen["env"]
-    wanted = sandbox.sandbox_environment("tiny", limits, home="/h", data_dir="/d", pythonpath="/p")
+    wanted = sandbox.sandbox_environment("tiny", limits, home="/h", tp1_data="/d", pythonpath="/p")
     assert set(seen["env"]) <= {*wanted, "PWD"}  # bwrap sets PWD with --chdir
     assert seen["grader_visible"] == [] and seen["grader_importable"] is False
     assert seen["drlab_data"] == "drlab.data"
@@ -112,6 +144,11 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     assert seen["network"] is False and accepted == []
     assert len(seen["processes"]) <= 3  # bwrap's init, the harvester (and the listing's own)
     assert seen["memory"] == 3 << 30
+    # the dataset's own files are hidden (this machine has Fashion-MNIST in /usr/share/datasets when
+    # setup.sh installed it); the notebook loads the grader's copy
+    assert seen["dataset_files"] == [] and seen["dataset_anywhere"] == []
+    assert seen["digits"] != 1797  # scikit-learn's digits file is blanked (or scikit-learn is absent)
+    assert seen["tp1"] == ["grader-copy", 7, 3]
     assert set(run.frames) >= {"cells", "net", "model", "done"}  # the steps still ran, on nothing
     server.close()
 
@@ -142,7 +179,7 @@ def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: 
         return unreadable_report(path, "fake", 14)
 
     monkeypatch.setattr(runner, "grade_notebook", fake_grade)
-    monkeypatch.setattr(runner, "_request", lambda seed, budget: None)
+    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: None)
     before = signal.getsignal(signal.SIGINT)
     reported: list[str] = []
     settings = runner.GradingSettings(timeout=60, seed=0, budget="tiny", check_seconds=10, memory_gb=1)

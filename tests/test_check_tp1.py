@@ -36,7 +36,7 @@ TRAINING = "tp1-17"
 FUNCTION_CHECKS = (
     "net_output", "net_logits", "net_size",
     "train_lowers_loss", "train_zero_grad", "train_returns_loss", "train_mode",
-    "eval_mode", "eval_no_grad", "eval_accuracy", "loss_fn",
+    "eval_accuracy", "eval_mode", "eval_no_grad", "loss_fn",
 )  # fmt: skip
 
 Mutation = tuple[str, str, str]  # (cell id, text to replace, replacement)
@@ -154,7 +154,7 @@ SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]
     ),
     "no eval()": (
         (("tp1-15", "    model.eval()  # dropout off, batch norm on its running statistics\n", ""),),
-        "eval_mode", "model.eval()", ("eval_accuracy",),
+        "eval_mode", "model.eval()", (),
     ),
     "softmax before CrossEntropyLoss (in forward)": (
         (("tp1-10", "return self.classifier(self.features(x))",
@@ -171,7 +171,7 @@ SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]
     ),
     "accuracy on the training set": (
         (("tp1-15", "    correct = 0\n", "    correct = 0\n    x, y = train_batches.x, train_batches.y\n"),),
-        "eval_accuracy", "x_train", (),
+        "eval_accuracy", "x_train", ("eval_mode", "eval_no_grad"),
     ),
     "no model.train()": (
         (("tp1-13", "    model.train()  # dropout on, batch norm learns from the batch's statistics\n", ""),),
@@ -215,6 +215,18 @@ SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]
           "        loss.backward()  # ❸ gradients\n        optimizer.zero_grad()\n"),),
         "train_lowers_loss", "zero_grad() runs between loss.backward() and optimizer.step()",
         ("train_zero_grad", "train_returns_loss"),
+    ),
+    "model.train() after the forward pass": (
+        (("tp1-13", "    model.train()  # dropout on, batch norm learns from the batch's statistics\n", ""),
+         ("tp1-13", "        loss = loss_fn(logits, y_batch)  # ❷ loss\n",
+          "        model.train()  # too late: the forward pass ran in eval mode\n"
+          "        loss = loss_fn(logits, y_batch)  # ❷ loss\n")),
+        "train_mode", "stayed in evaluation mode", (),
+    ),
+    "a percentage, in training mode": (
+        (("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),
+         ("tp1-15", "    model.eval()  # dropout off, batch norm on its running statistics\n", "")),
+        "eval_accuracy", "percentage", (),
     ),
     # TODO 4, the loss: the classic choices
     "MSELoss on integer labels": (
@@ -262,6 +274,87 @@ def test_seeded_mistake_first_failure_names_its_cause(mistake: str) -> None:
     assert [k for k in others if not results[k].passed] == []
 
 
+def test_two_mistakes_of_evaluate_are_both_named() -> None:
+    """A percentage measured in training mode: the ✗ of the number, then the ✗ of the mode, each with
+    its own hint (the marked probe's number is read as 100 × its accuracy in training mode)."""
+    mutations, _, _, _ = SEEDED_MISTAKES["a percentage, in training mode"]
+    results = check_results(define(*mutations))
+    assert not results["eval_mode"].passed and not results["eval_mode"].caused_by
+    assert "model.eval()" in results["eval_mode"].message
+    assert results["eval_no_grad"].passed
+
+
+def test_the_verdicts_follow_the_data_not_the_claims() -> None:
+    """What the sandbox *says* (the modes its spies recorded) decides nothing: the solution's harvest with
+    every claim reversed still passes; the same harvest with the data of a mistake fails."""
+    namespace = define()
+    collector = Collector()
+    collector.send("cells", {"errors": [], "timed_out_at": None, "seconds": 0.0, "defined": list(namespace)})
+    harvest.harvest(namespace, request().tensors, collector, seed=0, seconds=60.0)
+    frames = collector.frames
+
+    def decided(**changes: tuple[dict[str, Any], dict[str, torch.Tensor]]) -> dict[str, CheckResult]:
+        results, _ = tp1.decide(request(), tp1.Harvest({**frames, **changes}))
+        return {result.id: result for result in results}
+
+    data, tensors = frames["train_mode"]
+    evaluate_data, evaluate_tensors = frames["evaluate"]
+    lying = decided(
+        train_mode=({**data, "calls": [[False, False]]}, tensors),
+        evaluate=({**evaluate_data, "calls": [[True, True]]}, evaluate_tensors),
+    )
+    assert all(lying[check_id].passed for check_id in FUNCTION_CHECKS)
+
+    start, _ = tp1.Context(request(), tp1.Harvest(frames)).train_mode_reference()
+    unmoved = decided(train_mode=(data, {f"buffer.{name}": value for name, value in start.items()}))
+    assert not unmoved["train_mode"].passed and "stayed in evaluation mode" in unmoved["train_mode"].message
+    for name, hint in (("eval_mode", "model.eval()"), ("eval_no_grad", "torch.no_grad()")):
+        logits, labels = request().kept[f"{name}.logits"], request().tensors[f"{name}.y"]
+        marked = float((logits.roll(1, dims=1).argmax(dim=1) == labels).float().mean())
+        returned = {"type": "float", "kind": "real", "value": marked}
+        wrong = decided(**{name: ({"error": None, "returned": returned}, {})})
+        assert not wrong[name].passed and hint in wrong[name].message
+        assert [k for k in FUNCTION_CHECKS if not wrong[k].passed] == [name]
+
+
+def test_marked_probes_move_their_scores_by_one_class() -> None:
+    """The oracle of the marked probes: the unmarked network's scores, rolled by one class, exactly
+    when the model is in training mode (``training``) or autograd records (``autograd``)."""
+    x = torch.randn(6, 1, 28, 28)
+    for marker, moved in (("training", lambda train, grad: train), ("autograd", lambda train, grad: grad)):
+        torch.manual_seed(0)
+        probe = harvest.ProbeNet(marker=marker)
+        torch.manual_seed(0)
+        plain = harvest.ProbeNet()
+        for train in (True, False):
+            probe.train(train)
+            for grad in (True, False):
+                with torch.set_grad_enabled(grad):
+                    expected = plain(x).roll(1, dims=1) if moved(train, grad) else plain(x)
+                    assert torch.equal(probe(x), expected), (marker, train, grad)
+
+
+def test_the_notebooks_copy_of_the_data_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file the grader writes for a sandbox is what load_tp1_dataset returns there (tiny: limited);
+    a file that is not one fails in one line, without unpickling anything."""
+    full, _ = tp1_data.load_tp1_dataset("full")
+    seen, _, _ = tp1.hold_out(full, 0, "tiny")
+    path = tmp_path / "tp1_data.safetensors"
+    tp1_data.save_tp1_snapshot(seen, "a reason", path)
+    monkeypatch.setenv(tp1_data.SNAPSHOT_VARIABLE, str(path))
+    loaded, reason = tp1_data.load_tp1_dataset("full")
+    assert reason == "a reason" and loaded.name == seen.name and loaded.classes == seen.classes
+    assert (loaded.mean, loaded.std) == (seen.mean, seen.std)
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        mine, theirs = getattr(loaded, field), getattr(seen, field)
+        assert mine.dtype == theirs.dtype and (mine == theirs).all()
+    tiny, _ = tp1_data.load_tp1_dataset("tiny")
+    assert len(tiny.y_train) == len(tiny.y_test) == tp1_data.TINY_SAMPLES
+    path.write_bytes(b"not safetensors")
+    with pytest.raises(tp1_data.DrlabError, match="not TP1 data"):
+        tp1_data.load_tp1_dataset("full")
+
+
 def test_empty_namespace_says_what_to_write() -> None:
     results = check_results({})
     assert [k for k, r in results.items() if r.passed] == ["runs"]  # it ran; nothing else is there
@@ -269,7 +362,8 @@ def test_empty_namespace_says_what_to_write() -> None:
     assert "`train_one_epoch` is not defined" in results["train_lowers_loss"].message
     # one missing function, one hint: its other checks are marked as consequences
     assert results["train_zero_grad"].caused_by == "train_lowers_loss"
-    assert "`evaluate` is not defined" in results["eval_mode"].message
+    assert "`evaluate` is not defined" in results["eval_accuracy"].message
+    assert results["eval_mode"].caused_by == results["eval_no_grad"].caused_by == "eval_accuracy"
     assert "`model` is not defined" in results["model_accuracy"].message
     assert "needs the trained `model`" in results["reported_accuracy"].message
 
@@ -287,7 +381,7 @@ def test_exercise_stubs_fail_with_their_todo() -> None:
     results = check_results(namespace)
     assert "NotImplementedError: TODO 1" in results["net_output"].message
     assert "NotImplementedError: TODO 2" in results["train_lowers_loss"].message
-    assert "NotImplementedError: TODO 3" in results["eval_mode"].message
+    assert "NotImplementedError: TODO 3" in results["eval_accuracy"].message
 
 
 def test_model_checks_measure_the_test_set_themselves() -> None:
@@ -320,8 +414,8 @@ def test_model_must_be_an_instance_of_net_of_plausible_size() -> None:
 
 
 def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
-    """A Net whose forward looks the public test labels up by the images' bytes: 1.0 on the test
-    images, chance on the grader's copy moved by one grey level → fails the bar."""
+    """A Net whose forward looks the public test labels up (here by the images' bytes): 1.0 on the test
+    images, chance on the private images the grader kept back → fails the bar, and its test_accuracy too."""
     namespace = define()
     table = {
         bytes(x.numpy().tobytes()): int(y)
@@ -336,9 +430,11 @@ def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
     namespace["Net"] = LookupNet
     namespace["model"] = LookupNet()
     namespace["test_accuracy"] = 1.0
-    by_id = check_results(namespace)
+    results, facts = run_checks(namespace)
+    by_id = {r.id: r for r in results}
     assert not by_id["model_accuracy"].passed
-    assert "recognises the exact test images" in by_id["model_accuracy"].message
+    assert "recognises the public test images" in by_id["model_accuracy"].message
+    assert facts["test_accuracy"] < 0.2  # measured on the private images: no table holds them
     assert not by_id["reported_accuracy"].passed
 
 
@@ -352,8 +448,8 @@ def test_a_constant_evaluate_fails_whatever_the_seed(seed: int) -> None:
     namespace["evaluate"] = lambda model, x, y: constant
     by_id = check_results(namespace, seed=seed)
     assert by_id["eval_accuracy"].passed is False  # evaluate never called the model
-    assert "never called the model" in by_id["eval_mode"].message
-    assert by_id["eval_accuracy"].caused_by == "eval_mode"
+    assert "never called the model" in by_id["eval_accuracy"].message
+    assert by_id["eval_mode"].caused_by == by_id["eval_no_grad"].caused_by == "eval_accuracy"
 
 
 def test_student_code_that_hangs_is_stopped() -> None:
@@ -387,34 +483,45 @@ def test_student_code_that_uses_a_global_model_is_caught() -> None:
 
 
 @pytest.mark.parametrize("budget", ["tiny", "full"])
-def test_the_grader_measures_on_the_notebooks_test_set(budget: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The test images the grader sends are the notebook's x_test, shuffled (the noise is tested below);
-    the labels it keeps are the notebook's y_test, and they are not among what it sends."""
+def test_the_grader_measures_on_private_images_and_the_notebooks_test_set(
+    budget: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The public test images the grader sends are the notebook's x_test, shuffled, their labels kept;
+    the private images are training images of the dataset that the notebook's copy does not hold, and
+    the tiny budget still trains on the very same 600 images."""
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", budget)
     namespace = define()
     sent = tp1.build_request(3, budget)
     x_test, y_test = namespace["x_test"], namespace["y_test"]
     assert sent.dataset == namespace["dataset"].name
-    for name in ("test_clean", "test_noisy"):
-        assert sent.tensors[name].shape == x_test.shape
-        assert torch.equal(
-            torch.bincount(sent.labels[name], minlength=10), torch.bincount(y_test, minlength=10)
-        )
-    clean = sent.tensors["test_clean"].flatten(1)
-    order = torch.argsort(clean.sum(1))
-    assert torch.allclose(clean.sum(1)[order], torch.sort(x_test.flatten(1).sum(1)).values, atol=1e-3)
-    assert "labels" not in " ".join(sent.tensors)  # the labels are not among what is sent
+    assert sent.tensors["test"].shape == x_test.shape
+    assert torch.equal(
+        torch.bincount(sent.labels["test"], minlength=10), torch.bincount(y_test, minlength=10)
+    )
+    shown = sent.tensors["test"].flatten(1)
+    order = torch.argsort(shown.sum(1))
+    assert torch.allclose(shown.sum(1)[order], torch.sort(x_test.flatten(1).sum(1)).values, atol=1e-3)
+    assert not any("label" in name or name.endswith(".y_private") for name in sent.tensors)
 
-
-def test_the_noise_moves_16_pixels_by_one_grey_level() -> None:
-    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
-    images[0] = 0
-    images[1] = 255
-    noisy = tp1._one_grey_level(images, torch.Generator().manual_seed(0))
-    difference = noisy.to(torch.int16) - images.to(torch.int16)
-    assert ((difference != 0).flatten(1).sum(1) == tp1.NOISE_PIXELS).all()
-    assert difference.abs().max() == 1
-    assert (noisy[0] <= 1).all() and (noisy[1] >= 254).all()  # stays in [0, 255]
+    full, _ = tp1_data.load_tp1_dataset("full")
+    seen = sent.notebook_data
+    assert seen is not None and seen.mean == full.mean and seen.std == full.std
+    private = len(sent.labels["private"])
+    assert private == tp1.private_size(full, budget) > 0
+    assert len(seen.y_train) == len(full.y_train) - private and len(seen.y_test) == len(full.y_test)
+    assert (seen.x_train[: tp1_data.TINY_SAMPLES] == full.x_train[: tp1_data.TINY_SAMPLES]).all()
+    # the oracle: every private image is a training image of the full dataset, none is in the notebook's
+    normalised = (torch.as_tensor(full.x_train).float() / 255 - full.mean) / full.std
+    keys = {row.numpy().tobytes() for row in torch.as_tensor(seen.x_train).flatten(1)}
+    raw = ((sent.tensors["private"] * full.std + full.mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    assert not any(row.numpy().tobytes() in keys for row in raw.flatten(1))
+    all_keys = {row.numpy().tobytes(): i for i, row in enumerate(torch.as_tensor(full.x_train).flatten(1))}
+    index = [all_keys[row.numpy().tobytes()] for row in raw.flatten(1)]
+    assert all(i >= tp1_data.TINY_SAMPLES for i in index)
+    assert torch.equal(sent.labels["private"], torch.as_tensor(full.y_train)[index])
+    assert torch.allclose(normalised[index].unsqueeze(1), sent.tensors["private"], atol=1e-5)
+    # another seed keeps other images back
+    assert not torch.equal(tp1.build_request(4, budget).tensors["private"], sent.tensors["private"])
 
 
 def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

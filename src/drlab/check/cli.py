@@ -34,7 +34,8 @@ decide every check in the grader's process, against its own reference:
                     gradients at every batch, puts the model in training mode
   evaluate          (model, x, y) → accuracy in [0, 1]: eval mode, no_grad, the data it is given
   loss_fn           the loss of a classification: cross-entropy of the logits and integer labels
-  model             the trained Net beats the stated accuracy on the test set
+  model             the trained Net beats the stated accuracy on images it never saw: training
+                    images the grader keeps back (5,000; 600 with --budget tiny), drawn from --seed
   test_accuracy     evaluate(model, x_test, y_test), as the checker measures it
 
 One line per check (✓/✗), a hint under each ✗ that names the likely cause (a ✗ with the same
@@ -48,12 +49,15 @@ The sandbox (bubblewrap, `bwrap`; setup.sh installs it on Linux): an empty worki
 the one notebook, the system and drlab's environment read-only (without the grader), no network, its
 own process namespace (nothing it starts survives it), no variables of yours, limits on memory
 (--memory-gb), time (--timeout for the notebook, then a share for the checks, then everything is
-killed) and printed output. Without bwrap every report and CSV row says "not sandboxed".
+killed) and printed output. Of the dataset, the notebook sees the grader's copy without the images
+kept back; the dataset's own files are hidden. Without bwrap every report and CSV row says
+"not sandboxed".
 
-The sandbox protects the grader, the classmates and your machine; it does not make the checks
-unforgeable: the student's code runs beside drlab's harvest code and the test set is public, so a
-determined cheat can claim checks it did not earn (README, "Known limits"). Read a score as evidence
-of work in a class that plays fair, and open the notebook when a score surprises you.
+No check passes on the sandbox's word: each is decided on data held against the grader's reference
+(weights, batch-norm statistics, the numbers evaluate returns on marked probes, logits on the images
+kept back). What the grader cannot tell is who computed them: a notebook that writes the data channel
+itself still needs the right data, but Net's output and size are those data, and any classifier's
+logits pass the model's checks (README, "Known limits"). Open the notebook when a score surprises you.
 """
 
 TP1_EPILOG = """\

@@ -12,11 +12,13 @@ student's code runs too — so nothing here decides anything. It
 
 The grader (:mod:`drlab.check.tp1`, in its own process) compares those data with its own reference and
 its own labels, which never enter the sandbox. A student who rewrites this file's behaviour from a
-cell can only change the data sent back; the verdict needs the data a correct computation gives.
+cell can only change the data sent back; the verdict needs the data a correct computation gives. The
+spies here (:class:`ForwardSpy`, :class:`TrainingSpy`) record what happened for the hints only: the
+grader never passes a check on their word.
 
 Only the standard library, torch, safetensors and (when installed) IPython are imported here: the
-sandbox cannot import ``drlab.check``. The grader imports :class:`ProbeNet` and :class:`ForwardSpy`
-from this module, so both sides build the very same probe networks.
+sandbox cannot import ``drlab.check``. The grader imports :class:`ProbeNet` from this module, so both
+sides build the very same probe networks.
 """
 
 from __future__ import annotations
@@ -49,26 +51,41 @@ NUM_CLASSES = 10
 PROBES: dict[str, dict[str, Any]] = {
     "lowers": {},
     "zero_grad": {},
-    "train_mode": {"dropout": 0.5},
-    "evaluate": {"dropout": 0.5, "batch_norm": True},
+    "train_mode": {"batch_norm": True},
+    "evaluate": {},
+    "eval_mode": {"marker": "training"},
+    "eval_no_grad": {"marker": "autograd"},
 }
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
 
 
 class ProbeNet(nn.Module):
-    """The grader's own small CNN, trained and evaluated with the student's functions."""
+    """The grader's own small CNN, trained and evaluated with the student's functions.
 
-    def __init__(self, dropout: float = 0.0, batch_norm: bool = False) -> None:
+    A ``marker`` makes one mistake of ``evaluate`` show, exactly, in the one number it returns: with
+    ``"training"`` the scores move by one class (each image's prediction becomes the next class) while
+    the model is in training mode, with ``"autograd"`` while autograd records the forward pass. A real
+    network changes in training mode too (dropout, batch norm), but by an amount nobody can predict;
+    a marked probe changes by an amount the grader computes.
+    """
+
+    def __init__(self, dropout: float = 0.0, batch_norm: bool = False, marker: str = "") -> None:
         super().__init__()
         self.conv = nn.Conv2d(1, 4, kernel_size=4, stride=4)  # 28×28 → 7×7
         self.norm: nn.Module = nn.BatchNorm2d(4) if batch_norm else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(4 * 7 * 7, NUM_CLASSES)
+        self.marker = marker
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = torch.relu(self.norm(self.conv(x))).flatten(1)
-        return self.linear(self.dropout(features))
+        logits = self.linear(self.dropout(features))
+        if (self.marker == "training" and self.training) or (
+            self.marker == "autograd" and torch.is_grad_enabled()
+        ):
+            logits = logits.roll(1, dims=1)
+        return logits
 
 
 class ForwardSpy:
@@ -375,7 +392,7 @@ def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Any:
 def harvest_model(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``model``: is it a Net, its weights, its logits on the grader's two sets of test images."""
+    """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own."""
     data: dict[str, Any] = {
         "test_accuracy": describe_value(ns["test_accuracy"]) if "test_accuracy" in ns else None,
         "inputs": input_statistics(ns),
@@ -397,7 +414,7 @@ def harvest_model(
         with time_limit(seconds):
             model.eval()  # measured as the lecture's evaluate does: eval mode, no autograd
             with torch.no_grad():
-                for name in ("test_clean", "test_noisy"):
+                for name in ("test", "private"):
                     images = tensors[name]
                     out[f"logits.{name}"] = torch.cat(
                         [
@@ -516,7 +533,8 @@ def harvest_train_zero_grad(
 def harvest_train_mode(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The mode of a dropout probe at each forward call of the student's ``train_one_epoch``."""
+    """One batch of the student's ``train_one_epoch`` on a batch-norm probe left in eval mode: its
+    batch-norm statistics after (they move only in a forward pass in training mode)."""
     probe = make_probe(tensors, "train_mode")
     probe.eval()  # as evaluate() leaves it after each epoch
     batches = _batches(tensors["train_mode.x"], tensors["train_mode.y"], 16)
@@ -530,15 +548,19 @@ def harvest_train_mode(
         return {"error": str(exc)}, {}
     finally:
         spy.remove()
-    return {"error": None, "calls": spy.calls}, {}
+    statistics = {
+        f"buffer.{name}": buffer.detach().to("cpu", copy=True).contiguous()
+        for name, buffer in probe.named_buffers()
+    }
+    return {"error": None, "calls": spy.calls}, statistics
 
 
 def harvest_evaluate(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The student's ``evaluate`` on a dropout + batch-norm probe left in training mode: calls and value."""
+    """The student's ``evaluate`` on the grader's probe, on 64 images then on 1,037: the values returned
+    (and, for the hints, whether it called the probe at all)."""
     probe = make_probe(tensors, "evaluate")
-    probe.train()  # as train_one_epoch leaves it
     spy = ForwardSpy(probe)
     try:
         returned = call_student(
@@ -556,7 +578,6 @@ def harvest_evaluate(
     data: dict[str, Any] = {"error": None, "calls": spy.calls, "returned": describe_value(returned)}
     # a second call on 1,037 images (a prime number of them: whatever the chunk size, the last chunk
     # is smaller), where averaging per-chunk accuracies gives another number than the accuracy
-    probe.train()
     try:
         data["returned_big"] = describe_value(
             call_student(
@@ -571,6 +592,23 @@ def harvest_evaluate(
     except StudentError as exc:
         data["error_big"] = str(exc)
     return data, {}
+
+
+def harvest_marked_evaluate(
+    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], name: str, seconds: float
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The student's ``evaluate`` on a marked probe (``eval_mode``: its scores move in training mode,
+    left on by train_one_epoch; ``eval_no_grad``: they move under autograd): the value returned."""
+    probe = make_probe(tensors, name)
+    probe.train()  # as train_one_epoch leaves it
+    try:
+        returned = call_student(
+            "evaluate(model, x, y)", ns["evaluate"], probe, tensors[f"{name}.x"], tensors[f"{name}.y"],
+            seconds=seconds,
+        )  # fmt: skip
+    except StudentError as exc:
+        return {"error": str(exc)}, {}
+    return {"error": None, "returned": describe_value(returned)}, {}
 
 
 def harvest_loss(
@@ -621,6 +659,8 @@ def harvest(
         "train_zero_grad": ("train_one_epoch",),
         "train_mode": ("train_one_epoch",),
         "evaluate": ("evaluate",),
+        "eval_mode": ("evaluate",),
+        "eval_no_grad": ("evaluate",),
         "loss": ("loss_fn",),
     }
     steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
@@ -630,6 +670,8 @@ def harvest(
         "train_zero_grad": lambda: harvest_train_zero_grad(namespace, tensors, seconds),
         "train_mode": lambda: harvest_train_mode(namespace, tensors, seconds),
         "evaluate": lambda: harvest_evaluate(namespace, tensors, seconds),
+        "eval_mode": lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds),
+        "eval_no_grad": lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
         "loss": lambda: harvest_loss(namespace, tensors, seconds),
     }
     for name, step in steps.items():

@@ -59,6 +59,32 @@ def _request(seed: int, budget: str) -> Any:
     return build_request(seed, budget)
 
 
+@lru_cache(maxsize=4)
+def _notebook_data(seed: int, budget: str) -> Path:
+    """The dataset a notebook of this grading sees (without the private images), written once per
+    grading into a folder of its own, removed when the grader exits."""
+    import atexit
+
+    from drlab.data.tp1 import save_tp1_snapshot
+
+    request = _request(seed, budget)
+    folder = Path(tempfile.mkdtemp(prefix="drlab-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.chmod(folder, 0o755)  # readable by the sandbox's user, whatever the umask
+    path = folder / "tp1_data.safetensors"
+    save_tp1_snapshot(request.notebook_data, request.fashion_mnist_missing, path)
+    os.chmod(path, 0o644)
+    return path
+
+
+def _place(source: Path, target: Path) -> None:
+    """``target`` holds ``source``'s bytes: a hard link when the file system allows, else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def max_score() -> int:
     from drlab.check.tp1 import CHECK_IDS
 
@@ -114,7 +140,7 @@ def grade_notebook(
     from safetensors.torch import save_file
 
     from drlab.check import harvest
-    from drlab.check.sandbox import Limits, run_sandboxed
+    from drlab.check.sandbox import NOTEBOOK_DATA, Limits, run_sandboxed
     from drlab.check.tp1 import Harvest, decide
 
     started = time.monotonic()
@@ -153,6 +179,7 @@ def grade_notebook(
         save_file(request.tensors, str(request_dir / "request.safetensors"))
         (request_dir / "notebook.ipynb").write_bytes(raw)
         shutil.copyfile(harvest.__file__, request_dir / "harvest.py")
+        _place(_notebook_data(settings.seed, settings.budget), request_dir / NOTEBOOK_DATA)
         os.chmod(request_dir, 0o755)  # readable by the sandbox's user, whatever the umask
         run = run_sandboxed(request_dir, settings.budget, limits, cancel)
     outcome = Harvest.decode(
@@ -213,7 +240,7 @@ def grade_class(
     (:class:`_CtrlC`) and raised between two waits: raised in the middle of ``wait()``, it could leave a
     future's lock held, and the pool's worker, unable to hand its report over, would hang the grader.
     """
-    _request(settings.seed, settings.budget)  # drawn once, before the sandboxes start
+    _notebook_data(settings.seed, settings.budget)  # drawn and written once, before the sandboxes start
     cancel = threading.Event()
     reports: list[NotebookReport] = []
     pending = list(paths)

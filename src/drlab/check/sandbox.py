@@ -5,7 +5,9 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
 - an empty working folder (a small tmpfs) holding a scratch copy of its one notebook — not the
   submissions folder, not the classmates, not the instructor's home;
 - the system (``/usr``), Python and drlab's environment, read-only; drlab without ``drlab/check/``
-  (the grader's reference cannot be imported); the dataset files read-only;
+  (the grader's reference cannot be imported); of the dataset, only the grader's copy without its
+  private images (``$DRLAB_TP1_DATA``): the dataset's own files (the data folder, the system's
+  ``/usr/share/datasets/…``, scikit-learn's digits) are hidden;
 - no network (``--unshare-net``), a fresh PID namespace (``--unshare-pid --die-with-parent``: it
   cannot see or signal the grader, and nothing it starts outlives the sandbox), no capabilities,
   a minimal environment (none of the instructor's variables);
@@ -44,7 +46,8 @@ SANDBOX_HOME = "/home/student"
 SANDBOX_WORK = f"{SANDBOX_HOME}/tp1"
 SANDBOX_REQUEST = "/grader"
 SANDBOX_DRLAB = "/opt/drlab"
-SANDBOX_DATA = "/data/drlab"
+#: the file of a request folder that holds the notebook's data (:func:`drlab.data.tp1.save_tp1_snapshot`)
+NOTEBOOK_DATA = "tp1_data.safetensors"
 FRAME_TAG = b"DRLAB-FRAME"  # the same as drlab.check.harvest.FRAME_TAG (that module imports torch)
 #: most bytes of one frame's JSON, of one frame's tensors, and of all the frames of a notebook
 MAX_META_BYTES = 1 << 20
@@ -220,9 +223,7 @@ def bwrap_command(
     if _under(package, [*roots, Path("/usr")]):
         args += ["--ro-bind", str(empty), str(package / "check")]
     args += ["--size", str(limits.disk_bytes), "--tmpfs", SANDBOX_HOME, "--dir", SANDBOX_WORK]
-    data_dir = _data_dir()
-    if data_dir is not None:
-        args += ["--ro-bind", str(data_dir), SANDBOX_DATA]
+    args += _dataset_masks(empty)
     fonts = _font_cache()
     if fonts is not None:  # matplotlib's font list, so that it is not rebuilt for every notebook
         args += [
@@ -239,14 +240,26 @@ def bwrap_command(
     return args
 
 
-def _data_dir() -> Path | None:
-    from drlab.data.paths import resolve_data_dir
+def _dataset_masks(empty: Path) -> list[str]:
+    """Hide the datasets' own files (the notebook sees the grader's copy only): an empty folder over each
+    system dataset folder, an empty file over scikit-learn's digits. The data folder is not bound at all."""
+    import importlib.util
 
-    with contextlib.suppress(OSError):
-        path = resolve_data_dir().resolve()
-        if path.is_dir():
-            return path
-    return None
+    from drlab.data.paths import system_dataset_dirs
+
+    args: list[str] = []
+    for folder in system_dataset_dirs("fashion-mnist"):
+        if folder.is_dir():
+            args += ["--ro-bind", str(empty), str(folder)]
+    with contextlib.suppress(ImportError, ValueError):
+        spec = importlib.util.find_spec("sklearn")
+        if spec is not None and spec.origin:
+            digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+            if digits.is_file():
+                blank = empty.parent / "blank"
+                blank.touch()
+                args += ["--ro-bind", str(blank), str(digits)]
+    return args
 
 
 def _font_cache() -> Path | None:
@@ -261,7 +274,7 @@ def _font_cache() -> Path | None:
 
 
 def sandbox_environment(
-    budget: str, limits: Limits, *, home: str, data_dir: str | None, pythonpath: str
+    budget: str, limits: Limits, *, home: str, tp1_data: str | None, pythonpath: str
 ) -> dict[str, str]:
     """The notebook's whole environment: nothing of the grader's (no tokens, no paths of the instructor)."""
     threads = str(max(1, limits.threads))
@@ -281,8 +294,8 @@ def sandbox_environment(
         "DRLAB_NOTEBOOK_BUDGET": budget,
         "DRLAB_OFFLINE": "1",
     }
-    if data_dir is not None:
-        env["DRLAB_DATA"] = data_dir
+    if tp1_data is not None:
+        env["DRLAB_TP1_DATA"] = tp1_data  # drlab.data.tp1.SNAPSHOT_VARIABLE (this module imports no numpy)
     return env
 
 
@@ -304,13 +317,13 @@ def run_sandboxed(
     with tempfile.TemporaryDirectory(prefix="drlab-check-") as scratch:
         empty = Path(scratch) / "empty"
         empty.mkdir()
+        has_data = (request_dir / NOTEBOOK_DATA).is_file()
         if problem is None:
-            data_dir = _data_dir()
             env = sandbox_environment(
                 budget,
                 limits,
                 home=SANDBOX_HOME,
-                data_dir=SANDBOX_DATA if data_dir else None,
+                tp1_data=f"{SANDBOX_REQUEST}/{NOTEBOOK_DATA}" if has_data else None,
                 pythonpath=SANDBOX_DRLAB,
             )
             command = bwrap_command(request_dir, write_end, env, limits, empty)
@@ -320,9 +333,8 @@ def run_sandboxed(
             home = Path(scratch) / "home"
             (home / "tp1").mkdir(parents=True)
             (home / "tmp").mkdir()
-            data_dir = _data_dir()
             env = sandbox_environment(
-                budget, limits, home=str(home), data_dir=str(data_dir) if data_dir else None,
+                budget, limits, home=str(home), tp1_data=str(request_dir / NOTEBOOK_DATA) if has_data else None,
                 pythonpath=str(_drlab_package().parent),
             )  # fmt: skip
             command = [sys.executable, str(request_dir / "harvest.py"), str(request_dir), str(write_end)]

@@ -1,16 +1,29 @@
 """The checks of TP1 (``notebooks/03_tp1_fashion_mnist.ipynb``), decided in the grader's own process.
 
 The notebook runs in a sandbox (:mod:`drlab.check.sandbox`); there, :mod:`drlab.check.harvest` calls the
-student's code on inputs chosen here and sends back data only. Every verdict is computed here, against
-the reference below and labels that never enter the sandbox:
+student's code on inputs chosen here and sends back data only. Every verdict is computed here, from
+data held against the reference below and labels that never enter the sandbox — never from what the
+sandbox *says* happened (its spies' records only choose a hint for a check that already failed):
 
 - the *probes* (small networks of the grader's, :class:`~drlab.check.harvest.ProbeNet`) and their data
   are drawn from ``--seed``: a different seed, different weights, images and expected accuracy;
+- ``train_one_epoch`` is judged by the weights it leaves (against the reference's four steps), and
+  its training mode by a batch-norm probe's statistics, which move only in a forward pass in training
+  mode; ``evaluate`` by the numbers it returns, on a plain probe and on two *marked* ones whose scores
+  move by one class in training mode or under autograd — a forgotten ``model.eval()`` or
+  ``torch.no_grad()`` then gives an accuracy the grader computes;
 - the trained ``model`` must be an instance of the student's ``Net`` with a plausible number of
-  weights; its logits are asked for on the test images in an order the grader shuffled, once as they
-  are and once with 16 pixels of each moved by one grey level (invisible, but a model that looks the
-  public test images up instead of classifying them fails). The labels stay here;
+  weights; its logits are asked for on the public test images (shuffled) and on *private* images:
+  training images the grader keeps back, drawn from the seed. The notebook's sandbox holds the dataset
+  without them (:func:`hold_out`) and none of the dataset's own files, so their labels exist nowhere
+  the notebook can read: the bar is measured there, and a model far better on the public test images
+  than on the private ones has looked the public ones up;
 - a check whose data did not come back fails: the score is always out of the same 14.
+
+What this cannot tell: who computed the data. The student's cells share the sandbox's process with
+the harvester, so a notebook can send frames itself; it passes a check only with the data a right
+computation gives, but the checks of ``Net()``'s output and size are those data themselves, and the
+model's logits may come from any classifier (``tests/test_check_forgery.py`` measures the ceilings).
 
 The checker teaches: each ✗ names the likely cause, from the evidence the grader holds (its reference
 run beside the student's result and the classic mistakes, what reached the parameters during the
@@ -31,6 +44,7 @@ The contract, stated in the notebook — what the student defines:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,7 +57,8 @@ from torch import nn
 
 from drlab.check.harvest import PROBES, ProbeNet, probe_state
 from drlab.check.report import CheckResult, printable
-from drlab.data.tp1 import load_tp1_dataset
+from drlab.data.datasets import ImageDataset
+from drlab.data.tp1 import TINY_SAMPLES, load_tp1_dataset
 
 __all__ = [
     "CHECKS", "CHECK_IDS", "CheckResult", "Context", "Harvest", "Lang", "Request", "build_request", "decide",
@@ -62,10 +77,9 @@ MIN_TEST_ACCURACY = {"fashion-mnist": 0.85, "digits": 0.95}
 TINY_MIN_TEST_ACCURACY = 0.4
 #: time limit of one check's call into the student's code, by default
 CHECK_SECONDS = 60.0
-#: pixels of each test image moved by one grey level in the "noisy" copy
-NOISE_PIXELS = 16
-#: a classifier's accuracy moves less than this between the test images and their noisy copy
-NOISE_TOLERANCE = 0.05
+#: training images the grader keeps back, by budget: the trained model is measured on them, and the
+#: notebook's sandbox holds every image but these (at most half of the training images after the first 600)
+PRIVATE_IMAGES = {"full": 5000, "tiny": 600}
 #: images in evaluate's second probe: a prime number, so that any chunk size leaves a smaller last chunk
 EVALUATE_BIG = 1037
 #: labels in the loss probe: not 10, so that a (B, 10) - (B,) broadcast fails as it would in training
@@ -159,23 +173,67 @@ class Request:
     seed: int
     budget: str
     tensors: dict[str, torch.Tensor]
-    """sent to the sandbox: probe weights and data, 5 images for Net, the test images (no labels)"""
+    """sent to the sandbox: probe weights and data, 5 images for Net, the public test images and the
+    private ones (no labels)"""
     labels: dict[str, torch.Tensor]
-    """kept: the labels of the two shuffled copies of the test images"""
+    """kept: the labels of the shuffled public test images (``test``) and of the private ones (``private``)"""
     dataset: str
     fashion_mnist_missing: str | None
     evaluate_expected: float
     """the accuracy the evaluate probe really has on its data (drawn from the seed)"""
     kept: dict[str, torch.Tensor] = field(default_factory=dict)
-    """kept too: the probe's eval-mode logits on evaluate's two inputs (the references of the hints)"""
+    """kept too: the probes' logits on evaluate's inputs (the references of the checks and their hints)"""
+    notebook_data: ImageDataset | None = None
+    """what the notebook may see of the dataset: everything but the private images (written to a file
+    that the sandbox's ``load_tp1_dataset`` reads, :func:`drlab.data.tp1.save_tp1_snapshot`)"""
 
 
 def _generator(seed: int, offset: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 7919 + offset)
 
 
+def _labels_with_accuracy(predicted: torch.Tensor, seed: int, offset: int) -> tuple[torch.Tensor, int]:
+    """Labels for a probe's predictions: ``right`` of them agree (drawn from the seed, 17 to 47 of 64 but
+    never 32, where the accuracy and the error rate would be equal), the others are another class."""
+    n = len(predicted)
+    choices = [k for k in range(17, 48) if k != 32]
+    right = choices[int(torch.randint(0, len(choices), (1,), generator=_generator(seed, offset)))]
+    agree = torch.randperm(n, generator=_generator(seed, offset + 1)) < right
+    shift = torch.randint(1, NUM_CLASSES, (n,), generator=_generator(seed, offset + 2))
+    return torch.where(agree, predicted, (predicted + shift) % NUM_CLASSES), right
+
+
+def private_size(dataset: ImageDataset, budget: str) -> int:
+    """How many training images the grader keeps back: :data:`PRIVATE_IMAGES`, at most half of those
+    beyond the first ``TINY_SAMPLES`` (the tiny budget's training images are never taken)."""
+    return min(PRIVATE_IMAGES[budget], (len(dataset.y_train) - TINY_SAMPLES) // 2)
+
+
+def hold_out(
+    dataset: ImageDataset, seed: int, budget: str
+) -> tuple[ImageDataset, torch.Tensor, torch.Tensor]:
+    """Split ``dataset`` into what the notebook sees and the private images (drawn from the seed among
+    the training images after the first ``TINY_SAMPLES``): ``(notebook's dataset, images, labels)``.
+
+    The notebook's dataset keeps every other image in its order and the original normalisation
+    constants, so the tiny budget trains on the very images it trains on at home."""
+    import numpy as np
+
+    pool = torch.arange(TINY_SAMPLES, len(dataset.y_train))
+    chosen = pool[torch.randperm(len(pool), generator=_generator(seed, 70))[: private_size(dataset, budget)]]
+    private = np.zeros(len(dataset.y_train), dtype=bool)
+    private[chosen.numpy()] = True
+    seen = dataclasses.replace(
+        dataset,
+        x_train=dataset.x_train[~private],
+        y_train=dataset.y_train[~private],
+        source=f"{dataset.source}, without the {int(private.sum()):,} training images the grader keeps back",
+    )
+    return seen, torch.as_tensor(dataset.x_train[private]), torch.as_tensor(dataset.y_train[private])
+
+
 def build_request(seed: int, budget: str) -> Request:
-    """Draw the probes and their data from ``seed``; load the test set and shuffle two copies of it."""
+    """Draw the probes and their data from ``seed``; keep private images back; shuffle the test set."""
     from drlab.data.batches import Batches
 
     tensors: dict[str, torch.Tensor] = {}
@@ -184,7 +242,14 @@ def build_request(seed: int, budget: str) -> Request:
             torch.manual_seed(seed * 7919 + 100 * offset)
             probe = ProbeNet(**PROBES[name])
         tensors.update({f"probe.{name}.{key}": value.clone() for key, value in probe.state_dict().items()})
-    sizes = {"lowers": 32, "zero_grad": 32, "train_mode": 16, "evaluate": 64}
+    sizes = {
+        "lowers": 32,
+        "zero_grad": 32,
+        "train_mode": 16,
+        "evaluate": 64,
+        "eval_mode": 64,
+        "eval_no_grad": 64,
+    }
     for offset, (name, size) in enumerate(sizes.items(), start=1):
         tensors[f"{name}.x"] = torch.randn(size, *IMAGE_SHAPE, generator=_generator(seed, 10 * offset))
         tensors[f"{name}.y"] = torch.randint(
@@ -192,23 +257,23 @@ def build_request(seed: int, budget: str) -> Request:
         )
     tensors["net_x"] = torch.randn(5, *IMAGE_SHAPE, generator=_generator(seed, 1))
 
-    # evaluate's probe: `right` of the 64 labels agree with its eval-mode predictions, `right` drawn from
-    # the seed (never 32, where the accuracy and the error rate would be equal)
-    probe = _probe(tensors, "evaluate")
-    with torch.no_grad():
-        predicted = probe.eval()(tensors["evaluate.x"]).argmax(dim=1)
-    choices = [k for k in range(17, 48) if k != 32]
-    right = choices[int(torch.randint(0, len(choices), (1,), generator=_generator(seed, 50)))]
-    agree = torch.randperm(64, generator=_generator(seed, 51)) < right
-    shift = torch.randint(1, NUM_CLASSES, (64,), generator=_generator(seed, 52))
-    tensors["evaluate.y"] = torch.where(agree, predicted, (predicted + shift) % NUM_CLASSES)
+    # the three probes of evaluate: `right` of their 64 labels agree with their predictions (in eval
+    # mode, without autograd), `right` drawn from the seed; the marked ones' scores move by one class
+    # in training mode / under autograd, and that accuracy is another number (only labels moved by one
+    # class agree then: a handful of the 64)
+    kept: dict[str, torch.Tensor] = {}
+    right = {}
+    for offset, name in ((50, "evaluate"), (80, "eval_mode"), (90, "eval_no_grad")):
+        probe = _probe(tensors, name).eval()
+        with torch.no_grad():
+            kept[f"{name}.logits"] = probe(tensors[f"{name}.x"])
+        tensors[f"{name}.y"], right[name] = _labels_with_accuracy(
+            kept[f"{name}.logits"].argmax(dim=1), seed, offset
+        )
     # evaluate's second input: 1,037 images, about half of them labelled as the probe predicts
     tensors["evaluate_big.x"] = torch.randn(EVALUATE_BIG, *IMAGE_SHAPE, generator=_generator(seed, 53))
     with torch.no_grad():
-        kept = {
-            "evaluate.logits": probe(tensors["evaluate.x"]),
-            "evaluate_big.logits": probe(tensors["evaluate_big.x"]),
-        }
+        kept["evaluate_big.logits"] = _probe(tensors, "evaluate").eval()(tensors["evaluate_big.x"])
     big_predicted = kept["evaluate_big.logits"].argmax(dim=1)
     random_labels = torch.randint(0, NUM_CLASSES, (EVALUATE_BIG,), generator=_generator(seed, 54))
     keep = torch.rand(EVALUATE_BIG, generator=_generator(seed, 55)) < 0.5
@@ -217,30 +282,29 @@ def build_request(seed: int, budget: str) -> Request:
     tensors["loss.logits"] = 3 * torch.randn(LOSS_BATCH, NUM_CLASSES, generator=_generator(seed, 56))
     tensors["loss.y"] = torch.randint(0, NUM_CLASSES, (LOSS_BATCH,), generator=_generator(seed, 57))
 
-    dataset, reason = load_tp1_dataset(budget)
-    images = torch.as_tensor(dataset.x_test)
+    # the trained model is measured on private images: training images the notebook never sees (its
+    # sandbox holds only the rest), labelled by labels that stay here; and on the public test split,
+    # which the notebook's own test_accuracy measures
+    full, reason = load_tp1_dataset("full")
+    seen, private_images, private_labels = hold_out(full, seed, budget)
+    shown = seen.limit(TINY_SAMPLES) if budget == "tiny" else seen
     labels: dict[str, torch.Tensor] = {}
-    for offset, name in enumerate(("test_clean", "test_noisy"), start=60):
+    for offset, (name, images, targets) in enumerate(
+        (
+            ("test", torch.as_tensor(shown.x_test), torch.as_tensor(shown.y_test)),
+            ("private", private_images, private_labels),
+        ),
+        start=60,
+    ):
         order = torch.randperm(len(images), generator=_generator(seed, offset))
-        shown = images[order].clone()
-        if name == "test_noisy":
-            shown = _one_grey_level(shown, _generator(seed, offset + 10))
         tensors[name] = Batches(
-            shown, torch.zeros(len(shown)), batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
-        ).x
-        labels[name] = torch.as_tensor(dataset.y_test)[order]
-    return Request(seed, budget, tensors, labels, dataset.name, reason, right / 64, kept)
-
-
-def _one_grey_level(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``NOISE_PIXELS`` pixels of each uint8 image moved by one grey level (towards the middle at 0 and 255)."""
-    flat = images.reshape(len(images), -1).to(torch.int16)
-    where = torch.rand(flat.shape, generator=generator).argsort(dim=1)[:, :NOISE_PIXELS]
-    step = torch.where(torch.rand(where.shape, generator=generator) < 0.5, -1, 1).to(torch.int16)
-    picked = flat.gather(1, where)
-    step = torch.where(picked == 0, 1, torch.where(picked == 255, -1, step)).to(torch.int16)
-    flat.scatter_(1, where, picked + step)
-    return flat.to(torch.uint8).reshape(images.shape)
+            images[order].clone(), torch.zeros(len(images)), batch_size=1000, mean=full.mean, std=full.std,
+            shuffle=False,
+        ).x  # fmt: skip
+        labels[name] = targets[order]
+    return Request(
+        seed, budget, tensors, labels, full.name, reason, right["evaluate"] / 64, kept, notebook_data=seen
+    )
 
 
 def _probe(tensors: Mapping[str, torch.Tensor], name: str) -> ProbeNet:
@@ -433,11 +497,27 @@ class TestMeasurement:
 
     dataset: str
     size: int
+    """private images"""
     accuracy: float
-    """on the noisy copy of the test images (the bar)"""
-    clean_accuracy: float
-    """on the test images as they are (what the notebook's test_accuracy should equal)"""
+    """on the private images, which the notebook never saw (the bar)"""
+    public_accuracy: float
+    """on the public test split (what the notebook's test_accuracy should equal)"""
+    public_size: int
     threshold: float
+
+    @property
+    def looks_up(self) -> bool:
+        """Far better on the public test images than on images it never saw: it recognises them."""
+        return self.public_accuracy - self.accuracy > lookup_gap(
+            self.public_accuracy, self.accuracy, self.public_size, self.size
+        )
+
+
+def lookup_gap(public: float, private: float, n_public: int, n_private: int) -> float:
+    """How much better on the public test images than on the private ones a model that classifies can
+    be, by chance: four standard errors of the difference of the two accuracies, plus two points."""
+    p = min(max((public + private) / 2, 0.05), 0.95)
+    return 4 * math.sqrt(p * (1 - p) * (1 / max(n_public, 1) + 1 / max(n_private, 1))) + 0.02
 
 
 def _is_count(value: Any) -> bool:
@@ -540,6 +620,56 @@ def loss_references(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, flo
     }
 
 
+def accuracy_variants(logits: torch.Tensor, labels: torch.Tensor) -> set[float]:
+    """Every number that a right ``evaluate``, or one of its classic mistakes (a percentage, the error
+    rate, ``argmax()`` without ``dim``, a mean of per-chunk accuracies), returns on these scores."""
+    correct = logits.argmax(dim=1) == labels
+    accuracy = float(correct.float().mean())
+    plain = {round(v, 6) for v in (accuracy, 100 * accuracy, 1 - accuracy, 100 * (1 - accuracy))}
+    return plain | flat_argmax_accuracies(logits, labels) | chunk_mean_accuracies(correct)
+
+
+@dataclass(frozen=True)
+class MarkedVerdict:
+    """What ``evaluate`` returned on a marked probe, read against both ways the probe can be measured:
+    right (eval mode, no autograd), or with its marker on (its scores moved by one class)."""
+
+    value: float
+    right: float
+    """the probe's accuracy, measured right"""
+    marked: float
+    """its accuracy with the marker on"""
+    is_right: bool
+    is_marked: bool
+
+    def decide(self, ctx: Context, passed: Message, mistake: Failed, state: tuple[str, str]) -> Message:
+        """``passed`` when measured right; ``mistake`` raised when measured with the marker on (in
+        ``state``: "training mode", "under autograd"); else the ✗ of a number that is neither."""
+        if self.is_right:
+            return passed
+        if self.is_marked:
+            raise mistake
+        raise self.unknown(ctx, *state)
+
+    def unknown(self, ctx: Context, state_en: str, state_fr: str) -> Failed:
+        """The ✗ when the value is neither: a wrong evaluate (reported above, or not)."""
+        if ctx.first_cause("evaluate"):
+            return Failed(
+                "cannot be told from the number evaluate returns, which is wrong (see above)",
+                "impossible à dire d'après le nombre que renvoie evaluate, qui est faux (voir plus haut)",
+                cause="evaluate",
+            )
+        return Failed(
+            f"on 64 images of a probe of the checker whose scores move {state_en}, evaluate returned "
+            f"{self.value:.4f}: neither its accuracy ({self.right:.4f}) nor its accuracy {state_en} "
+            f"({self.marked:.4f}). Measure the model on the x and y passed as arguments",
+            f"sur 64 images d'une sonde du correcteur dont les scores bougent {state_fr}, evaluate a renvoyé "
+            f"{self.value:.4f} : ni sa précision ({self.right:.4f}) ni sa précision {state_fr} "
+            f"({self.marked:.4f}). Mesurez le modèle sur les x et y reçus en arguments",
+            cause="evaluate",
+        )
+
+
 def _unwrap(outcome: _T | Failed) -> _T:
     """A lazily computed outcome, or the failure it found, raised (once computed, for every check)."""
     if isinstance(outcome, Failed):
@@ -587,9 +717,10 @@ class Context:
                 cause=f"missing:{name_}",
             )
         if data.get("error"):
-            cause = {"train_lowers": "train", "train_zero_grad": "train", "train_mode": "train"}.get(
-                name, name
-            )
+            cause = {
+                "train_lowers": "train", "train_zero_grad": "train", "train_mode": "train",
+                "eval_mode": "evaluate", "eval_no_grad": "evaluate",
+            }.get(name, name)  # fmt: skip
             text = _message(data, "error")
             raise Failed(text, in_french(text), cause=cause)
         return data, tensors
@@ -711,6 +842,46 @@ class Context:
         return _unwrap(self._evaluate_outcome)
 
     @cached_property
+    def _train_mode_reference(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        probe = _probe(self.request.tensors, "train_mode")
+        start = {name: buffer.clone() for name, buffer in probe.named_buffers()}
+        probe.train()
+        with torch.no_grad():
+            probe(self.request.tensors["train_mode.x"])
+        return start, {name: buffer.clone() for name, buffer in probe.named_buffers()}
+
+    def train_mode_reference(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The batch-norm probe's statistics before, and after one forward pass in training mode."""
+        return self._train_mode_reference
+
+    def marked_verdict(self, name: str) -> MarkedVerdict:
+        """The student's ``evaluate`` on the marked probe ``name`` (``eval_mode``, ``eval_no_grad``)."""
+        self.evaluate_outcome()  # evaluate is missing, raised, or never called its model: said once, above
+        data, _ = self._frame(name)
+        returned = _number(data.get("returned"))
+        if returned["value"] is None:
+            raise Failed(
+                f"needs evaluate to return a number; it returns {returned['type']} (see the check above)",
+                f"il faut qu'evaluate renvoie un nombre ; elle renvoie {returned['type']} (voir la "
+                "vérification ci-dessus)",
+                cause="evaluate",
+            )
+        value = float(returned["value"])
+        logits, labels = self.request.kept[f"{name}.logits"], self.request.tensors[f"{name}.y"]
+        marked = logits.roll(1, dims=1)
+        right_accuracy = float((logits.argmax(dim=1) == labels).float().mean())
+        marked_accuracy = float((marked.argmax(dim=1) == labels).float().mean())
+        if math.isclose(value, right_accuracy, abs_tol=1e-6):
+            is_right, is_marked = True, False
+        elif math.isclose(value, marked_accuracy, abs_tol=1e-6):
+            is_right, is_marked = False, True
+        else:
+            as_right = round(value, 6) in accuracy_variants(logits, labels)
+            as_marked = round(value, 6) in accuracy_variants(marked, labels)
+            is_right, is_marked = as_right and not as_marked, as_marked and not as_right
+        return MarkedVerdict(value, right_accuracy, marked_accuracy, is_right, is_marked)
+
+    @cached_property
     def _test_measurement(self) -> TestMeasurement | Failed:
         try:
             data, tensors = self.harvest.get("model")
@@ -754,22 +925,24 @@ class Context:
                 if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(labels), NUM_CLASSES):
                     got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else None
                     raise Failed(
-                        f"`model` did not give (N, 10) logits for the {len(labels):,} test images "
+                        f"`model` did not give (N, 10) logits for the checker's {len(labels):,} images "
                         f"(got {got or 'nothing'})",
-                        f"`model` n'a pas donné de logits (N, 10) pour les {len(labels):,} images de test "
-                        f"(reçu : {got or 'rien'})",
+                        f"`model` n'a pas donné de logits (N, 10) pour les {len(labels):,} images du "
+                        f"correcteur (reçu : {got or 'rien'})",
                         cause="model",
                     )
                 accuracies[name] = float((logits.float().argmax(dim=1) == labels).float().mean())
             return TestMeasurement(
-                self.request.dataset, len(self.request.labels["test_clean"]), accuracies["test_noisy"],
-                accuracies["test_clean"], min_test_accuracy(self.request.dataset, self.request.budget),
+                self.request.dataset, len(self.request.labels["private"]), accuracies["private"],
+                accuracies["test"], len(self.request.labels["test"]),
+                min_test_accuracy(self.request.dataset, self.request.budget),
             )  # fmt: skip
         except Failed as failure:
             return failure
 
     def test_measurement(self) -> TestMeasurement:
-        """The trained ``model`` measured on the test set with the grader's labels (or why it could not be)."""
+        """The trained ``model`` measured on the private images and the public test set, with the grader's
+        labels (or why it could not be)."""
         return _unwrap(self._test_measurement)
 
     def inputs_problem(self) -> Failed | None:
@@ -1193,7 +1366,29 @@ def check_train_returns_loss(ctx: Context) -> Message:
     "train_one_epoch met le modèle en mode entraînement (model.train())",
 )
 def check_train_mode(ctx: Context) -> Message:
-    data, _ = ctx._frame("train_mode")
+    data, tensors = ctx._frame("train_mode")
+    start, expected = ctx.train_mode_reference()
+    got = {name: tensors[f"buffer.{name}"] for name in expected if f"buffer.{name}" in tensors}
+    if not all(name in got and got[name].shape == expected[name].shape for name in expected):
+        raise Failed(
+            "the sandbox sent back no batch-norm statistics of the probe's shape (malformed data)",
+            "le bac à sable n'a pas renvoyé de statistiques de batch norm de la forme de la sonde "
+            "(données invalides)",
+            cause="train",
+        )
+
+    def same(reference: Mapping[str, torch.Tensor]) -> bool:
+        return all(
+            torch.allclose(got[name].double(), reference[name].double(), rtol=1e-4, atol=1e-5)
+            for name in reference
+        )
+
+    if same(expected):
+        return (
+            "model.train() before the forward pass: the probe's batch-norm statistics moved as in training mode",
+            "model.train() avant la propagation avant : les statistiques de batch norm de la sonde ont bougé "
+            "comme en mode entraînement",
+        )
     calls = _calls(data.get("calls"))
     if not calls:
         raise Failed(
@@ -1201,54 +1396,26 @@ def check_train_mode(ctx: Context) -> Message:
             "train_one_epoch n'a jamais appelé le modèle reçu : calculez model(x_batch)",
             cause="train",
         )
-    if not all(training for training, _ in calls):
+    if same(start):
         raise Failed(
-            "the model stayed in evaluation mode while training: call model.train() at the start of "
-            "train_one_epoch. evaluate() switches it to eval mode, so without it dropout and batch norm "
-            "would stay off for every epoch after the first",
-            "le modèle est resté en mode évaluation pendant l'entraînement : appelez model.train() au début "
-            "de train_one_epoch. evaluate() le passe en mode évaluation, donc sans cela dropout et batch "
-            "norm resteraient éteints à chaque époque après la première",
+            "the model stayed in evaluation mode while training: its batch-norm statistics did not move. "
+            "Call model.train() at the start of train_one_epoch. evaluate() switches it to eval mode, so "
+            "without it dropout and batch norm would stay off for every epoch after the first",
+            "le modèle est resté en mode évaluation pendant l'entraînement : ses statistiques de batch norm "
+            "n'ont pas bougé. Appelez model.train() au début de train_one_epoch. evaluate() le passe en mode "
+            "évaluation, donc sans cela dropout et batch norm resteraient éteints à chaque époque après la "
+            "première",
             cause="train_mode",
         )
-    return "model.train() before the forward passes", "model.train() avant les propagations avant"
-
-
-@check(
-    "eval_mode",
-    "evaluate puts the model in evaluation mode (model.eval())",
-    "evaluate met le modèle en mode évaluation (model.eval())",
-)
-def check_eval_mode(ctx: Context) -> Message:
-    if any(training for training, _ in ctx.evaluate_outcome().calls):
-        raise Failed(
-            "the model was in training mode: call model.eval() before predicting. In training mode dropout "
-            "drops random units and batch norm uses the batch's own statistics, so the accuracy is biased: "
-            "it measures a weakened network",
-            "le modèle était en mode entraînement : appelez model.eval() avant de prédire. En mode "
-            "entraînement, le dropout éteint des neurones au hasard et la batch norm prend les statistiques "
-            "du batch : la précision est biaisée, elle mesure un réseau affaibli",
-            cause="eval_mode",
-        )
-    return "model.eval() before the forward pass", "model.eval() avant la propagation avant"
-
-
-@check(
-    "eval_no_grad",
-    "evaluate turns gradient tracking off (torch.no_grad())",
-    "evaluate désactive le suivi des gradients (torch.no_grad())",
-)
-def check_eval_no_grad(ctx: Context) -> Message:
-    if any(grad_enabled for _, grad_enabled in ctx.evaluate_outcome().calls):
-        raise Failed(
-            "autograd recorded the forward pass: wrap the predictions in `with torch.no_grad():`. "
-            "Evaluation needs no gradients, and the graph costs memory and time",
-            "autograd a enregistré la propagation avant : entourez les prédictions de "
-            "`with torch.no_grad():`. L'évaluation n'a pas besoin de gradients, et le graphe de calcul coûte "
-            "mémoire et temps",
-            cause="eval_no_grad",
-        )
-    return "no graph built", "aucun graphe construit"
+    raise Failed(
+        f"after one batch the probe's batch-norm statistics are not those of one forward pass in training "
+        f"mode ({len(calls)} forward calls were made): call model.train() first, then model(x_batch) once "
+        "per batch",
+        f"après un batch, les statistiques de batch norm de la sonde ne sont pas celles d'une propagation "
+        f"avant en mode entraînement ({len(calls)} appels du modèle) : appelez d'abord model.train(), puis "
+        "model(x_batch) une fois par batch",
+        cause="train",
+    )
 
 
 @check(
@@ -1275,14 +1442,6 @@ def check_eval_accuracy(ctx: Context) -> Message:
             cause="evaluate",
         )
     value = returned["value"]
-    if any(training for training, _ in outcome.calls) and not math.isclose(value, reference, abs_tol=1e-6):
-        raise Failed(
-            f"on 64 held-out images of the checker it returns {value:.4f}, but the model gets "
-            f"{reference:.4f} right in evaluation mode: dropout changed its predictions",
-            f"sur 64 images du correcteur elle renvoie {value:.4f}, mais le modèle en a {reference:.4f} "
-            "de justes en mode évaluation : le dropout a changé ses prédictions",
-            cause="eval_mode",
-        )
     if math.isclose(value, reference, abs_tol=1e-6):
         big = _check_big_evaluate(ctx, outcome)
         return (
@@ -1364,6 +1523,57 @@ def _check_big_evaluate(ctx: Context, outcome: EvaluateOutcome) -> Message:
         f"juste sur 64 images, mais sur 1 037 images du correcteur elle renvoie {value:.4f} alors que le "
         f"modèle en a {expected:.4f} de justes : mesurez chaque image du x reçu, et divisez par len(y)",
         cause="evaluate",
+    )
+
+
+@check(
+    "eval_mode",
+    "evaluate puts the model in evaluation mode (model.eval())",
+    "evaluate met le modèle en mode évaluation (model.eval())",
+)
+def check_eval_mode(ctx: Context) -> Message:
+    return ctx.marked_verdict("eval_mode").decide(
+        ctx,
+        (
+            "model.eval() before the forward pass: a probe whose scores move in training mode was measured "
+            "in evaluation mode",
+            "model.eval() avant la propagation avant : une sonde dont les scores bougent en mode "
+            "entraînement a été mesurée en mode évaluation",
+        ),
+        Failed(
+            "the model was in training mode: call model.eval() before predicting. In training mode dropout "
+            "drops random units and batch norm uses the batch's own statistics, so the accuracy is biased: "
+            "it measures a weakened network",
+            "le modèle était en mode entraînement : appelez model.eval() avant de prédire. En mode "
+            "entraînement, le dropout éteint des neurones au hasard et la batch norm prend les statistiques "
+            "du batch : la précision est biaisée, elle mesure un réseau affaibli",
+            cause="eval_mode",
+        ),
+        ("in training mode", "en mode entraînement"),
+    )
+
+
+@check(
+    "eval_no_grad",
+    "evaluate turns gradient tracking off (torch.no_grad())",
+    "evaluate désactive le suivi des gradients (torch.no_grad())",
+)
+def check_eval_no_grad(ctx: Context) -> Message:
+    return ctx.marked_verdict("eval_no_grad").decide(
+        ctx,
+        (
+            "no graph built: a probe whose scores move under autograd was measured without it",
+            "aucun graphe construit : une sonde dont les scores bougent sous autograd a été mesurée sans",
+        ),
+        Failed(
+            "autograd recorded the forward pass: wrap the predictions in `with torch.no_grad():`. "
+            "Evaluation needs no gradients, and the graph costs memory and time",
+            "autograd a enregistré la propagation avant : entourez les prédictions de "
+            "`with torch.no_grad():`. L'évaluation n'a pas besoin de gradients, et le graphe de calcul coûte "
+            "mémoire et temps",
+            cause="eval_no_grad",
+        ),
+        ("under autograd", "sous autograd"),
     )
 
 
@@ -1512,24 +1722,23 @@ TRAINING_ROOTS = ("inputs", "net", "softmax", "loss", "train", "net_size")
 
 @check(
     "model_accuracy",
-    "the trained model beats the stated accuracy on the test set",
-    "le modèle entraîné dépasse la précision demandée sur le test",
+    "the trained model beats the stated accuracy on images it never saw",
+    "le modèle entraîné dépasse la précision demandée sur des images qu'il n'a jamais vues",
 )
 def check_model_accuracy(ctx: Context) -> Message:
     try:
         test = ctx.test_measurement()
     except Failed as failure:
         raise Failed(failure.en, failure.fr, cause=_model_cause(ctx, failure)) from None
-    where_en = f"the {test.dataset} test set ({test.size:,} images)"
-    where_fr = f"le test de {test.dataset} ({test.size:,} images)"
-    if test.clean_accuracy - test.accuracy > NOISE_TOLERANCE:
+    where_en = f"{test.size:,} images of {test.dataset} it never saw (kept back by the checker)"
+    where_fr = f"{test.size:,} images de {test.dataset} qu'il n'a jamais vues (gardées par le correcteur)"
+    if test.looks_up:
         raise Failed(
-            f"`model` gets {test.clean_accuracy:.4f} on the test images but {test.accuracy:.4f} when "
-            f"{NOISE_PIXELS} pixels of each move by one grey level (invisible to the eye): it recognises the "
-            "exact test images instead of classifying them",
-            f"`model` obtient {test.clean_accuracy:.4f} sur les images de test mais {test.accuracy:.4f} quand "
-            f"{NOISE_PIXELS} pixels de chacune bougent d'un niveau de gris (invisible à l'œil) : il reconnaît "
-            "les images de test exactes au lieu de les classer",
+            f"`model` gets {test.public_accuracy:.4f} on the public test images but {test.accuracy:.4f} on "
+            f"{where_en}: it recognises the public test images instead of classifying them",
+            f"`model` obtient {test.public_accuracy:.4f} sur les images de test publiques mais "
+            f"{test.accuracy:.4f} sur {where_fr} : il reconnaît les images de test publiques au lieu de les "
+            "classer",
             cause="lookup",
         )
     if test.accuracy > test.threshold:
@@ -1596,12 +1805,12 @@ def check_reported_accuracy(ctx: Context) -> Message:
             cause="reported",
         )
     value = reported["value"]
-    close = (
-        abs(value - test.clean_accuracy) <= 0.005 and test.clean_accuracy - test.accuracy <= NOISE_TOLERANCE
-    )
-    if close:
-        return f"{value:.4f}, as measured by the checker", f"{value:.4f}, comme le mesure le correcteur"
-    if test.clean_accuracy - test.accuracy > NOISE_TOLERANCE:
+    if abs(value - test.public_accuracy) <= 0.005 and not test.looks_up:
+        return (
+            f"{value:.4f}, as measured by the checker ({test.accuracy:.4f} on the images it kept back)",
+            f"{value:.4f}, comme le mesure le correcteur ({test.accuracy:.4f} sur les images qu'il a gardées)",
+        )
+    if test.looks_up:
         raise Failed(
             "`model` does not classify the test images (see the check above)",
             "`model` ne classe pas les images de test (voir la vérification ci-dessus)",
@@ -1610,25 +1819,25 @@ def check_reported_accuracy(ctx: Context) -> Message:
     inputs = ctx.inputs_problem()
     if inputs is not None:
         raise Failed(
-            f"test_accuracy = {value:.4f}, but the checker measures {test.clean_accuracy:.4f}: " + inputs.en,
-            f"test_accuracy = {value:.4f}, mais le correcteur mesure {test.clean_accuracy:.4f} : "
+            f"test_accuracy = {value:.4f}, but the checker measures {test.public_accuracy:.4f}: " + inputs.en,
+            f"test_accuracy = {value:.4f}, mais le correcteur mesure {test.public_accuracy:.4f} : "
             + inputs.fr,
             cause="inputs",
         )
     cause = ctx.first_cause("eval_mode", "evaluate")
     if cause is not None:
         raise Failed(
-            f"test_accuracy = {value:.4f}, but `model` gets {test.clean_accuracy:.4f} on the test set: "
+            f"test_accuracy = {value:.4f}, but `model` gets {test.public_accuracy:.4f} on the test set: "
             "test_accuracy comes from your evaluate, which is wrong (see above)",
-            f"test_accuracy = {value:.4f}, mais `model` obtient {test.clean_accuracy:.4f} sur le test : "
+            f"test_accuracy = {value:.4f}, mais `model` obtient {test.public_accuracy:.4f} sur le test : "
             "test_accuracy vient de votre evaluate, qui est faux (voir plus haut)",
             cause=cause,
         )
     raise Failed(
-        f"test_accuracy = {value:.4f}, but `model` gets {test.clean_accuracy:.4f} on the test set: "
+        f"test_accuracy = {value:.4f}, but `model` gets {test.public_accuracy:.4f} on the test set: "
         "compute it with evaluate(model, x_test, y_test) after training — on the test split, not the "
         "training or validation data",
-        f"test_accuracy = {value:.4f}, mais `model` obtient {test.clean_accuracy:.4f} sur le test : "
+        f"test_accuracy = {value:.4f}, mais `model` obtient {test.public_accuracy:.4f} sur le test : "
         "calculez-la avec evaluate(model, x_test, y_test) après l'entraînement — sur la partie test, pas sur "
         "les données d'entraînement ou de validation",
         cause="reported",

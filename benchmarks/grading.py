@@ -1,0 +1,96 @@
+"""Benchmark: how fast does ``drlab check tp1`` grade a class, each notebook in its own sandbox?
+
+A class of ``--count`` copies of the instructor's solution notebook (every row should be 14/14) is
+graded through the real command line (``drlab check tp1 FOLDER --csv … --jobs J``), as an instructor
+runs it: the request drawn once, one bwrap sandbox per notebook, the checks decided in the grader.
+We report the wall time, notebooks per minute and the scores; with ``--baseline`` the same class is
+also graded with ``--jobs 1`` in this process, and the ratio (jobs 1 time / jobs J time) is the
+speed-up that parallel grading gives on this machine.
+
+    .venv/bin/python benchmarks/grading.py [--count 30] [--jobs 2] [--budget tiny] [--baseline]
+
+The last line printed is ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from drlab.check.sandbox import bwrap_problem
+from drlab.cli import main as drlab_main
+
+SOLUTION = Path(__file__).resolve().parents[1] / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
+
+
+def grade(folder: Path, jobs: int, budget: str, seed: int, timeout: float) -> dict[str, Any]:
+    """Grade every notebook of ``folder`` once; the wall time, the exit code and the scores."""
+    scores = folder.parent / f"scores-jobs{jobs}.csv"
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = drlab_main(
+            ["check", "tp1", str(folder), "--csv", str(scores), "--jobs", str(jobs), "--budget", budget,
+             "--seed", str(seed), "--timeout", str(timeout)]
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    with open(scores, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {
+        "seconds": round(seconds, 1),
+        "exit_code": code,
+        "notebooks": len(rows),
+        "per_minute": round(60 * len(rows) / seconds, 2),
+        "scores": sorted({f"{row['score']}/{row['max_score']}" for row in rows}),
+        "sandbox": sorted({row["sandbox"] for row in rows}),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=30, help="notebooks in the class (default 30)")
+    parser.add_argument("--jobs", type=int, default=2, help="sandboxes at a time (default 2)")
+    parser.add_argument("--budget", choices=("tiny", "full"), default="tiny")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=1200.0, help="--timeout of each notebook (s)")
+    parser.add_argument("--baseline", action="store_true", help="also grade the class with --jobs 1")
+    args = parser.parse_args(argv)
+    if args.count < 1 or args.jobs < 1:
+        parser.error("--count and --jobs must be ≥ 1")
+
+    with tempfile.TemporaryDirectory(prefix="drlab-grading-") as scratch:
+        folder = Path(scratch) / "submissions"
+        folder.mkdir()
+        for index in range(args.count):
+            shutil.copyfile(SOLUTION, folder / f"student_{index:02d}.ipynb")
+        result: dict[str, Any] = {
+            "count": args.count,
+            "budget": args.budget,
+            "sandboxed": bwrap_problem() is None,
+            "cpus": os.cpu_count(),
+            "parallel": grade(folder, args.jobs, args.budget, args.seed, args.timeout),
+        }
+        result["parallel"]["jobs"] = args.jobs
+        print(f"--jobs {args.jobs}: {json.dumps(result['parallel'])}", flush=True)
+        if args.baseline:
+            result["baseline"] = grade(folder, 1, args.budget, args.seed, args.timeout)
+            result["speedup"] = round(result["baseline"]["seconds"] / result["parallel"]["seconds"], 2)
+            print(f"--jobs 1: {json.dumps(result['baseline'])}", flush=True)
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
