@@ -29,8 +29,13 @@ command line and sandbox (``drlab check tp1 … --budget tiny``):
   model: the grader verifies that the model classifies, not that it is the student's ``Net`` trained
   by their ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
 
-And one notebook that forges nothing: ``lookup_net``, a real ``Net`` whose ``forward`` is the public
-test set lookup, graded by the real driver: it fails both checks of the trained model.
+And three notebooks that forge nothing, graded by the real driver: ``lookup_net``, a real ``Net`` whose
+``forward`` is the public test set lookup (it fails both checks of the trained model); and the honest
+equivalents of two forgers — ``degenerate_net``, the least real code that does what ``claims`` claims
+(a ``Net`` of 100,000 unused weights that returns random (B, 10) scores), and ``neighbours_net``, the
+``neighbours`` classifier written as a genuine ``Net``. Each scores what its forger scores, less the
+probe work it does not do: the verdicts depend on the data only, so a forged frame gains nothing over
+real code that computes the same data.
 
 The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
 shows here: see ``CEILINGS``.
@@ -230,6 +235,50 @@ model = Net()
 test_accuracy = 1.0
 """
 
+#: no forged frame: the least real code that does what the claims-only forger claims of Net
+DEGENERATE_NET = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(100_000))  # 100,000 weights, used for nothing
+
+    def forward(self, x):
+        return torch.randn(len(x), 10)  # (B, 10) raw scores: no image is looked at
+"""
+
+#: no forged frame: the neighbours forger's classifier, written as a genuine `Net`
+NEIGHBOURS_NET = """\
+import torch
+from torch import nn
+
+from drlab.data import Batches
+from drlab.data.tp1 import load_tp1_dataset
+
+dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
+normalise = dict(batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False)
+train = Batches(dataset.x_train, dataset.y_train, **normalise)
+test = Batches(dataset.x_test, dataset.y_test, **normalise)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Linear(784, 10)  # a plausible size; it never learns anything
+
+    def forward(self, x):
+        nearest = torch.cdist(x.flatten(1), train.x.flatten(1)).argmin(dim=1)
+        return 10 * nn.functional.one_hot(train.y[nearest].long(), 10).float()
+
+
+model = Net()
+with torch.no_grad():
+    test_accuracy = float((model(test.x).argmax(dim=1) == test.y).float().mean())
+"""
+
 #: the driver never gets to call anything: its frames would come second, and be dropped anyway
 LEAVE = 'channel.send("done", {})\nos._exit(0)'
 
@@ -239,6 +288,8 @@ FORGERS = {
     "lookup": [OPEN_CHANNEL, REFERENCES, LOOKUP, CLAIMS, LEAVE],
     "neighbours": [OPEN_CHANNEL, REFERENCES, NEIGHBOURS, CLAIMS, LEAVE],
     "lookup_net": ["import os", LOOKUP_NET],
+    "degenerate_net": [DEGENERATE_NET],
+    "neighbours_net": ["import os", NEIGHBOURS_NET],
 }
 
 #: what each forger gets, measured (seed 5, budget tiny)
@@ -255,6 +306,9 @@ CEILINGS = {
     # a classifier that is no Net, over the notebook's own training images: it classifies
     "neighbours": NEVER_VERIFIED | AGAINST_PROBES | AGAINST_PRIVATE_IMAGES,
     "lookup_net": NEVER_VERIFIED,
+    # the honest equivalents: a forged frame gains nothing over real code that computes the same data
+    "degenerate_net": NEVER_VERIFIED,  # = claims
+    "neighbours_net": NEVER_VERIFIED | AGAINST_PRIVATE_IMAGES,  # = neighbours, without the probe work
 }
 
 
