@@ -82,6 +82,11 @@ print("SEEN", json.dumps(seen))
 
 def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INSTRUCTOR_API_TOKEN", "do-not-leak")
+    # the instructor's data folder, with a Fashion-MNIST file in it: the notebook must not find it
+    data = tmp_path / "data" / "fashion-mnist"
+    data.mkdir(parents=True)
+    (data / "train-labels-idx1-ubyte.gz").write_bytes(b"the grader's labels")
+    monkeypatch.setenv("DRLAB_DATA", str(data.parent))
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
