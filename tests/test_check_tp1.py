@@ -524,6 +524,28 @@ def test_the_grader_measures_on_private_images_and_the_notebooks_test_set(
     assert not torch.equal(tp1.build_request(4, budget).tensors["private"], sent.tensors["private"])
 
 
+def test_without_fashion_mnist_the_grader_keeps_digits_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline with no Fashion-MNIST anywhere, the grader and the notebook fall back to the digits; the
+    private images are digits the notebook's copy lacks, and the solution still passes on them."""
+    monkeypatch.setenv("DRLAB_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "no-system-data"))
+    sent = tp1.build_request(0, "tiny")
+    assert sent.dataset == "digits" and sent.fashion_mnist_missing
+    full, _ = tp1_data.load_tp1_dataset("full")
+    assert full.name == "digits"
+    assert len(sent.labels["private"]) == tp1.private_size(full, "tiny") == (len(full.y_train) - 600) // 2
+    namespace = define(train=True)
+    assert namespace["dataset"].name == "digits"
+    collector = Collector()
+    collector.send("cells", {"errors": [], "timed_out_at": None, "seconds": 0.0, "defined": list(namespace)})
+    harvest.harvest(namespace, sent.tensors, collector, seed=0, seconds=60.0)
+    results, facts = tp1.decide(sent, tp1.Harvest(collector.frames))
+    assert [r.id for r in results if not r.passed] == []
+    assert facts["dataset"] == "digits" and facts["test_accuracy"] > tp1.TINY_MIN_TEST_ACCURACY
+
+
 def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
     assert tp1_data.budget_from_env() == "tiny"
