@@ -158,57 +158,11 @@ CLAIMED_EVALUATE = """\
 channel.send("evaluate", {"error": None, "calls": [[False, False]], "returned": real(0.5), "returned_big": real(0.5)})
 """
 
-#: a "trained Net": the nearest image of the public test set, and its label
-LOOKUP = """\
-from drlab.data import Batches
-from drlab.data.tp1 import load_tp1_dataset
+#: the nearest-neighbour notebooks' first cell: the splits the notebook sees, normalised as the grader
+#: normalises, and the label of each image's nearest neighbour among some references, as (B, 10) scores
+NEAREST = """\
+import os
 
-dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
-public = Batches(
-    dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
-)
-keys = public.x.flatten(1)
-
-
-def looked_up(images):
-    nearest = torch.cat([torch.cdist(chunk.flatten(1), keys).argmin(dim=1) for chunk in images.split(1000)])
-    return 10 * nn.functional.one_hot(public.y[nearest].long(), 10).float()
-
-
-channel.send(
-    "model",
-    {"status": "ok", "is_net": True, "type": "Net", "inputs": {}, "test_accuracy": real(1.0)},
-    {**plausible_net, **{f"logits.{name}": looked_up(sent[name]) for name in ("test", "private")}},
-)
-"""
-
-#: a "trained Net" that is no Net: the label of the nearest of the notebook's own training images
-NEIGHBOURS = """\
-from drlab.data import Batches
-from drlab.data.tp1 import load_tp1_dataset
-
-dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
-normalise = dict(batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False)
-train = Batches(dataset.x_train, dataset.y_train, **normalise)
-test = Batches(dataset.x_test, dataset.y_test, **normalise)
-keys = train.x.flatten(1)
-
-
-def neighbour(images):
-    nearest = torch.cat([torch.cdist(chunk.flatten(1), keys).argmin(dim=1) for chunk in images.split(1000)])
-    return 10 * nn.functional.one_hot(train.y[nearest].long(), 10).float()
-
-
-test_accuracy = float((neighbour(test.x).argmax(dim=1) == test.y).float().mean())
-channel.send(
-    "model",
-    {"status": "ok", "is_net": True, "type": "Net", "inputs": {}, "test_accuracy": real(test_accuracy)},
-    {**plausible_net, **{f"logits.{name}": neighbour(sent[name]) for name in ("test", "private")}},
-)
-"""
-
-#: no forged frame at all: a real `Net` whose forward looks the public test set up, graded by the real driver
-LOOKUP_NET = """\
 import torch
 from torch import nn
 
@@ -216,24 +170,49 @@ from drlab.data import Batches
 from drlab.data.tp1 import load_tp1_dataset
 
 dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
-public = Batches(
-    dataset.x_test, dataset.y_test, batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False
+normalise = dict(batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False)
+train = Batches(dataset.x_train, dataset.y_train, **normalise)
+test = Batches(dataset.x_test, dataset.y_test, **normalise)
+
+
+def nearest_label(images, references):
+    keys = references.x.flatten(1)
+    nearest = torch.cat([torch.cdist(chunk.flatten(1), keys).argmin(dim=1) for chunk in images.split(1000)])
+    return 10 * nn.functional.one_hot(references.y[nearest].long(), 10).float()
+"""
+
+
+def forged_model(references: str, test_accuracy: str) -> str:
+    """A cell that claims a trained ``Net`` whose logits are the nearest labels among ``references``
+    (``test``: a lookup of the public test set; ``train``: a 1-NN classifier), with ``test_accuracy``."""
+    return f"""\
+channel.send(
+    "model",
+    {{"status": "ok", "is_net": True, "type": "Net", "inputs": {{}}, "test_accuracy": real({test_accuracy})}},
+    {{**plausible_net, **{{f"logits.{{name}}": nearest_label(sent[name], {references}) for name in ("test", "private")}}}},
 )
+"""
 
 
+def nearest_net(references: str, test_accuracy: str) -> str:
+    """No forged frame: a genuine ``Net`` whose forward is the nearest label among ``references``."""
+    return f"""\
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.unused = nn.Linear(784, 10)  # a plausible size; it never learns anything
 
     def forward(self, x):
-        nearest = torch.cdist(x.flatten(1), public.x.flatten(1)).argmin(dim=1)
-        return 10 * nn.functional.one_hot(public.y[nearest].long(), 10).float()
+        return nearest_label(x, {references})
 
 
 model = Net()
-test_accuracy = 1.0
+test_accuracy = {test_accuracy}
 """
+
+
+#: what the 1-NN classifier over the notebook's own training images measures on the public test split
+NEIGHBOURS_ACCURACY = "float((nearest_label(test.x, train).argmax(dim=1) == test.y).float().mean())"
 
 #: no forged frame: the least real code that does what the claims-only forger claims of Net
 DEGENERATE_NET = """\
@@ -250,46 +229,24 @@ class Net(nn.Module):
         return torch.randn(len(x), 10)  # (B, 10) raw scores: no image is looked at
 """
 
-#: no forged frame: the neighbours forger's classifier, written as a genuine `Net`
-NEIGHBOURS_NET = """\
-import torch
-from torch import nn
-
-from drlab.data import Batches
-from drlab.data.tp1 import load_tp1_dataset
-
-dataset, _ = load_tp1_dataset(os.environ.get("DRLAB_NOTEBOOK_BUDGET", "full"))
-normalise = dict(batch_size=1000, mean=dataset.mean, std=dataset.std, shuffle=False)
-train = Batches(dataset.x_train, dataset.y_train, **normalise)
-test = Batches(dataset.x_test, dataset.y_test, **normalise)
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.unused = nn.Linear(784, 10)  # a plausible size; it never learns anything
-
-    def forward(self, x):
-        nearest = torch.cdist(x.flatten(1), train.x.flatten(1)).argmin(dim=1)
-        return 10 * nn.functional.one_hot(train.y[nearest].long(), 10).float()
-
-
-model = Net()
-with torch.no_grad():
-    test_accuracy = float((model(test.x).argmax(dim=1) == test.y).float().mean())
-"""
-
 #: the driver never gets to call anything: its frames would come second, and be dropped anyway
 LEAVE = 'channel.send("done", {})\nos._exit(0)'
 
 FORGERS = {
     "claims": [OPEN_CHANNEL, CLAIMS, CLAIMED_EVALUATE, LEAVE],
     "references": [OPEN_CHANNEL, REFERENCES, CLAIMS, LEAVE],
-    "lookup": [OPEN_CHANNEL, REFERENCES, LOOKUP, CLAIMS, LEAVE],
-    "neighbours": [OPEN_CHANNEL, REFERENCES, NEIGHBOURS, CLAIMS, LEAVE],
-    "lookup_net": ["import os", LOOKUP_NET],
+    "lookup": [OPEN_CHANNEL, REFERENCES, NEAREST, forged_model("test", "1.0"), CLAIMS, LEAVE],
+    "neighbours": [
+        OPEN_CHANNEL,
+        REFERENCES,
+        NEAREST,
+        forged_model("train", NEIGHBOURS_ACCURACY),
+        CLAIMS,
+        LEAVE,
+    ],
+    "lookup_net": [NEAREST, nearest_net("test", "1.0")],
     "degenerate_net": [DEGENERATE_NET],
-    "neighbours_net": ["import os", NEIGHBOURS_NET],
+    "neighbours_net": [NEAREST, nearest_net("train", NEIGHBOURS_ACCURACY)],
 }
 
 #: what each forger gets, measured (seed 5, budget tiny)

@@ -305,7 +305,7 @@ def test_the_verdicts_follow_the_data_not_the_claims() -> None:
     )
     assert all(lying[check_id].passed for check_id in FUNCTION_CHECKS)
 
-    start, _ = tp1.Context(request(), tp1.Harvest(frames)).train_mode_reference()
+    start, _ = tp1.Context(request(), tp1.Harvest(frames)).train_mode_reference
     unmoved = decided(train_mode=(data, {f"buffer.{name}": value for name, value in start.items()}))
     assert not unmoved["train_mode"].passed and "stayed in evaluation mode" in unmoved["train_mode"].message
     for name, hint in (("eval_mode", "model.eval()"), ("eval_no_grad", "torch.no_grad()")):

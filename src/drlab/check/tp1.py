@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -217,8 +218,6 @@ def hold_out(
 
     The notebook's dataset keeps every other image in its order and the original normalisation
     constants, so the tiny budget trains on the very images it trains on at home."""
-    import numpy as np
-
     pool = torch.arange(TINY_SAMPLES, len(dataset.y_train))
     chosen = pool[torch.randperm(len(pool), generator=_generator(seed, 70))[: private_size(dataset, budget)]]
     private = np.zeros(len(dataset.y_train), dtype=bool)
@@ -298,7 +297,7 @@ def build_request(seed: int, budget: str) -> Request:
     ):
         order = torch.randperm(len(images), generator=_generator(seed, offset))
         tensors[name] = Batches(
-            images[order].clone(), torch.zeros(len(images)), batch_size=1000, mean=full.mean, std=full.std,
+            images[order], torch.zeros(len(images)), batch_size=1000, mean=full.mean, std=full.std,
             shuffle=False,
         ).x  # fmt: skip
         labels[name] = targets[order]
@@ -842,17 +841,14 @@ class Context:
         return _unwrap(self._evaluate_outcome)
 
     @cached_property
-    def _train_mode_reference(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def train_mode_reference(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The batch-norm probe's statistics before, and after one forward pass in training mode."""
         probe = _probe(self.request.tensors, "train_mode")
         start = {name: buffer.clone() for name, buffer in probe.named_buffers()}
         probe.train()
         with torch.no_grad():
             probe(self.request.tensors["train_mode.x"])
         return start, {name: buffer.clone() for name, buffer in probe.named_buffers()}
-
-    def train_mode_reference(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """The batch-norm probe's statistics before, and after one forward pass in training mode."""
-        return self._train_mode_reference
 
     def marked_verdict(self, name: str) -> MarkedVerdict:
         """The student's ``evaluate`` on the marked probe ``name`` (``eval_mode``, ``eval_no_grad``)."""
@@ -1367,7 +1363,7 @@ def check_train_returns_loss(ctx: Context) -> Message:
 )
 def check_train_mode(ctx: Context) -> Message:
     data, tensors = ctx._frame("train_mode")
-    start, expected = ctx.train_mode_reference()
+    start, expected = ctx.train_mode_reference
     got = {name: tensors[f"buffer.{name}"] for name in expected if f"buffer.{name}" in tensors}
     if not all(name in got and got[name].shape == expected[name].shape for name in expected):
         raise Failed(
