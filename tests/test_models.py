@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from drlab.common.errors import UsageError
-from drlab.models import MODELS, build_model, count_parameters, summarize
+from drlab.models import MODELS, ConvGroupCNN, build_model, count_parameters, summarize
+from drlab.models import groups as groups_module
+from drlab.models.groups import ResidualBranch, conv_group
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -88,3 +90,56 @@ def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
         optimizer.zero_grad()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+# ----------------------------------------------------------------------------- the speedruns' CNN
+def test_a_conv_group_is_conv_pool_bn_relu_then_conv_bn_relu_as_its_docstring_says() -> None:
+    model = build_model("cnn-fast", (1, 28, 28), 10)
+    assert isinstance(model, ConvGroupCNN)
+    for group in model.features:
+        first = [type(layer).__name__ for layer in list(group)[:4]]
+        second = [type(layer).__name__ for layer in group[4]]
+        assert first == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] and second == [
+            "Conv2d",
+            "BatchNorm2d",
+            "ReLU",
+        ]
+    described = " ".join((ConvGroupCNN.__doc__ or "").split())
+    assert "conv → maxpool → BatchNorm → ReLU → conv → BatchNorm → ReLU" in described
+
+
+def test_cnn_fast_shapes_and_parameter_count_are_those_its_docstring_gives() -> None:
+    model = build_model("cnn-fast", (1, 28, 28), 10)
+    x = torch.randn(3, 1, 28, 28)
+    shapes = []
+    for group in model.features:
+        x = group(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(16, 14, 14), (32, 7, 7), (64, 3, 3)]
+    # hand count: two 3×3 convolutions per group (no bias), a batch norm (weight, bias) after each, then
+    # the classifier 64·3·3 → 256 → 10
+    widths, previous, expected = (16, 32, 64), 1, 0
+    for width in widths:
+        expected += 9 * previous * width + 9 * width * width + 2 * (2 * width)
+        previous = width
+    expected += (64 * 3 * 3 * 256 + 256) + (256 * 10 + 10)
+    assert count_parameters(model) == expected == 222_298
+    assert "222,298 parameters" in " ".join((groups_module.__doc__ or "").split())
+
+
+def test_a_residual_group_whose_second_conv_is_zero_passes_its_input_through() -> None:
+    # x + relu(bn(conv(x))) with conv ≡ 0: the batch norm of zeros is its shift (0 at init), relu(0) = 0,
+    # so the group reduces to its first half, conv → pool → BatchNorm → ReLU, carried by the shortcut
+    torch.manual_seed(0)
+    group = conv_group(3, 8, residual=True)
+    assert isinstance(group[4], ResidualBranch)
+    with torch.no_grad():
+        group[4].branch[0].weight.zero_()
+    x = torch.randn(4, 3, 10, 10)
+    first_half = torch.nn.Sequential(*list(group)[:4])
+    torch.testing.assert_close(group(x), first_half(x))
+    # and with a non-zero branch, the output is exactly input + branch
+    torch.manual_seed(1)
+    group = conv_group(3, 8, residual=True)
+    middle = torch.nn.Sequential(*list(group)[:4])(x)
+    torch.testing.assert_close(group(x), middle + group[4].branch(middle))

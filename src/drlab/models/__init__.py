@@ -1,9 +1,11 @@
 """The TP1 classifiers, from the simplest to the strongest, and a registry that builds them by name.
 
 Every model owns ``forward`` only (the loss and the optimizer belong to the trainer). Each takes the
-dataset's ``image_shape`` ``(channels, height, width)`` and ``num_classes``, so the same four models run
+dataset's ``image_shape`` ``(channels, height, width)`` and ``num_classes``, so the same models run
 on 28×28 Fashion-MNIST and on 8×8 digits. They return *logits* (scores before the softmax): the
 cross-entropy loss applies ``log_softmax`` itself, in a numerically stable way.
+
+The lecture's four, then the speedruns' (:mod:`drlab.models.groups`, for the named recipes):
 
 =========  ==========================================================  ==================
 name       architecture                                                role in the course
@@ -12,6 +14,7 @@ softmax    one ``nn.Linear`` on the flattened pixels                  multinomia
 mlp        784-256-128-10 with ReLU (optional dropout)                 the first neural network
 cnn        two conv-pool-ReLU blocks, then two linear layers           what convolutions buy
 cnn-bn     three conv-BN-pool-ReLU blocks, dropout, two linear layers  the accuracy goal
+cnn-fast   three groups conv-pool-BN-ReLU-conv-BN-ReLU, 16-32-64       ``--recipe fast``
 =========  ==========================================================  ==================
 """
 
@@ -23,6 +26,7 @@ from torch import nn
 
 from drlab.common.errors import UsageError
 from drlab.models.classifiers import CNN, MLP, CNNWithBatchNorm, SoftmaxRegression
+from drlab.models.groups import ConvGroupCNN
 from drlab.models.summary import ModelSummary, summarize
 
 ImageShape = tuple[int, int, int]
@@ -35,10 +39,13 @@ MODELS: dict[str, Callable[[ImageShape, int, float | None], nn.Module]] = {
     "cnn-bn": lambda shape, classes, dropout: CNNWithBatchNorm(
         shape, classes, dropout=0.3 if dropout is None else dropout
     ),
+    "cnn-fast": lambda shape, classes, dropout: ConvGroupCNN(
+        shape, classes, widths=(16, 32, 64), dropout=0.0 if dropout is None else dropout
+    ),
 }
 
 #: models whose first layers are convolutions (they benefit from the channels-last memory layout)
-CONVOLUTIONAL = frozenset({"cnn", "cnn-bn"})
+CONVOLUTIONAL = frozenset({"cnn", "cnn-bn", "cnn-fast"})
 
 
 def build_model(
@@ -63,6 +70,7 @@ __all__ = [
     "MLP",
     "MODELS",
     "CNNWithBatchNorm",
+    "ConvGroupCNN",
     "ModelSummary",
     "SoftmaxRegression",
     "build_model",
