@@ -1,6 +1,6 @@
 """Run folders: one folder per run, drlab's only when its marker says so, and one writer at a time.
 
-Every command that writes a run folder (``drlab train``, ``drlab rl dqn``, ``drlab rl qlearning``) goes
+Every command that writes a run folder (``drlab train``, ``drlab rl dqn|reinforce|a2c|ppo|qlearning``) goes
 through :func:`claim_run_dir`, which:
 
 1. refuses, before touching anything, the folders no run may take: ``""``, a symlink, a path under a
@@ -37,7 +37,10 @@ MARKER_NAME = ".drlab-run.json"
 OUTPUTS_NAME = ".drlab-files.json"
 LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
-RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning"}
+RUN_LABELS = {
+    "train": "training", "dqn": "DQN", "qlearning": "Q-learning", "reinforce": "REINFORCE", "a2c": "A2C",
+    "ppo": "PPO",
+}  # fmt: skip
 #: what the run folder of each kind of run holds (the marker records it; --force removes only these)
 RUN_FILES: dict[str, tuple[str, ...]] = {
     "train": (
@@ -50,6 +53,13 @@ RUN_FILES: dict[str, tuple[str, ...]] = {
         "model.safetensors", "final_model.safetensors",
     ),
     "qlearning": ("config.json", "returns.csv", "metrics.json", "q_table.png"),
+    **dict.fromkeys(
+        ("reinforce", "a2c", "ppo"),
+        (
+            "config.json", "checkpoint.pt", "returns.csv", "updates.csv", "learning_curve.png",
+            "metrics.json", "model.safetensors", "final_model.safetensors",
+        ),
+    ),
 }  # fmt: skip
 
 if sys.platform != "win32":
