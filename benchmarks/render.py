@@ -351,6 +351,8 @@ def block(stem: str, record: dict[str, Any], figures: Callable[[dict[str, Any]],
     label = f" — {record['label']}" if record.get("label") else ""
     lines = [f'<a id="{stem}"></a>', "", f"### {record['date'][:10]}{label}", ""]
     lines += [f"- **machine:** {conditions(record)}"]
+    if record["result"].get("quick"):
+        lines += ["- **a `--quick` smoke run:** tiny sizes, not a measurement to quote"]
     if record.get("conditions"):
         lines += [f"- **conditions:** {record['conditions']}"]
     lines += [f"- **command:** `{record['command']}`", f"- **source:** {source(record)}", ""]
