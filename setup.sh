@@ -2,7 +2,8 @@
 # Set up drlab in ./.venv, on a fresh machine, with no internet beyond the Python package index.
 #
 #   bash setup.sh          drlab and what it needs to run (CPU build of PyTorch)
-#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, nbclient, ipykernel)
+#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, nbclient, ipykernel), the
+#                          documentation's (mkdocs) and, as root with apt, Chromium for the site's screenshots
 #   bash setup.sh --notebooks   the same, plus Jupyter, to open the course notebooks
 #
 # PyTorch comes first, as a CPU build: a bare `torch` requirement would pull a CUDA build of several GB
@@ -16,7 +17,7 @@ for arg in "$@"; do
   case "$arg" in
     --dev) wanted+=(dev) ;;
     --notebooks) wanted+=(notebooks) ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "error: unknown option $arg (see 'bash setup.sh --help')" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +62,17 @@ if [ "$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null 2>&1; then
       || echo "setup: could not install bubblewrap; drlab check tp1 will grade without a sandbox"
   else
     echo "setup: bubblewrap's 'bwrap' not found: install it (apt install bubblewrap / dnf install bubblewrap) so that drlab check tp1 grades each notebook in a sandbox"
+  fi
+fi
+
+# Chromium draws the documentation site in tests/test_docs.py (headless screenshots); only for --dev.
+if [[ " ${wanted[*]-} " == *" dev "* ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium (apt-get), for the documentation's screenshot test"
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install Chromium; the documentation's screenshot test will be skipped"
+  else
+    echo "setup: Chromium not found: install it (apt install chromium) to run the documentation's screenshot test"
   fi
 fi
 
