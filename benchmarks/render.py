@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -359,17 +359,10 @@ def block(stem: str, record: dict[str, Any], figures: Callable[[dict[str, Any]],
     table = figures(record["result"])
     if table:
         lines += ["| what | figure |", "|---|---|"] + [f"| {what} | {value} |" for what, value in table]
-    if record.get("notes"):
-        lines += ["", *[f"{note}" for note in _paragraphs(record["notes"])]]
+    notes = record.get("notes") or []
+    for note in [notes] if isinstance(notes, str) else notes:  # paragraphs under the table
+        lines += ["", note]
     return [*lines, ""]
-
-
-def _paragraphs(notes: str | Iterable[str]) -> list[str]:
-    items = [notes] if isinstance(notes, str) else list(notes)
-    out: list[str] = []
-    for item in items:
-        out += [item, ""]
-    return out[:-1]
 
 
 HEADER = """\
@@ -379,10 +372,11 @@ HEADER = """\
 
 Every figure on this page comes from one file in `benchmarks/results/`: what a benchmark script wrote
 with `--save` (the date, the commit, the machine and its load, the command), or a figure transcribed from
-the README's history, marked so with the commit that recorded it. Measurements are listed newest first; each benchmark script (`benchmarks/NAME.py`, `--quick` for a smoke run) ends by printing
-`RESULT {{json}}`. Speeds measured on a shared machine say as much about its other jobs as about drlab: read
-each one with its load average. Accuracies and returns do not depend on the load (same seed, same threads,
-same numbers on the CPU).
+the README's history, marked so with the commit that recorded it. Measurements are listed newest first;
+each benchmark script (`benchmarks/NAME.py`, `--quick` for a smoke run) ends by printing `RESULT {{json}}`.
+Speeds measured on a shared machine say as much about its other jobs as about drlab: read each one with its
+load average. Accuracies and returns do not depend on the load (same seed, same threads, same numbers on
+the CPU).
 
 To add a measurement: `python benchmarks/NAME.py … --save`, then `python benchmarks/render.py`, and commit
 both the new file and this page.
@@ -409,12 +403,7 @@ def render(records: list[tuple[str, dict[str, Any]]]) -> str:
             body += [section.about, ""]
         for stem, record in mine:
             body += block(stem, record, section.figures)
-    return (
-        HEADER.replace("{{json}}", "{json}").replace("{toc}", "\n".join(toc))
-        + "\n"
-        + "\n".join(body).rstrip()
-        + "\n"
-    )
+    return HEADER.format(toc="\n".join(toc)) + "\n" + "\n".join(body).rstrip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
