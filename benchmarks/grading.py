@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.check.sandbox import bwrap_problem
 from drlab.cli import main as drlab_main
 
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=1200.0, help="--timeout of each notebook (s)")
     parser.add_argument("--baseline", action="store_true", help="also grade the class with --jobs 1")
+    record.add_save_option(parser)
     args = parser.parse_args(argv)
     if args.count < 1 or args.jobs < 1:
         parser.error("--count and --jobs must be ≥ 1")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             result["speedup"] = round(result["baseline"]["seconds"] / result["parallel"]["seconds"], 2)
             print(f"--jobs 1: {json.dumps(result['baseline'])}", flush=True)
     result["load_average"] = round(os.getloadavg()[0], 1)
-    print("RESULT " + json.dumps(result))
+    record.emit("grading", result, args.save)
     return 0
 
 

@@ -57,7 +57,7 @@ No check passes on the sandbox's word: each is decided on data held against the 
 (weights, batch-norm statistics, the numbers evaluate returns on marked probes, logits on the images
 kept back). What the grader cannot tell is who computed them: a notebook that writes the data channel
 itself still needs the right data, but Net's output and size are those data, and any classifier's
-logits pass the model's checks (README, "Known limits"). Open the notebook when a score surprises you.
+logits pass the model's checks (docs/grading.md, "Known limits"). Open the notebook when a score surprises you.
 """
 
 TP1_EPILOG = """\
