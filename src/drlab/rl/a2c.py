@@ -38,6 +38,7 @@ from drlab.rl.rollout import (
     collect_rollout,
     explained_variance,
     finish,
+    flat,
     gae,
 )
 from drlab.rl.training import Books, resume_state, set_learning_rate, torch_threads
@@ -56,11 +57,10 @@ def a2c_loss(
     """(total loss, policy loss, value loss): −E[log π A] + c_v E[(V − R)²] − c_e E[H]."""
     policy_loss = -(log_probs * advantages).mean()  # the advantages are constants: no gradient into V here
     value_loss = ((values - returns) ** 2).mean()
-    return (
-        policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy.mean(),
-        policy_loss,
-        value_loss,
-    )
+    loss = policy_loss + config.vf_coef * value_loss
+    if config.ent_coef > 0:  # (a zero bonus would still cost its backward pass)
+        loss = loss - config.ent_coef * entropy.mean()
+    return loss, policy_loss, value_loss
 
 
 def a2c_update(
@@ -74,16 +74,12 @@ def a2c_update(
     """One gradient step on the whole rollout; return the update's figures."""
     agent, optimizer = state.agent, state.optimizer
 
-    def flat(array: np.ndarray) -> torch.Tensor:  # (n_steps, num_envs, ...) → (n_steps · num_envs, ...)
-        return torch.from_numpy(array.reshape(-1, *array.shape[2:])).to(device)
-
-    observations, actions = flat(rollout.observations), flat(rollout.actions)
-    all_advantages, all_returns = flat(advantages), flat(returns)
+    observations, actions = flat(rollout.observations, device), flat(rollout.actions, device)
+    all_advantages, all_returns = flat(advantages, device), flat(returns, device)
     if config.normalize_advantage and len(all_advantages) > 1:
         all_advantages = (all_advantages - all_advantages.mean()) / (all_advantages.std() + 1e-8)
     # 1. forward: log π_θ(a|s) of the actions taken, the entropy, V_φ(s)
-    distribution = agent.distribution(observations)
-    log_probs, entropy = agent.log_prob(distribution, actions), agent.entropy(distribution)
+    log_probs, entropy = agent.log_prob_entropy(observations, actions)
     # 2. loss
     loss, policy_loss, value_loss = a2c_loss(
         log_probs, all_advantages, agent.value(observations), all_returns, entropy, config

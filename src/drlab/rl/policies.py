@@ -16,9 +16,16 @@ loss: :class:`ActorCritic` holds
 Every linear layer starts from an orthogonal matrix with gain √2 and zero biases, the policy's last layer
 with gain 0.01 (every action about equally likely at first) and the value's with gain 1 (core detail 2).
 
+The two distributions are written out rather than taken from ``torch.distributions``: a categorical
+distribution is a log-softmax over the logits; a Gaussian's log-density is
+``−(a − μ)² / (2σ²) − log σ − ½ log 2π``. That is the math of the course, and fewer small operations on
+the path that runs once per environment step and once per gradient step (the tests check both against
+``torch.distributions``).
+
 ``forward(raw observations)`` is the *greedy* policy, what evaluation plays: the logits (their argmax is
-the most likely action) or the Gaussian's mean. Training calls :meth:`ActorCritic.distribution` and
-:meth:`ActorCritic.value` on observations already normalised by :meth:`ActorCritic.normalize`.
+the most likely action) or the Gaussian's mean. Training calls :meth:`ActorCritic.sample`,
+:meth:`ActorCritic.log_prob_entropy` and :meth:`ActorCritic.value` on observations already normalised by
+:meth:`ActorCritic.normalize`.
 """
 
 from __future__ import annotations
@@ -28,11 +35,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Normal
-
-# Distributions check their arguments on every call by default: a measurable cost at one call per
-# environment step, and the networks' outputs are valid by construction.
-Distribution.set_default_validate_args(False)
 
 
 def mlp(
@@ -121,26 +123,48 @@ class ActorCritic(nn.Module):
         """The observations as the networks see them: normalised by the running statistics, if kept."""
         return raw_observations if self.obs_rms is None else self.obs_rms.normalize(raw_observations)
 
-    def distribution(self, observations: torch.Tensor) -> Distribution:
-        """π_θ(·|s) for a batch of (normalised) observations: Categorical, or Normal with one σ per dimension."""
-        out = self.actor(observations)
-        if self.log_std is None:
-            return Categorical(logits=out)
-        return Normal(out, self.log_std.exp().expand_as(out))
-
-    def log_prob(self, distribution: Distribution, actions: torch.Tensor) -> torch.Tensor:
-        """log π_θ(a|s), summed over the action's dimensions when continuous (they are independent)."""
-        log_prob = distribution.log_prob(actions)
-        return log_prob.sum(-1) if self.continuous else log_prob
-
-    def entropy(self, distribution: Distribution) -> torch.Tensor:
-        """H[π_θ(·|s)] per observation (summed over dimensions when continuous)."""
-        entropy = distribution.entropy()
-        return entropy.sum(-1) if self.continuous else entropy
-
     def value(self, observations: torch.Tensor) -> torch.Tensor:
         """V_φ(s) for a batch of (normalised) observations, shape ``(B,)``."""
         return self.critic(observations).squeeze(-1)
+
+    def sample(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions drawn from π_θ(·|s) for a batch of (normalised) observations, and their log π_θ(a|s)."""
+        out = self.actor(observations)
+        if self.log_std is None:
+            # Categorical, by the Gumbel-max trick: argmax_a (log π(a|s) + g_a), with g_a = −log(E_a) and
+            # E_a ~ Exp(1) independent, is a draw from π(·|s) (one cheap kernel; torch.multinomial costs
+            # more than the whole forward pass for a handful of observations)
+            log_probs = out.log_softmax(-1)
+            actions = (log_probs - torch.empty_like(log_probs).exponential_().log()).argmax(-1)
+            return actions, log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        actions = out + self.log_std.exp() * torch.randn_like(out)  # Gaussian: μ + σ ε, ε ~ N(0, 1)
+        return actions, self._gaussian_log_prob(out, actions)
+
+    def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log π_θ(a|s) of the given actions (summed over the dimensions of a continuous action)."""
+        out = self.actor(observations)
+        if self.log_std is None:
+            return out.log_softmax(-1).gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        return self._gaussian_log_prob(out, actions)
+
+    def log_prob_entropy(
+        self, observations: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """log π_θ(a|s) of the given actions and the entropy H[π_θ(·|s)], per observation."""
+        out = self.actor(observations)
+        if self.log_std is None:
+            log_probs = out.log_softmax(-1)
+            entropy = -(log_probs.exp() * log_probs).sum(-1)  # H = −Σ_a π(a|s) log π(a|s)
+            return log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), entropy
+        # a Gaussian's entropy, ½ log(2πe σ²) per dimension, does not depend on the state here
+        entropy = (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum().expand(len(out))
+        return self._gaussian_log_prob(out, actions), entropy
+
+    def _gaussian_log_prob(self, mean: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        # log N(a; μ, σ²) = −(a − μ)² / (2σ²) − log σ − ½ log(2π), summed over the independent dimensions
+        assert self.log_std is not None
+        z = (actions - mean) * torch.exp(-self.log_std)
+        return (-0.5 * z**2 - self.log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
     def forward(self, raw_observations: torch.Tensor) -> torch.Tensor:
         """The greedy policy, for evaluation: logits (play their argmax) or the Gaussian's mean."""

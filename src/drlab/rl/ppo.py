@@ -27,7 +27,7 @@ each named in a comment where it is done:
 9. value-loss clipping — :func:`value_loss`
 10. overall loss with an entropy bonus — :func:`ppo_update`
 11. global gradient clipping — :func:`ppo_update`
-12. debug variables: approx_kl, clip fraction, explained variance — :func:`ppo_update`
+12. debug variables: approx_kl, clip fraction, explained variance — :func:`ppo_update`, ``updates.csv``
 13. separate policy and value networks — :class:`drlab.rl.policies.ActorCritic`
 
 Continuous actions (Pendulum): a Gaussian policy with a state-independent log σ
@@ -61,6 +61,7 @@ from drlab.rl.rollout import (
     collect_rollout,
     explained_variance,
     finish,
+    flat,
     gae,
 )
 from drlab.rl.training import Books, resume_state, set_learning_rate, torch_threads
@@ -104,54 +105,51 @@ def ppo_update(
     """Take ``n_epochs`` × (rollout size / batch_size) gradient steps; return the update's figures."""
     agent, optimizer = state.agent, state.optimizer
 
-    def flat(array: np.ndarray) -> torch.Tensor:  # (n_steps, num_envs, ...) → (n_steps · num_envs, ...)
-        return torch.from_numpy(array.reshape(-1, *array.shape[2:])).to(device)
-
-    observations, actions, old_log_probs = (
-        flat(rollout.observations),
-        flat(rollout.actions),
-        flat(rollout.log_probs),
-    )
-    old_values, all_advantages, all_returns = flat(rollout.values), flat(advantages), flat(returns)
-    sums = torch.zeros(5, device=device)  # policy loss, value loss, entropy, approx_kl, clip fraction
-    steps = 0
+    observations, actions = flat(rollout.observations, device), flat(rollout.actions, device)
+    # the per-sample numbers in one tensor: shuffling it is one gather instead of four
+    columns = (rollout.log_probs, rollout.values, advantages, returns)
+    numbers = torch.stack([flat(column, device) for column in columns], 1)
     for _ in range(config.n_epochs):
         order = torch.from_numpy(state.batch_rng.permutation(len(observations))).to(device)
-        for batch in order.split(config.batch_size):  # core detail 6: mini-batches, shuffled each epoch
-            # 1. forward: the new policy's log π_θ(a|s), its entropy, and V(s), on the rollout's samples
-            distribution = agent.distribution(observations[batch])
-            log_ratio = agent.log_prob(distribution, actions[batch]) - old_log_probs[batch]
-            ratio = log_ratio.exp()
-            batch_advantages = all_advantages[batch]
-            if config.normalize_advantage and len(batch) > 1:  # core detail 7, per mini-batch
+        shuffled = observations[order], actions[order], numbers[order]
+        # core detail 6: mini-batches, a new random split of the rollout at every epoch
+        batches = zip(*(t.split(config.batch_size) for t in shuffled), strict=True)
+        for batch_obs, batch_actions, batch_numbers in batches:
+            old_log_probs, old_values, batch_advantages, batch_returns = batch_numbers.unbind(1)
+            # 1. forward: the new policy's log π_θ(a|s) and entropy, and V(s), on the rollout's samples
+            log_probs, entropy = agent.log_prob_entropy(batch_obs, batch_actions)
+            ratio = (log_probs - old_log_probs).exp()
+            if config.normalize_advantage and len(batch_advantages) > 1:  # core detail 7, per mini-batch
                 batch_advantages = (batch_advantages - batch_advantages.mean()) / (
                     batch_advantages.std() + 1e-8
                 )
-            # 2. loss: core detail 10, the clipped objective, the value loss, minus the entropy bonus
+            # 2. loss: core detail 10, the clipped objective + the value loss − the entropy bonus
             policy_loss = clipped_surrogate_loss(ratio, batch_advantages, clip_range)
             value_clip = clip_range if config.clip_value_loss else None
-            critic_loss = value_loss(
-                agent.value(observations[batch]), old_values[batch], all_returns[batch], value_clip
-            )
-            entropy = agent.entropy(distribution).mean()
-            loss = policy_loss + config.vf_coef * critic_loss - config.ent_coef * entropy
+            critic_loss = value_loss(agent.value(batch_obs), old_values, batch_returns, value_clip)
+            loss = policy_loss + config.vf_coef * critic_loss
+            if config.ent_coef > 0:
+                loss = loss - config.ent_coef * entropy.mean()
             # 3. gradients, clipped to a global norm (core detail 11); 4. update
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.max_grad_norm > 0:
                 nn.utils.clip_grad_norm_(agent.parameters(), config.max_grad_norm, foreach=True)
             optimizer.step()
-            with torch.no_grad():  # core detail 12: KL(π_old ‖ π_θ) ≈ E[(r − 1) − log r], the clipped share
-                approx_kl = ((ratio - 1.0) - log_ratio).mean()
-                clipped_share = ((ratio - 1.0).abs() > clip_range).float().mean()
-                sums += torch.stack([policy_loss, critic_loss, entropy, approx_kl, clipped_share]).detach()
-            steps += 1
-    policy, value, entropy_mean, kl, clip_fraction = (sums / steps).tolist()
+    # core detail 12, the debug figures, of the whole update: how far the policy moved from π_old
+    # (KL(π_old ‖ π_θ) ≈ E[(r − 1) − log r], Schulman's estimator), the share of clipped ratios, the
+    # entropy, and how much of the returns the critic explained before the update
+    with torch.no_grad():
+        log_probs, entropy = agent.log_prob_entropy(observations, actions)
+        log_ratio = log_probs - numbers[:, 0]
+        ratio = log_ratio.exp()
+        approx_kl = ((ratio - 1.0) - log_ratio).mean().item()
+        clip_fraction = ((ratio - 1.0).abs() > clip_range).float().mean().item()
     return {
-        "policy_loss": policy,
-        "value_loss": value,
-        "entropy": entropy_mean,
-        "approx_kl": kl,
+        "policy_loss": policy_loss.item(),  # of the last mini-batch, as cleanrl logs them
+        "value_loss": critic_loss.item(),
+        "entropy": entropy.mean().item(),
+        "approx_kl": approx_kl,
         "clip_fraction": clip_fraction,
         "explained_variance": explained_variance(rollout.values.ravel(), returns.ravel()),
     }

@@ -99,7 +99,7 @@ def play_episodes(state: PolicyGradientState, config: ReinforceConfig, device: t
             agent.obs_rms.update(raw[torch.from_numpy(running)])
         with torch.inference_mode():
             seen = agent.normalize(raw)
-            action = agent.distribution(seen).sample()
+            action, _ = agent.sample(seen)
         env_actions = action.cpu().numpy()
         if state.continuous:  # clipped for the environment only; the log-probability is the sample's
             env_actions = np.clip(env_actions, space.low, space.high)
@@ -129,8 +129,8 @@ def reinforce_update(
     """One gradient step of the policy (and of the baseline); return the update's figures."""
     agent, optimizer = state.agent, state.optimizer
     # 1. forward: log π_θ(a_t|s_t) of the actions taken, the entropy, and the baseline V_φ(s_t)
-    distribution = agent.distribution(episodes.observations)
-    log_probs, entropy = agent.log_prob(distribution, episodes.actions), agent.entropy(distribution).mean()
+    log_probs, entropies = agent.log_prob_entropy(episodes.observations, episodes.actions)
+    entropy = entropies.mean()
     values = agent.value(episodes.observations) if config.baseline else torch.zeros_like(episodes.returns)
     # 2. loss: the advantage is G_t − V(s_t) (G_t alone without a baseline), standardised if asked
     advantages = episodes.returns - values.detach()

@@ -68,6 +68,11 @@ def gae(
     return advantages
 
 
+def flat(array: NDArray[Any], device: torch.device) -> torch.Tensor:
+    """A rollout's array ``(n_steps, num_envs, ...)`` as one batch ``(n_steps · num_envs, ...)`` on ``device``."""
+    return torch.from_numpy(array.reshape(-1, *array.shape[2:])).to(device)
+
+
 def explained_variance(predicted: Array, target: Array) -> float:
     """1 − Var(target − predicted) / Var(target): how much of the returns the critic explains (nan if flat)."""
     variance = float(np.var(target))
@@ -225,6 +230,7 @@ class Rollout:
     ended: Array
 
 
+@torch.no_grad()  # acting needs no gradient: the update recomputes what it differentiates
 def collect_rollout(state: PolicyGradientState, n_steps: int, device: torch.device) -> Rollout:
     """Step every copy ``n_steps`` times with actions sampled from π_θ; record the episodes that end.
 
@@ -244,12 +250,9 @@ def collect_rollout(state: PolicyGradientState, n_steps: int, device: torch.devi
         raw = torch.from_numpy(state.observations).to(device)
         if agent.obs_rms is not None:
             agent.obs_rms.update(raw)  # the running statistics follow every observation seen
-        with torch.inference_mode():
-            seen = agent.normalize(raw)
-            distribution = agent.distribution(seen)
-            action = distribution.sample()
-            log_probs[t] = agent.log_prob(distribution, action).cpu().numpy()
-            values[t] = agent.value(seen).cpu().numpy()
+        seen = agent.normalize(raw)
+        action, log_prob = agent.sample(seen)
+        log_probs[t], values[t] = log_prob.cpu().numpy(), agent.value(seen).cpu().numpy()
         observations[t], actions[t] = seen.cpu().numpy(), action.cpu().numpy()
         # continuous actions are clipped to the space's bounds for the environment only: the log-probability
         # stays that of the action sampled (clipping after sampling, as SB3 and cleanrl do)
@@ -260,16 +263,15 @@ def collect_rollout(state: PolicyGradientState, n_steps: int, device: torch.devi
         rewards[t] = reward if state.reward_scaler is None else state.reward_scaler(reward, done | cut)
         if cut.any():  # bootstrap on truncation from the true last observation, not the next episode's first
             final = np.stack([info["final_obs"][i] for i in np.flatnonzero(cut)]).astype(np.float32)
-            with torch.inference_mode():
-                final_values = agent.value(agent.normalize(torch.from_numpy(final).to(device)))
+            final_values = agent.value(agent.normalize(torch.from_numpy(final).to(device)))
             truncation_values[t, cut] = final_values.cpu().numpy()
             truncated_at[t] = cut
         state.step += num_envs
         for _, episode_return, length in episode_statistics(info):
             state.episodes.append(EpisodeRecord(state.step, episode_return, length))
         state.observations = np.asarray(next_observations, dtype=np.float32)
-    with torch.inference_mode():  # V of where the rollout stopped: the bootstrap of its last step
-        last_values = agent.value(agent.normalize(torch.from_numpy(state.observations).to(device)))
+    # V of where the rollout stopped: the bootstrap of its last step
+    last_values = agent.value(agent.normalize(torch.from_numpy(state.observations).to(device)))
     next_values = np.concatenate([values[1:], last_values.cpu().numpy()[None]])
     next_values = np.where(truncated_at, truncation_values, next_values).astype(np.float32)
     return Rollout(observations, actions, log_probs, values, rewards, next_values, terminated, ended)
