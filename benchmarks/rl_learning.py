@@ -44,13 +44,14 @@ GOALS: dict[str, tuple[str, str, int, int, str, float]] = {
 }
 
 
-def run_goal(goal: str, quick: bool) -> dict[str, Any]:
+def run_goal(goal: str, quick: bool, seeds_asked: int | None = None) -> dict[str, Any]:
     from drlab.rl import a2c, ppo, reinforce
     from drlab.rl.config import A2CConfig, PPOConfig, ReinforceConfig
     from drlab.rl.evaluate import HELD_OUT_SEED, evaluate_greedy
     from drlab.rl.runs import build_network
 
     algorithm, env, seeds, episodes, criterion, threshold = GOALS[goal]
+    seeds = seeds_asked or seeds
     module: Any = {"ppo": ppo, "a2c": a2c, "reinforce": reinforce}[algorithm]
     config_class: Any = {"ppo": PPOConfig, "a2c": A2CConfig, "reinforce": ReinforceConfig}[algorithm]
     runs = []
@@ -116,6 +117,7 @@ def main() -> None:
     )
     parser.add_argument("--goals", nargs="+", default=list(GOALS), choices=list(GOALS))
     parser.add_argument("--quick", action="store_true", help="tiny budgets, one seed: a smoke test")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: each goal's)")
     record.add_save_option(parser)
     args = parser.parse_args()
     result = {
