@@ -243,6 +243,56 @@ def dqn(r: dict[str, Any]) -> Rows:
     )
 
 
+def rl_learning(r: dict[str, Any]) -> Rows:
+    out: Rows = []
+    for goal, g in r.get("goals", {}).items():
+        runs = g.get("runs", [])
+        out += rows(
+            (f"{goal}: {g.get('algorithm')} on {g.get('env')}", g.get("summary"), "", ""),
+            (f"{goal}: passed", g.get("passed"), "", ""),
+            (f"{goal}: kept model, mean return per seed ({g.get('eval_episodes')} held-out episodes)",
+             [run.get("kept_mean") for run in runs], ".1f", ""),
+            (f"{goal}: its standard deviation per seed", [run.get("kept_std") for run in runs], ".1f", ""),
+            (f"{goal}: first evaluation ≥ the threshold, step per seed",
+             [run.get("first_step_reaching_threshold") for run in runs], "", ""),
+            (f"{goal}: final model, mean return per seed", [run.get("final_heldout_mean") for run in runs], ".1f", ""),
+            (f"{goal}: steps per seed", [run.get("steps") for run in runs], ",", ""),
+            (f"{goal}: episodes per seed", [run.get("episodes") for run in runs], ",", ""),
+        )  # fmt: skip
+    return out
+
+
+def pg(r: dict[str, Any]) -> Rows:
+    out = rows(("seeds", r.get("seeds"), "", ""), ("torch threads", r.get("threads"), "", ""))
+    for case, c in r.get("cases", {}).items():
+        d, s = c.get("drlab", {}), c.get("sb3", {})
+        out += rows(
+            (f"{case}: budget (steps)", get(r, "budgets", case), ",", ""),
+            (f"{case}: drlab env steps/s (median)", d.get("steps_per_s_median"), ",.0f", ""),
+            (f"{case}: SB3 env steps/s (median)", s.get("steps_per_s_median"), ",.0f", ""),
+            (f"{case}: drlab ÷ SB3 (target ≥ 1.5×)", c.get("speedup_vs_sb3"), ".2f", "×"),
+            (f"{case}: drlab greedy return (step: mean) per seed",
+             [" ".join(f"{step}: {mean:.0f}" for step, mean in run) for run in d.get("evaluations", [])], "", ""),
+            (f"{case}: SB3 greedy return (step: mean) per seed",
+             [" ".join(f"{step}: {mean:.0f}" for step, mean in run) for run in s.get("evaluations", [])], "", ""),
+        )  # fmt: skip
+    return out
+
+
+def pg_profile(r: dict[str, Any]) -> Rows:
+    out: Rows = []
+    for case, libraries in r.get("profile", {}).items():
+        for library, split in libraries.items():
+            out += rows(
+                (f"{case}, {library}: seconds (profiled)", split.get("seconds"), "g", " s"),
+                (f"{case}, {library}: environment stepping", split.get("env_stepping"), ".0%", ""),
+                (f"{case}, {library}: rollout forward passes and bookkeeping",
+                 split.get("rollout_forward_and_rest"), ".0%", ""),
+                (f"{case}, {library}: update", split.get("update"), ".0%", ""),
+            )  # fmt: skip
+    return out
+
+
 def gpu_check(r: dict[str, Any]) -> Rows:
     out = rows(("device", r.get("gpu") or r.get("device"), "", ""))
     for key, row in r.get("models", {}).items():
@@ -301,6 +351,15 @@ SECTIONS = (
     Section("dqn", "Deep RL: DQN on CartPole against Stable-Baselines3",
             "Both libraries with the same settings, interleaved; evaluation time excluded from both speeds.",
             dqn),
+    Section("rl-learning", "Deep RL: the learning goals of REINFORCE, A2C and PPO",
+            "Each command's defaults (the environment's tuned settings) per seed, one torch thread; the kept "
+            "(best-evaluated) model re-evaluated on 100 held-out start states.", rl_learning),
+    Section("pg", "Deep RL: PPO and A2C against Stable-Baselines3",
+            "Both libraries with identical settings (the zoo's, the same number of environment copies, one "
+            "torch thread), alternated; evaluation time excluded from both speeds.", pg),
+    Section("pg-profile", "Deep RL: where the time of PPO and A2C goes",
+            "One run of each library under cProfile: environment stepping, the rollout's forward passes, "
+            "the update, as shares of the run.", pg_profile),
     Section("gpu_check", "On a GPU: `benchmarks/gpu_check.py`",
             "The MLP and the CNN on synthetic data, batch 128, fp32 and bf16.", gpu_check),
 )  # fmt: skip

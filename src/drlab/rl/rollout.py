@@ -230,7 +230,7 @@ class Rollout:
     ended: Array
 
 
-@torch.no_grad()  # acting needs no gradient: the update recomputes what it differentiates
+@torch.inference_mode()  # acting needs no gradient: the update recomputes what it differentiates
 def collect_rollout(state: PolicyGradientState, n_steps: int, device: torch.device) -> Rollout:
     """Step every copy ``n_steps`` times with actions sampled from π_θ; record the episodes that end.
 
