@@ -224,7 +224,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), metavar="ALGO:ENV")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default: 3; 1 with --quick)")
     parser.add_argument("--total-steps", type=int, default=None, help="override every case's budget")
     parser.add_argument(
         "--eval-every", type=int, default=None, help="steps between evaluations (default: budget/5)"
@@ -235,7 +235,7 @@ def main() -> None:
     record.add_save_option(parser)
     args = parser.parse_args()
     budgets = QUICK if args.quick else CASES
-    seeds = 1 if args.quick else args.seeds
+    seeds = args.seeds or (1 if args.quick else 3)
     if args.profile:
         result = {
             "profile": {

@@ -59,7 +59,10 @@ DOC_PAGES: dict[str, tuple[tuple[str, str], ...]] = {
     "rl": (("rl/index.md", "Deep RL"),),
     "rl qlearning": (("rl/qlearning.md", "Tabular Q-learning"),),
     "rl dqn": (("rl/dqn.md", "DQN"),),
-    "rl evaluate": (("rl/dqn.md", "DQN"),),
+    "rl reinforce": (("rl/reinforce.md", "REINFORCE"),),
+    "rl a2c": (("rl/a2c.md", "A2C"),),
+    "rl ppo": (("rl/ppo.md", "PPO"),),
+    "rl evaluate": (("rl/index.md", "Deep RL"),),
 }
 
 
