@@ -120,6 +120,8 @@ def test_gae_lambda_zero_gives_the_one_step_td_error() -> None:
 def test_returns_to_go_is_gae_without_values() -> None:
     rewards = np.array([1.0, 0.0, 2.0, -1.0])
     np.testing.assert_allclose(returns_to_go(rewards, 0.5), [1.375, 0.75, 1.5, -1.0])  # by hand
+    # a time limit cut it: the return after the last step is the bootstrap value, here 4
+    np.testing.assert_allclose(returns_to_go([1.0, 1.0], 0.5, bootstrap=4.0), [2.5, 3.0])
     zeros = np.zeros((4, 1), dtype=np.float32)
     ended = np.array([[0], [0], [0], [1]], dtype=np.float32)
     via_gae = gae(rewards[:, None].astype(np.float32), zeros, zeros, ended, ended, 0.5, 1.0)[:, 0]

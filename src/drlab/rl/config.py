@@ -285,8 +285,9 @@ class ReinforceConfig(PolicyGradientConfig):
     """weight of the baseline's squared error in the loss"""
     num_envs: int = 1
     """episodes per update, played side by side (one copy of the environment each)"""
-    eval_freq: int = 50
+    eval_freq: int = 25
     """training episodes between two greedy evaluations (0 turns them off); the best-evaluated model is kept"""
+    eval_episodes: int = 20
     checkpoint_freq: int = 100
     """training episodes between checkpoints"""
 
