@@ -5,8 +5,8 @@ and the wrapper that lets a checkpoint rebuild the episodes in flight, :mod:`drl
 (PyPI) steps them in C++. This measures what envpool would save on the environment part of a run, the
 two alternated in one process, the same number of copies, random actions (no policy).
 
-    .venv/bin/python benchmarks/envpool.py            # needs `pip install envpool` (not a drlab dependency)
-    .venv/bin/python benchmarks/envpool.py --quick
+    .venv/bin/python benchmarks/vector_envs.py        # needs `pip install envpool` (not a drlab dependency)
+    .venv/bin/python benchmarks/vector_envs.py --quick
 
 The last line printed is ``RESULT {json}``.
 """
@@ -98,7 +98,7 @@ def main() -> None:
             f"{row['envpool_steps_per_s']:,.0f} steps/s: {row['envpool_speedup']:.2f}x",
             flush=True,
         )
-    record.emit("envpool", result, args.save)
+    record.emit("vector-envs", result, args.save)
 
 
 if __name__ == "__main__":
