@@ -180,7 +180,9 @@ def test_reinforce_estimates_the_analytic_gradient_of_a_bandit() -> None:
             sampled.mean(0),
             analytic,
         )
-    assert (with_baseline.var(0).sum() < 0.75 * plain.var(0).sum()).item()  # the baseline removes variance (≈ 45% here)
+    assert (
+        with_baseline.var(0).sum() < 0.75 * plain.var(0).sum()
+    ).item()  # the baseline removes variance (≈ 45% here)
 
 
 # --- The distributions, written out, against torch.distributions -------------------------------------------
@@ -430,3 +432,10 @@ def test_bad_input_is_one_line_exit_2(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and message in err, err
     assert not (tmp_path / "run").exists()  # nothing touched
+
+
+def test_async_vector_environments_give_the_same_run_as_sync() -> None:
+    """One process per copy (``--vectorization async``) steps the same episodes: the same numbers."""
+    config = dataclasses.replace(TINY_A2C, total_steps=200, eval_freq=0)
+    sync, parallel = a2c.train(config), a2c.train(dataclasses.replace(config, vectorization="async"))
+    assert sync.episodes == parallel.episodes and sync.updates == parallel.updates

@@ -117,7 +117,9 @@ def test_dqn_resume_merges_what_was_typed(
     saved = DQNConfig(total_steps=5000, hidden_sizes=(16, 16), learning_starts=200, train_freq=64)
     with claim_run_dir(run, "dqn"):
         write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(saved)})
-        save_checkpoint({**dict.fromkeys(SPECS["dqn"].checkpoint_keys, 0), "step": 5000}, run / "checkpoint.pt")
+        save_checkpoint(
+            {**dict.fromkeys(SPECS["dqn"].checkpoint_keys, 0), "step": 5000}, run / "checkpoint.pt"
+        )
     seen: list[DQNConfig] = []
 
     class Stop(Exception):
