@@ -23,7 +23,7 @@ from drlab.rl.config import A2CConfig, PPOConfig, ReinforceConfig
 from drlab.rl.policies import ActorCritic, RunningMeanStd
 from drlab.rl.ppo import clipped_surrogate_loss
 from drlab.rl.reinforce import policy_gradient_loss, returns_to_go
-from drlab.rl.rollout import PolicyGradientState, RewardScaler, collect_rollout, gae
+from drlab.rl.rollout import PolicyGradientState, RewardScaler, collect_rollout, explained_variance, gae
 from drlab.rl.runs import load_run_model, train_run
 
 # Small enough to train in a second or two: the tests exercise the real loops.
@@ -439,3 +439,12 @@ def test_async_vector_environments_give_the_same_run_as_sync() -> None:
     config = dataclasses.replace(TINY_A2C, total_steps=200, eval_freq=0)
     sync, parallel = a2c.train(config), a2c.train(dataclasses.replace(config, vectorization="async"))
     assert sync.episodes == parallel.episodes and sync.updates == parallel.updates
+
+
+def test_explained_variance_against_its_definition() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=50).astype(np.float32)
+    predicted = target + 0.3 * rng.normal(size=50).astype(np.float32)
+    expected = 1 - np.var(target.astype(np.float64) - predicted) / np.var(target.astype(np.float64))
+    assert explained_variance(predicted, target) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(explained_variance(predicted, np.ones(5)))
