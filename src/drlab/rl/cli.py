@@ -149,16 +149,10 @@ def run_qlearning(args: argparse.Namespace) -> int:
         lines = describe(result, config)
         print("\n".join(lines[:2] if args.quiet else lines))
         written = write_qlearning_run(run, config, result)
-    print(f"wrote {run}/: {', '.join(written)}")
+    print(f"wrote {run.path}/: {', '.join(written)}")
     return 0
 
 
-#: what a DQN checkpoint holds (``DQNState.state_dict``, written by rl/runs.py); a checksummed file without them was not written by
-#: this drlab's DQN, and is refused here rather than failing with a KeyError in the middle of the loader
-DQN_CHECKPOINT_KEYS = (
-    "step", "q_network", "target_network", "optimizer", "buffer", "env_rng", "action_space_rng",
-    "explore_rng", "best_state", "best_eval", "episodes", "evaluations",
-)  # fmt: skip
 #: what ``--resume`` lets change in a DQN run: the budget and where it runs, not what it learns
 DQN_RESUMABLE = ("total_steps", "device", "num_threads")
 
@@ -167,6 +161,7 @@ def run_dqn(args: argparse.Namespace) -> int:
     from drlab.common.device import resolve_device
     from drlab.common.io import load_checkpoint
     from drlab.common.rundir import claim_run_dir, inspect_run_dir
+    from drlab.rl.dqn import check_checkpoint
     from drlab.rl.envs import make_dqn_env
     from drlab.rl.runs import CHECKPOINT_NAME, train_dqn_run
 
@@ -183,12 +178,10 @@ def run_dqn(args: argparse.Namespace) -> int:
     env.close()
     config.check_machine(observation_size, num_actions)
     if args.resume:
-        checkpoint = load_checkpoint(Path(out) / CHECKPOINT_NAME)  # checksum checked: never resume garbage
-        missing = [key for key in DQN_CHECKPOINT_KEYS if key not in checkpoint]
-        done = checkpoint.get("step")
-        if missing or isinstance(done, bool) or not isinstance(done, int) or done < 0:
-            shown = f"no {', '.join(missing[:3])}" if missing else f"step {done!r}"
-            raise UsageError(f"{Path(out) / CHECKPOINT_NAME}: not a DQN checkpoint ({shown})")
+        path = Path(out) / CHECKPOINT_NAME
+        checkpoint = load_checkpoint(path)  # checksum checked: never resume garbage
+        check_checkpoint(checkpoint, config, str(path))  # every field, before any file is rewritten
+        done = checkpoint["step"]
         if done > config.total_steps:
             raise UsageError(
                 f"--resume: the run in {out} has already trained {done:,} steps; --total-steps is the total, "
@@ -211,7 +204,7 @@ def run_dqn(args: argparse.Namespace) -> int:
         f"over {m.eval_episodes} held-out episodes; final model: {m.final_eval_mean_return:.1f}"
     )
     print(
-        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, "
+        f"wrote {run.path}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, "
         "final_model.safetensors, checkpoint.pt"
     )
     return 0
@@ -237,6 +230,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_seed(args.seed + args.episodes - 1, "--seed + --episodes - 1")
     if not Path(args.run).is_dir():
         raise UsageError(f"{args.run}: no such run directory")
+    from drlab.common.rundir import require_run_kind
+
+    require_run_kind(args.run, "dqn")  # a training run is named as such, with the command that reads it
     read_dqn_config(Path(args.run))  # a damaged config.json is one line here, not a traceback there
     q_network, config = load_run_model(args.run, args.model)
     evaluation = evaluate_greedy(q_network, config.env, args.episodes, args.seed)

@@ -10,8 +10,9 @@ this module turns a result into the folder ``drlab rl`` leaves behind, and reads
     model.safetensors         DQN: the kept (best-evaluated) Q-network; final_model.safetensors: the last
     checkpoint.pt             DQN: the whole training state, to resume
 
-The folder itself is prepared (created, checked) by :mod:`drlab.common.rundir` before anything runs;
-every file here is written atomically by :mod:`drlab.common.io`.
+The folder itself is claimed (checked, locked, marked) by :mod:`drlab.common.rundir` before anything
+runs; every file here is written through it (:func:`drlab.common.runfiles.write_run_files`): atomically,
+and recorded in its marker.
 """
 
 from __future__ import annotations
@@ -23,16 +24,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from drlab.common.config import from_json, to_dict
 from drlab.common.errors import UsageError
-from drlab.common.io import (
-    load_checkpoint,
-    load_weights,
-    read_json,
-    save_checkpoint,
-    save_weights,
-)
+from drlab.common.folders import RecordedFolder
+from drlab.common.io import load_checkpoint, load_weights, read_json
+from drlab.common.rundir import RunDir, claim_run_dir, require_run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.rl.config import DQNConfig, QLearningConfig
-from drlab.rl.dqn import DQNResult, DQNState, QNetwork, train_dqn
+from drlab.rl.dqn import DQNResult, DQNState, QNetwork, check_checkpoint, train_dqn
 from drlab.rl.envs import make_dqn_env
 from drlab.rl.plots import plot_learning_curve, plot_q_table
 from drlab.rl.qlearning import QLearningResult
@@ -59,13 +56,13 @@ def _config_record(algorithm: Algorithm, config: Any) -> dict[str, Any]:
     return {"algorithm": algorithm, "config": to_dict(config)}
 
 
-def write_config(run_dir: Path, algorithm: Algorithm, config: Any) -> None:
+def write_config(run_dir: RecordedFolder, algorithm: Algorithm, config: Any) -> None:
     """``config.json``: which algorithm, with which resolved config (the first file of a run)."""
     write_run_files(run_dir, records={CONFIG_NAME: _config_record(algorithm, config)})
 
 
 def write_run(
-    run_dir: Path,
+    run_dir: RecordedFolder,
     algorithm: Algorithm,
     config: Any,
     *,
@@ -85,7 +82,9 @@ def write_run(
     )
 
 
-def write_qlearning_run(run_dir: Path, config: QLearningConfig, result: QLearningResult) -> list[str]:
+def write_qlearning_run(
+    run_dir: RecordedFolder, config: QLearningConfig, result: QLearningResult
+) -> list[str]:
     """A Q-learning run: the training returns, the greedy policy's figures with the Q-table, its picture."""
     figure = plot_q_table(
         result.q_table,
@@ -109,7 +108,7 @@ def write_qlearning_run(run_dir: Path, config: QLearningConfig, result: QLearnin
     )
 
 
-def write_dqn_run(run_dir: Path, config: DQNConfig, result: DQNResult) -> list[str]:
+def write_dqn_run(run_dir: RecordedFolder, config: DQNConfig, result: DQNResult) -> list[str]:
     """A DQN run: episodes and evaluations in time order, the metrics, the learning curve, both models."""
     rows: list[dict[str, Any]] = [
         {"step": e.step, "kind": "episode", "return": e.episode_return, "std": "", "length": e.length}
@@ -146,25 +145,36 @@ def write_dqn_run(run_dir: Path, config: DQNConfig, result: DQNResult) -> list[s
 # --- DQN in a run folder: train (or resume), checkpoint, write ------------------------------------------
 def train_dqn_run(
     config: DQNConfig,
-    run_dir: str | Path,
+    run_dir: str | Path | RunDir,
     *,
     resume: bool = False,
+    force: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> DQNResult:
     """:func:`~drlab.rl.dqn.train_dqn` with a run folder: checkpoints during training, every file at the end.
 
-    ``resume`` continues from ``run_dir/checkpoint.pt``, exactly where it was written. At each checkpoint
+    ``run_dir`` is a folder to claim (new; a DQN run to continue with ``resume``, or to replace with
+    ``force``: see :func:`~drlab.common.rundir.claim_run_dir`), or one already claimed. ``resume``
+    continues from ``run_dir/checkpoint.pt``, exactly where it was written, after checking that it fits
+    ``config``: a checkpoint that does not is refused before any file is rewritten. At each checkpoint
     the kept model so far is written too, so that an interrupted run can already be evaluated.
     """
-    run = Path(run_dir)
-    resume_from = load_checkpoint(run / CHECKPOINT_NAME) if resume else None
-    write_config(run, "dqn", config)  # first: it marks the folder as a run that --resume can continue
+    if not isinstance(run_dir, RunDir):
+        with claim_run_dir(run_dir, "dqn", resume=resume, force=force) as claimed:
+            return train_dqn_run(config, claimed, resume=resume, progress=progress, log=log)
+    run = run_dir
+    resume_from = None
+    if resume:
+        resume_from = load_checkpoint(run.path / CHECKPOINT_NAME)
+        check_checkpoint(resume_from, config, str(run.path / CHECKPOINT_NAME))
+    write_config(run, "dqn", config)  # it marks the folder as a run that --resume can continue
 
     def save_training_state(state: DQNState) -> None:
-        save_checkpoint(state.state_dict(), run / CHECKPOINT_NAME)
-        if state.evaluations:
-            save_weights(state.best_state, run / MODEL_FILES["best"], metadata={"step": str(state.step)})
+        kept = (
+            {MODEL_FILES["best"]: (state.best_state, {"step": str(state.step)})} if state.evaluations else {}
+        )
+        write_run_files(run, weights=kept, checkpoints={CHECKPOINT_NAME: state.state_dict()})
 
     result = train_dqn(
         config, resume_from=resume_from, on_checkpoint=save_training_state, progress=progress, log=log
@@ -181,6 +191,7 @@ def load_run_model(
     run = Path(run_dir)
     if not run.is_dir():
         raise UsageError(f"{run}: no such run directory")
+    require_run_kind(run, "dqn")  # a training run is named as such, with the command that reads it
     if which not in MODEL_FILES:
         raise UsageError(f"--model must be one of {', '.join(MODEL_FILES)}, got {which!r}")
     saved = read_json(run / CONFIG_NAME)

@@ -126,6 +126,7 @@ class TrainConfig:
     def check(self) -> None:
         """Raise :class:`~drlab.common.errors.UsageError` for values no run can use (every float finite)."""
         from drlab.common.config import check_int, check_number, check_seed
+        from drlab.common.device import check_device
         from drlab.common.errors import UsageError
 
         if self.epochs is not None:
@@ -148,6 +149,7 @@ class TrainConfig:
             check_number("--ema", self.ema, 0, 1, low_open=True, high_open=True)
         check_number("--val-fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
+        check_device(self.device)
         if self.limit is not None and self.limit < 20:
             raise UsageError(f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}")
         if self.resume and self.force:
