@@ -390,3 +390,128 @@ def test_cliffwalking_ends_in_training_and_in_evaluation(
     argv = ["rl", "qlearning", "--env", "CliffWalking-v1", "--episodes", "20", "--eval-episodes", "3"]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 0
     assert "greedy policy over 3 episodes" in capsys.readouterr().out
+
+
+# --- a SIGKILL in the middle of a write ------------------------------------------------------------------------
+KILL_AT_RENAME = """
+import os, signal, sys
+from drlab.cli import main
+target, nth, seen = sys.argv[1], int(sys.argv[2]), []
+def hook(event, args):
+    if event == "os.rename" and os.fspath(args[1]) == target:
+        seen.append(1)
+        if len(seen) == nth:  # the file is whole under its temporary name, and recorded: now die
+            os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(hook)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def _recorded_or_leftover(run: Path) -> None:
+    """Every regular file in ``run`` is one its marker lists with this content, or a recorded temporary."""
+    marker = json.loads((run / MARKER_NAME).read_text())
+    for path in run.iterdir():
+        if path.name in (MARKER_NAME, LOCK_NAME):
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        recorded = [fp["sha256"] for fp in marker["files"].get(path.name, [])]
+        assert digest in recorded or path.name in marker["temporary"], path.name
+
+
+def test_a_run_killed_mid_write_is_all_drlab_s_and_resumes_exactly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    argv = ["train", "--dataset", "digits", "--limit", "100", "--epochs", "2", "--no-plots", "--quiet"]
+    killed = tmp_path / "killed"
+    child = subprocess.run(
+        [sys.executable, "-c", KILL_AT_RENAME, "checkpoint.pt", "2", *argv, "--out", str(killed)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert (killed / ".checkpoint.pt.drlab-tmp").exists()  # the second checkpoint, never renamed
+    _recorded_or_leftover(killed)
+    assert main([*argv, "--out", str(killed), "--resume"]) == 0  # from the first checkpoint
+    assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
+    assert (killed / "history.csv").read_text().splitlines()[1].split(",")[:5] == (
+        (tmp_path / "whole" / "history.csv").read_text().splitlines()[1].split(",")[:5]
+    )
+    _recorded_or_leftover(killed)
+    assert not (killed / ".checkpoint.pt.drlab-tmp").exists()  # the resumed run swept drlab's leftover
+    assert main([*argv, "--out", str(killed), "--force"]) == 0
+
+
+# --- more of the attacker's inputs -------------------------------------------------------------------------------
+def test_an_env_id_that_would_import_a_module_is_refused(
+    made: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    sys.modules.pop("this", None)  # `import this` prints the Zen of Python: a harmless witness
+    assert main([*QLEARNING, "--env", "this:FrozenLake-v1", "--out", str(tmp_path / "q")]) == 2
+    _one_line_error(capsys, "would import a module")
+    run = _copy(made, "dqn", tmp_path)  # a run folder whose config.json was edited by someone else
+    config = json.loads((run / "config.json").read_text())
+    config["config"]["env"] = "this:CartPole-v1"
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["rl", "evaluate", str(run), "--episodes", "1"]) == 2
+    _one_line_error(capsys, "would import a module")
+    assert "this" not in sys.modules
+
+
+def test_a_hostile_file_name_reaches_the_terminal_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "x\n\x1b]0;owned\x07\x1b[2Jscore 14 of 14").write_text("a file named by an attacker")
+    assert main([*TRAIN, "--out", str(folder)]) == 2
+    err = _one_line_error(capsys, "not a drlab run folder", "\\n", "\\x1b")
+    assert "\x1b" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["linreg", "--lr", "1e300", "--epochs", "3", "--json"],
+        ["linreg", "--true-a", "1e300", "--method", "layer", "--epochs", "3"],
+    ],
+)
+def test_numbers_beyond_float32_are_refused_by_linreg(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    _one_line_error(capsys, argv[1])
+
+
+def test_linreg_draws_a_run_where_every_method_diverged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["linreg", "--true-a", "1e38", "--true-b", "1e38", "--epochs", "3", "--plot", str(tmp_path)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert (tmp_path / "linreg_losses.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_edited_config_cannot_make_a_reader_allocate_a_huge_model(
+    made: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """predict, evaluate and rl evaluate build the model the run's config.json describes: its sizes are
+    compared with the weights file's on PyTorch's meta device first (an image of 4096×4096 pixels asks
+    an MLP for 4 billion weights: 150 s and 17 GB of memory before the mismatch was found)."""
+    train = _copy(made, "train", tmp_path)
+    record = json.loads((train / "config.json").read_text())
+    record["dataset"]["image_shape"] = [1, 4096, 4096]
+    (train / "config.json").write_text(json.dumps(record))
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(image)
+    assert main(["predict", str(train), str(image)]) == 2
+    _one_line_error(capsys, "layers.1.weight is (256, 64) in the file, (256, 16777216) for the model")
+    dqn = _copy(made, "dqn", tmp_path)
+    record = json.loads((dqn / "config.json").read_text())
+    record["config"]["hidden_sizes"] = [1_000_000, 1_000_000]
+    (dqn / "config.json").write_text(json.dumps(record))
+    assert main(["rl", "evaluate", str(dqn), "--episodes", "1"]) == 2
+    _one_line_error(capsys, "layers.0.weight is (8, 4) in the file, (1000000, 4) for the model")

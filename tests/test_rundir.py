@@ -376,3 +376,20 @@ def test_an_old_output_record_proves_nothing(tmp_path: Path) -> None:
     assert (out / "fig.png").read_text() == VICTIM
     with pytest.raises(UsageError, match="exists and drlab did not write it"):
         inspect_output_folder(out, ["fig.png"])
+
+
+def test_a_disk_too_full_for_the_lock_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from drlab.common.errors import DrlabError
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)  # the first write of a claim: who holds the lock
+    with pytest.raises(DrlabError, match=r"\.drlab-run\.lock: the disk is full"):
+        claim_run_dir(tmp_path / "run", "qlearning")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []

@@ -29,7 +29,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -97,6 +97,16 @@ class Dir:
     def _at(self, name: str) -> tuple[str, dict[str, Any]]:
         return (name, {"dir_fd": self.fd}) if self.fd is not None else (str(self.path / name), {})
 
+    @contextlib.contextmanager
+    def _naming(self, name: str) -> Iterator[None]:
+        """An OSError names the file by its whole path, not by the name relative to this folder."""
+        try:
+            yield
+        except OSError as exc:
+            if isinstance(exc.filename, str) and not os.path.isabs(exc.filename):
+                exc.filename = str(self.path / name)
+            raise
+
     def lstat(self, name: str) -> os.stat_result | None:
         target, at = self._at(name)
         try:
@@ -106,25 +116,30 @@ class Dir:
 
     def open(self, name: str, flags: int, mode: int = 0o666) -> int:
         target, at = self._at(name)
-        return os.open(target, flags | _NOFOLLOW | _CLOEXEC, mode, **at)
+        with self._naming(name):
+            return os.open(target, flags | _NOFOLLOW | _CLOEXEC, mode, **at)
 
     def replace(self, source: str, target: str) -> None:
-        if self.fd is not None:
-            os.rename(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)  # atomic, replaces
-        else:
-            os.replace(self.path / source, self.path / target)
+        with self._naming(target):
+            if self.fd is not None:
+                os.rename(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)  # atomic, replaces
+            else:
+                os.replace(self.path / source, self.path / target)
 
     def unlink(self, name: str) -> None:
         target, at = self._at(name)
-        os.unlink(target, **at)
+        with self._naming(name):
+            os.unlink(target, **at)
 
     def mkdir(self, name: str) -> None:
         target, at = self._at(name)
-        os.mkdir(target, 0o777, **at)
+        with self._naming(name):
+            os.mkdir(target, 0o777, **at)
 
     def rmdir(self, name: str) -> None:
         target, at = self._at(name)
-        os.rmdir(target, **at)
+        with self._naming(name):
+            os.rmdir(target, **at)
 
     def names(self) -> list[str]:
         with os.scandir(self.fd if self.fd is not None else self.path) as entries:

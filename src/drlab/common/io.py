@@ -26,9 +26,9 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from drlab.common.errors import DrlabError, UsageError
 
@@ -310,6 +310,35 @@ def weights_bytes(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str,
 
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state_dict.items()}
     return save(tensors, metadata=dict(metadata) if metadata else None)
+
+
+_Model = TypeVar("_Model", bound="torch.nn.Module")
+
+
+def load_model_weights(build: Callable[[], _Model], path: PathLike, what: str) -> _Model:
+    """``build()``'s model holding the weights of the safetensors file ``path``; else a one-line
+    :class:`UsageError` naming the first tensor that does not fit ``what`` (the model's name).
+
+    The model is first built on PyTorch's ``meta`` device, which holds shapes and no numbers: a
+    config whose sizes do not match the file (a ``config.json`` edited to ask for billions of weights)
+    is refused before any memory is taken, not after minutes of allocation.
+    """
+    import torch
+
+    weights = load_weights(path)
+    with torch.device("meta"):
+        skeleton = build()
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    found = {name: tuple(tensor.shape) for name, tensor in weights.items()}
+    if expected != found:
+        name = next(n for n in [*expected, *found] if expected.get(n) != found.get(n))
+        raise UsageError(
+            f"{path}: these weights do not fit {what} ({name} is {found.get(name, 'missing')} in the file, "
+            f"{expected.get(name, 'not a weight')} for the model)"
+        )
+    model = build()
+    model.load_state_dict(weights)
+    return model
 
 
 def load_weights(path: PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

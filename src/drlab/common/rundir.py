@@ -50,6 +50,7 @@ from drlab.common.folders import (
     make_folder,
     warn,
 )
+from drlab.common.io import no_room_error
 
 CONFIG_NAME = "config.json"
 MARKER_NAME = ".drlab-run.json"
@@ -440,8 +441,12 @@ def _lock(directory: Dir) -> int | None:
             break
         os.close(fd)
     since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+    try:  # who holds it, for the message a second run gets
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+    except OSError as exc:
+        _drop_lock(fd, directory)
+        raise no_room_error(exc, where, kept=False) or exc from None
     return fd
 
 

@@ -65,10 +65,13 @@ def plot_losses(results: Sequence[FitResult]) -> Figure:
         )
         (line,) = ax_train.plot(epochs, _drawable(result.train_loss), linewidth=1, alpha=0.85, label=label)
         ax_val.plot(epochs, _drawable(result.val_loss), color=line.get_color(), linewidth=1, alpha=0.85)
+    drawn = [_drawable(loss) for result in results for loss in (result.train_loss, result.val_loss)]
+    loggable = any((values > 0).any() for values in drawn)  # NaN > 0 is False: gaps do not count
     for ax, title in ((ax_train, "training MSE"), (ax_val, "validation MSE")):
         ax.set_xscale("symlog", linthresh=1)  # the first epochs, where most of the descent happens, get room
         ax.set_xlim(left=0)
-        ax.set_yscale("log")
+        if loggable:  # a log axis needs one positive value; when every method diverged there is none
+            ax.set_yscale("log")
         ax.set_xlabel("epoch (époque)")
         ax.set_title(title)
         ax.grid(True, alpha=0.3)

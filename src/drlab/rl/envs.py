@@ -30,6 +30,11 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env[Any, Any]:
     """
     import gymnasium as gym
 
+    if ":" in env_id:  # gymnasium reads "module:Name-v0" as "import module first": code from anywhere
+        raise UsageError(
+            f"--env {env_id!r}: drlab takes the id of a registered environment (Name-vN), not the "
+            "'module:Name-vN' form, which would import a module"
+        )
     try:
         if gym.spec(env_id).max_episode_steps is None:
             kwargs.setdefault("max_episode_steps", DEFAULT_MAX_EPISODE_STEPS)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from drlab.common.config import from_json, to_dict
 from drlab.common.errors import UsageError
 from drlab.common.folders import RecordedFolder
-from drlab.common.io import load_checkpoint, load_weights, read_json
+from drlab.common.io import load_checkpoint, load_model_weights, read_json
 from drlab.common.rundir import RunDir, claim_run_dir, require_run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.rl.config import DQNConfig, QLearningConfig
@@ -198,12 +198,11 @@ def load_run_model(
     if not isinstance(saved, dict) or saved.get("algorithm") != "dqn":
         raise UsageError(f"{run}: not a DQN run (its config.json has no algorithm 'dqn')")
     config = from_json(DQNConfig, saved.get("config"), str(run / CONFIG_NAME))  # checked field by field
-    state = load_weights(run / MODEL_FILES[which], device=device)
     env, observation_size, num_actions = make_dqn_env(config.env)
     env.close()
-    q_network = QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
-    try:
-        q_network.load_state_dict(state)
-    except RuntimeError as exc:
-        raise UsageError(f"{run / MODEL_FILES[which]}: weights do not fit the run's Q-network") from exc
-    return q_network, config
+    q_network = load_model_weights(  # shapes compared first: an edited config.json allocates nothing
+        lambda: QNetwork(observation_size, num_actions, config.hidden_sizes),
+        run / MODEL_FILES[which],
+        "the run's Q-network",
+    )
+    return q_network.to(device), config

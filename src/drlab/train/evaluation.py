@@ -19,7 +19,7 @@ from torch import nn
 from drlab.common.config import from_json
 from drlab.common.device import check_device, resolve_device
 from drlab.common.errors import UsageError
-from drlab.common.io import load_weights, read_json
+from drlab.common.io import load_model_weights, read_json
 from drlab.common.rundir import CONFIG_NAME, claim_run_dir, require_run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
@@ -35,20 +35,16 @@ def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     run = Path(run_dir)
     record = _read_run_record(run)
     dataset_info, config = record["dataset"], record["config"]
-    model = build_model(
-        config["model"],
-        tuple(dataset_info["image_shape"]),
-        len(dataset_info["classes"]),
-        config.get("dropout"),
+    model = load_model_weights(
+        lambda: build_model(
+            config["model"],
+            tuple(dataset_info["image_shape"]),
+            len(dataset_info["classes"]),
+            config.get("dropout"),
+        ),
+        run / WEIGHTS_NAME,
+        f"model {config['model']}",
     )
-    weights = load_weights(run / WEIGHTS_NAME)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(
-            f"{run / WEIGHTS_NAME}: these weights do not fit model {config['model']} ({first[:160]})"
-        ) from exc
     model.eval()
     return model, {**dataset_info, "config": config}
 
