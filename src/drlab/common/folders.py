@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import stat
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -77,13 +76,14 @@ class Dir:
     Where the platform has no ``dir_fd`` (Windows), the same operations run on joined paths.
     """
 
-    def __init__(self, path: Path, *, follow: bool = False) -> None:
+    def __init__(self, path: Path, *, follow: bool = False, parent: Dir | None = None) -> None:
         self.path = path
         self.fd: int | None = None
         if _POSIX:
             flags = os.O_RDONLY | _DIRECTORY | _CLOEXEC | (0 if follow else _NOFOLLOW)
+            at = {"dir_fd": parent.fd} if parent is not None and parent.fd is not None else {}
             try:
-                self.fd = os.open(path, flags)
+                self.fd = os.open(path.name if at else path, flags, **at)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                     raise UsageError(f"{path} is a symbolic link or not a folder") from None
@@ -146,8 +146,8 @@ class Dir:
             return sorted(entry.name for entry in entries)
 
     def sub(self, name: str) -> Dir:
-        """The subfolder ``name`` (refused if it is a link)."""
-        return Dir(self.path / name) if self.fd is None else _subdir(self, name)
+        """The subfolder ``name``, opened from this one (refused if it is a link)."""
+        return Dir(self.path / name, parent=self)
 
     def read(self, name: str, limit: int) -> bytes:
         """The content of the regular file ``name`` (not a link, a FIFO or a device), at most ``limit`` bytes."""
@@ -189,19 +189,6 @@ class Dir:
             with contextlib.suppress(OSError):
                 self.unlink(temp)
             raise
-
-
-def _subdir(parent: Dir, name: str) -> Dir:
-    sub = Dir.__new__(Dir)
-    sub.path = parent.path / name
-    assert parent.fd is not None
-    try:
-        sub.fd = os.open(name, os.O_RDONLY | _DIRECTORY | _CLOEXEC | _NOFOLLOW, dir_fd=parent.fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UsageError(f"{sub.path} is a symbolic link or not a folder") from None
-        raise
-    return sub
 
 
 def _what(info: os.stat_result) -> str:
@@ -294,7 +281,9 @@ class RecordedFolder:
 
         temp = self.record_name + TEMP_SUFFIX
         info = self.dir.lstat(temp)
-        if info is not None and not stat.S_ISDIR(info.st_mode):
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{self.path / temp} is a folder that drlab did not make: move it aside")
+        if info is not None:
             self.dir.unlink(temp)  # drlab's own leftover beside its own record (a link is only unlinked)
         self._put(self.record_name, json_bytes(record), temp)
         self._dirty = False
@@ -523,12 +512,17 @@ def check_folder_path(raw: str | Path, option: str) -> Path:
     if "\0" in str(raw):
         raise UsageError(f"{option} {raw!r}: a path cannot hold a NUL character".strip())
     folder = Path(raw)
-    for ancestor in [folder, *folder.parents]:
-        if ancestor.exists() or ancestor.is_symlink():
-            if not ancestor.is_dir():
-                what = "exists and is not a folder" if ancestor == folder else f"is under {ancestor}, a file"
-                raise UsageError(f"{option} {folder} {what}".strip())
-            break
+    try:
+        for ancestor in [folder, *folder.parents]:
+            if ancestor.exists() or ancestor.is_symlink():
+                if not ancestor.is_dir():
+                    what = (
+                        "exists and is not a folder" if ancestor == folder else f"is under {ancestor}, a file"
+                    )
+                    raise UsageError(f"{option} {folder} {what}".strip())
+                break
+    except OSError as exc:  # a name too long, a folder that may not be looked into
+        raise UsageError(f"{option} {folder}: cannot use this path ({exc.strerror or exc})".strip()) from None
     return folder
 
 
@@ -542,54 +536,11 @@ def make_folder(folder: Path, option: str) -> bool:
     return created
 
 
-def inspect_output_folder(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> Path:
-    """Raise :class:`UsageError` unless ``names`` may be written into ``folder`` (see
-    :func:`claim_output_folder`); touches nothing, for a command to call before it does any work."""
-    out = check_folder_path(folder, option)
-    if out.exists():
-        view = RecordedFolder.open(Dir(out, follow=True), OUTPUTS_NAME, option, OUTPUTS_FORMAT)
-        try:
-            view.check_writable(names)
-        finally:
-            view.dir.close()
-    return out
-
-
-def claim_output_folder(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> RecordedFolder:
-    """The folder of the user's choosing where a command drops a few pictures (``drlab linreg --plot
-    DIR``, ``drlab graph --out DIR``), made if needed and ready to write ``names``, or a one-line refusal
-    before anything is touched.
-
-    The folder may hold anything; a file drlab is about to write may only replace a file that the
-    folder's record (``.drlab-files.json``) says drlab wrote there, unchanged since. Close it (or use
-    it in a ``with`` block) to save the record.
-    """
-    wanted = list(dict.fromkeys(names))
-    out = inspect_output_folder(folder, wanted, option=option)
-    make_folder(out, option)
-    opened = RecordedFolder.open(Dir(out, follow=True), OUTPUTS_NAME, option, OUTPUTS_FORMAT)
-    try:
-        opened.check_writable(wanted)  # again: the folder was opened anew
-    except BaseException:
-        opened.dir.close()
-        raise
-    if opened.legacy is not None:  # drlab 0.x's list of names: its files stay unproven, kept as they are
-        opened.header = {"format": OUTPUTS_FORMAT}
-    return opened
-
-
-def warn(message: str) -> None:
-    """A note for the person at the terminal (stderr), from a library that otherwise prints nothing."""
-    print(f"note: {message}", file=sys.stderr)
-
-
 __all__ = [
     "OUTPUTS_NAME",
     "RecordedFolder",
     "check_folder_path",
-    "claim_output_folder",
     "fingerprint",
-    "inspect_output_folder",
     "make_folder",
     "plain_name",
 ]

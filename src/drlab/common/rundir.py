@@ -48,7 +48,6 @@ from drlab.common.folders import (
     RecordedFolder,
     check_folder_path,
     make_folder,
-    warn,
 )
 from drlab.common.io import no_room_error
 
@@ -368,7 +367,7 @@ def claim_run_dir(
             plan.marker.remove(plan.delete)
             if plan.keep:
                 shown = ", ".join(plan.keep[:5]) + (" …" if len(plan.keep) > 5 else "")
-                warn(f"--force kept what changed since drlab wrote it in {run_dir}: {shown}")
+                _note(f"--force kept what changed since drlab wrote it in {run_dir}: {shown}")
         header = (
             plan.marker.header
             if resume
@@ -398,6 +397,11 @@ def claim_run_dir(
             with contextlib.suppress(OSError):
                 run_dir.rmdir()  # only if still empty: no empty run folder is left behind
         raise
+
+
+def _note(message: str) -> None:
+    """A note for the person at the terminal (stderr), from a library that otherwise prints nothing."""
+    print(f"note: {message}", file=sys.stderr)
 
 
 def _version() -> str:

@@ -1,4 +1,5 @@
-"""The files of a run, written one way for every kind of run (``drlab train``, ``drlab rl``).
+"""The files of a run, written one way for every kind of run (``drlab train``, ``drlab rl``), and the
+folders of pictures a command drops its PNG files into (``drlab linreg --plot``, ``drlab graph --out``).
 
 A run folder is claimed and marked by :mod:`drlab.common.rundir`; what goes into it is written here,
 through the claimed folder: tables as CSV, records as strict JSON, figures as PNG, weights as
@@ -9,10 +10,18 @@ so that a crash leaves every file either whole or absent, and ``--force`` can te
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drlab.common.folders import RecordedFolder
+from drlab.common.folders import (
+    OUTPUTS_FORMAT,
+    OUTPUTS_NAME,
+    Dir,
+    RecordedFolder,
+    check_folder_path,
+    make_folder,
+)
 from drlab.common.io import checkpoint_bytes, csv_bytes, json_bytes, weights_bytes
 from drlab.common.plots import figure_bytes
 
@@ -56,3 +65,39 @@ def write_run_files(
     for name, figure in (figures or {}).items():
         contents[name] = figure_bytes(figure)
     return run.write(contents)
+
+
+def inspect_output_folder(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> Path:
+    """Raise :class:`UsageError` unless ``names`` may be written into ``folder`` (see
+    :func:`claim_output_folder`); touches nothing, for a command to call before it does any work."""
+    out = check_folder_path(folder, option)
+    if out.exists():
+        view = RecordedFolder.open(Dir(out, follow=True), OUTPUTS_NAME, option, OUTPUTS_FORMAT)
+        try:
+            view.check_writable(names)
+        finally:
+            view.dir.close()
+    return out
+
+
+def claim_output_folder(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> RecordedFolder:
+    """The folder of the user's choosing where a command drops a few pictures (``drlab linreg --plot
+    DIR``, ``drlab graph --out DIR``), made if needed and ready to write ``names``, or a one-line refusal
+    before anything is touched.
+
+    The folder may hold anything; a file drlab is about to write may only replace a file that the
+    folder's record (``.drlab-files.json``) says drlab wrote there, unchanged since. Close it (or use
+    it in a ``with`` block) to save the record.
+    """
+    wanted = list(dict.fromkeys(names))
+    out = inspect_output_folder(folder, wanted, option=option)
+    make_folder(out, option)
+    opened = RecordedFolder.open(Dir(out, follow=True), OUTPUTS_NAME, option, OUTPUTS_FORMAT)
+    try:
+        opened.check_writable(wanted)  # again: the folder was opened anew
+    except BaseException:
+        opened.dir.close()
+        raise
+    if opened.legacy is not None:  # drlab 0.x's list of names: its files stay unproven, kept as they are
+        opened.header = {"format": OUTPUTS_FORMAT}
+    return opened

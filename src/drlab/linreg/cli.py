@@ -96,7 +96,7 @@ def run_linreg(args: argparse.Namespace) -> int:
 
     plot_names = ["linreg_fits.png", "linreg_losses.png"]
     if config.plot is not None:  # refused before anything runs: a picture drlab did not write there
-        from drlab.common.folders import inspect_output_folder
+        from drlab.common.runfiles import inspect_output_folder
 
         inspect_output_folder(config.plot, plot_names, option="--plot")
     seed_everything(config.seed)
@@ -114,8 +114,7 @@ def run_linreg(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if config.plot is not None:
-        from drlab.common.folders import claim_output_folder
-        from drlab.common.runfiles import write_run_files
+        from drlab.common.runfiles import claim_output_folder, write_run_files
         from drlab.linreg.plots import plot_fits, plot_losses
 
         figures = {  # both drawn before either is written: never one picture of the two

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drlab.common.folders import claim_output_folder, inspect_output_folder
+from drlab.common.runfiles import claim_output_folder, inspect_output_folder
 from drlab.linreg.data import RegressionData, make_data
 
 if TYPE_CHECKING:

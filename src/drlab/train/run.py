@@ -36,12 +36,12 @@ from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, read_json
 from drlab.common.rundir import CONFIG_NAME, RUN_FILES, RunDir, claim_run_dir, inspect_run_dir
 from drlab.common.runfiles import write_run_files
-from drlab.common.schema import IntIn, ListOf, MapOf, check_structure
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
 from drlab.train import distributed
 from drlab.train.augment import BatchAugment
+from drlab.train.checkpoint import CHECKPOINT_INFO, check_resume
 from drlab.train.config import RECIPE_FIELDS, TrainConfig
 from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_report
@@ -68,11 +68,6 @@ EVAL_BATCH_SIZE = 1024
 FASHION_MNIST_SUSPICIOUS_ACCURACY = 0.97
 #: how many test images the predictions grid shows
 GRID_IMAGES = 32
-#: the identity of the run a checkpoint belongs to, saved beside the training state
-CHECKPOINT_INFO = {
-    "model": str, "dataset": str, "image_shape": ListOf(int, 3), "num_classes": int, "epochs": int,
-    "recipe": MapOf(str, object),
-}  # fmt: skip
 TENSORBOARD_DIR = "tensorboard"
 
 
@@ -415,37 +410,9 @@ def eval_batches(
 
 def _resume(state: TrainState, path: Path, info: dict[str, Any], config: TrainConfig) -> int:
     """Load the checkpoint ``path`` into ``state`` (random generators included); return its epoch.
-
-    Everything is checked first, in one line each: the run it belongs to (model, data, recipe), the
-    epochs, then the structure of every field (:meth:`TrainState.check_state_dict`).
-    """
+    Everything is checked first, in one line each: the run it belongs to, then every field's structure."""
     checkpoint = load_checkpoint(path)  # checksum checked; weights_only=True: a malicious pickle is refused
-    check_structure(checkpoint.get("epoch"), IntIn(0), f"{path}: epoch")
-    check_structure(checkpoint.get("info"), CHECKPOINT_INFO, f"{path}: info")
-    saved, done = checkpoint["info"], checkpoint["epoch"]
-    assert config.epochs is not None
-    if done > config.epochs:
-        # --epochs is the total: continuing a 2-epoch run "up to 1 epoch" cannot be honest, and
-        # rewriting config.json with epochs 1 beside 2-epoch weights would make the run lie
-        raise UsageError(
-            f"--resume: the run in {path.parent} has already trained {done} epochs; --epochs is the total, "
-            f"so it must be ≥ {done} (got {config.epochs}); to re-measure it: drlab evaluate {path.parent}"
-        )
-    for key, option in (("model", "--model"), ("dataset", "--dataset"), ("image_shape", "image shape")):
-        if saved.get(key) != info[key]:
-            raise UsageError(
-                f"{path}: this checkpoint is for {option} {saved.get(key)}, not {info[key]}; "
-                "it cannot continue this run"
-            )
-    if saved.get("recipe") != info["recipe"]:
-        differing = sorted(k for k in info["recipe"] if saved["recipe"].get(k) != info["recipe"][k])
-        raise UsageError(f"{path}: this checkpoint was trained with other settings ({', '.join(differing)})")
-    if config.scheduler != "none" and saved.get("epochs") != config.epochs:
-        raise UsageError(
-            f"--resume: the {config.scheduler} learning-rate schedule of this run was planned for "
-            f"{saved.get('epochs')} epochs; resume with --epochs {saved.get('epochs')} "
-            "(or train with --scheduler none to extend runs freely)"
-        )
+    done = check_resume(checkpoint, info, config, path)
     state.load_state_dict(checkpoint, str(path), extra={"info": CHECKPOINT_INFO})
     return done
 

@@ -48,20 +48,11 @@ from torch import nn
 
 from drlab.common.device import Precision, effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
-from drlab.common.schema import (
-    Const,
-    IntIn,
-    Like,
-    ListOf,
-    OneOf,
-    check_structure,
-    module_state,
-    optimizer_state,
-)
-from drlab.common.seeding import capture_rng_states, restore_rng_states, rng_states_spec
+from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.train import distributed
-from drlab.train.config import TrainConfig
+from drlab.train.checkpoint import CHECKPOINT_FORMAT, check_state
+from drlab.train.config import TrainConfig, divergence_advice
 from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_matrix
 
@@ -270,36 +261,15 @@ class _Tally:
         )
 
 
-#: a weight decay at or above this (or one whose step lr × decay reaches 1) is the likely cause of a
-#: divergence: usual values are 1e-4 to 0.1
-LARGE_WEIGHT_DECAY = 1.0
-
-
 def divergence_error(what: str, optimizer: torch.optim.Optimizer) -> DrlabError:
-    """The one-line error of a training run whose loss left the finite numbers, naming the likely cause.
-
-    The learning rate named is the one the run was given (``--lr``), not where its schedule had taken
-    it (a cosine schedule ends at 0); the suggestion is a tenth of it, and never above the optimizer's
-    default. A weight decay large enough to blow up the weights by itself is named instead.
-    """
-    from drlab.train.config import DEFAULT_LR
-
+    """The one-line error of a training run whose loss left the finite numbers: ``what`` happened, and
+    the setting to blame (:func:`~drlab.train.config.divergence_advice`) — the ``--lr`` the run was given,
+    not where its schedule had taken it (a cosine schedule ends at 0)."""
     group = optimizer.param_groups[0]
     # the schedulers keep the lr they started from: OneCycleLR as max_lr, the others as initial_lr
     lr = float(group.get("max_lr", group.get("initial_lr", group["lr"])))
     decay = float(group.get("weight_decay", 0.0))
-    name = type(optimizer).__name__.lower()
-    if decay >= LARGE_WEIGHT_DECAY or lr * decay >= 1:
-        return DrlabError(
-            f"{what}; --weight-decay {decay:g} is far too large (usual values are 1e-4 to 0.1: each "
-            f"step pulls the weights toward 0 by lr × weight decay = {lr * decay:.3g} of themselves): try "
-            "--weight-decay 0.01"
-        )
-    suggestion = min(lr / 10, DEFAULT_LR.get(name, lr / 10))
-    return DrlabError(
-        f"{what}; the learning rate --lr {lr:g} is probably too large for this model: try --lr "
-        f"{suggestion:.2g}, or --grad-clip 1.0"
-    )
+    return DrlabError(f"{what}; {divergence_advice(lr, decay, type(optimizer).__name__.lower())}")
 
 
 # ----------------------------------------------------------------------------- what a run builds
@@ -414,7 +384,6 @@ class EpochRow:
 
 #: the columns of history.csv, in order
 HISTORY_FIELDS = (*(f.name for f in dataclasses.fields(EpochRow)), "seconds", "train_samples_per_second")
-CHECKPOINT_FORMAT = "drlab.train/2"
 
 
 @dataclass
@@ -492,43 +461,13 @@ class TrainState:
         self, state: Any, where: str = "the checkpoint", extra: dict[str, Any] | None = None
     ) -> None:
         """Raise a one-line :class:`UsageError` unless ``state`` is what :meth:`state_dict` gives for this
-        model, optimizer and schedule (plus the ``extra`` fields' specs): every field present, of its type
-        and shape, nothing else. The one check of a checkpoint's structure; nothing is changed."""
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            found = state.get("format") if isinstance(state, dict) else type(state).__name__
-            raise UsageError(
-                f"{where}: not a checkpoint of this drlab version's trainer (format {found!r}, expected "
-                f"{CHECKPOINT_FORMAT!r})"
-            )
-        if (state.get("scheduler") is None) != (self.scheduler is None):
-            raise UsageError(f"{where}: the checkpoint and this run disagree on the learning-rate schedule")
-        if (state.get("ema") is None) != (self.ema is None):
-            raise UsageError(f"{where}: the checkpoint and this run disagree on --ema (weight averaging)")
-        weights = module_state(self.raw_model)
+        model, optimizer and schedule (plus the ``extra`` fields' specs); nothing is changed. The rules
+        are :func:`drlab.train.checkpoint.check_state`'s."""
         row = {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(EpochRow)}
-        spec = {
-            "format": Const(CHECKPOINT_FORMAT),
-            "epoch": IntIn(0),
-            "model": weights,
-            "optimizer": optimizer_state(self.optimizer),
-            "scheduler": Like(self.scheduler.state_dict()) if self.scheduler is not None else None,
-            "history": ListOf(row, state.get("epoch") if isinstance(state.get("epoch"), int) else None),
-            "best": {
-                "epoch": IntIn(0, state["epoch"] if isinstance(state.get("epoch"), int) else None),
-                "val_accuracy": float,
-                "val_loss": float,
-                "model": OneOf((None, weights)),
-                "epochs_without_improvement": IntIn(0),
-                "stopped_early": bool,
-            },
-            "rng": rng_states_spec(),
-            "ema": Like(self.ema.state_dict()) if self.ema is not None else None,
-            **(extra or {}),
-        }
-        check_structure(state, spec, where)
-        numbers = [row["epoch"] for row in state["history"]]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise UsageError(f"{where}: its history's epochs are {numbers[:5]}…, not 1, 2, 3…")
+        check_state(
+            state, where, model=self.raw_model, optimizer=self.optimizer, scheduler=self.scheduler,
+            ema=self.ema, row=row, extra=extra,
+        )  # fmt: skip
 
     def load_state_dict(
         self, state: dict[str, Any], where: str = "the checkpoint", extra: dict[str, Any] | None = None
