@@ -248,21 +248,6 @@ TRAIN_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-@pytest.mark.parametrize("damage", list(TRAIN_DAMAGE))
-def test_a_refused_train_resume_leaves_the_run_as_it_was(
-    made: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
-) -> None:
-    run = _copy(made, "train", tmp_path)
-    checkpoint = load_checkpoint(run / "checkpoint.pt")
-    TRAIN_DAMAGE[damage](checkpoint)
-    save_checkpoint(checkpoint, run / "checkpoint.pt")  # a valid checksum over malformed content
-    _adopt(run, "checkpoint.pt")
-    before = _snapshot(run)
-    assert main([*TRAIN, "--out", str(run), "--resume", "--epochs", "1"]) == 2
-    _one_line_error(capsys, "checkpoint.pt")
-    assert _snapshot(run) == before  # config.json above all: not rewritten by a refused resume
-
-
 DQN_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
     "weights that do not fit": _set(("q_network", "layers.0.weight"), torch.zeros(8, 5)),
     "a string best_eval": _set(("best_eval",), "high"),
@@ -276,19 +261,26 @@ DQN_DAMAGE: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
-@pytest.mark.parametrize("damage", list(DQN_DAMAGE))
-def test_a_refused_dqn_resume_leaves_the_run_as_it_was(
-    made: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+DAMAGE = {"train": TRAIN_DAMAGE, "dqn": DQN_DAMAGE}
+RESUME = {"train": [*TRAIN, "--resume", "--epochs", "1"], "dqn": [*DQN, "--resume", "--total-steps", "450"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "damage"), [(kind, damage) for kind, table in DAMAGE.items() for damage in table]
+)
+def test_a_refused_resume_leaves_the_run_as_it_was(
+    made: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, damage: str
 ) -> None:
-    run = _copy(made, "dqn", tmp_path)
+    run = _copy(made, kind, tmp_path)
     checkpoint = load_checkpoint(run / "checkpoint.pt")
-    DQN_DAMAGE[damage](checkpoint)
-    save_checkpoint(checkpoint, run / "checkpoint.pt")
+    DAMAGE[kind][damage](checkpoint)
+    save_checkpoint(checkpoint, run / "checkpoint.pt")  # a valid checksum over malformed content
     _adopt(run, "checkpoint.pt")
     before = _snapshot(run)
-    assert main([*DQN, "--out", str(run), "--resume", "--total-steps", "450"]) == 2
+    assert main([*RESUME[kind], "--out", str(run)]) == 2
     _one_line_error(capsys, "checkpoint.pt")
-    assert _snapshot(run) == before  # config.json keeps total_steps 300
+    # config.json above all: not rewritten by a refused resume (epochs 1, total_steps 300)
+    assert _snapshot(run) == before
 
 
 def _adopt(run: Path, name: str) -> None:

@@ -394,3 +394,16 @@ def test_a_disk_too_full_for_the_lock_leaves_no_folder(
         claim_run_dir(tmp_path / "run", "qlearning")
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unusable_paths_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot use this path"):
+        claim_run_dir(tmp_path / ("x" * 300), "qlearning")  # longer than a file name may be
+    out = tmp_path / "plots"
+    (out / ".drlab-files.json.drlab-tmp").mkdir(parents=True)  # a folder at drlab's temporary name
+    with (
+        pytest.raises(UsageError, match="is a folder that drlab did not make"),
+        claim_output_folder(out, ["a.png"]) as f,
+    ):
+        f.write({"a.png": b"x"})
+    assert sorted(p.name for p in out.iterdir()) == [".drlab-files.json.drlab-tmp"]
