@@ -82,4 +82,15 @@ else
   echo "       or copy the four .gz files into ~/.cache/drlab/fashion-mnist/ (check: .venv/bin/drlab data verify fashion-mnist)."
   echo "       Meanwhile TP1 runs on scikit-learn's bundled digits: .venv/bin/drlab train --dataset digits"
 fi
+# --dev: a headless browser for the tests that open the class report and a feedback page in a real one
+# (Debian's `chromium`); without it those tests are skipped with their reason, outside CI.
+if [[ " ${wanted[*]:-} " == *" dev "* ]] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt-get), for the browser tests of the grading report"
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium; the browser tests will be skipped"
+  else
+    echo "setup: chromium not found: install it (apt install chromium) to run the browser tests of the grading report"
+  fi
+fi
 echo "setup: done — try .venv/bin/drlab --help"
