@@ -18,15 +18,16 @@ The sandboxed path itself is graded for real once, in test_check_moodle_e2e.py.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from test_check_tp1 import SEEDED_MISTAKES
-
 from drlab.check.report import CheckResult, NotebookReport
+from test_check_tp1 import SEEDED_MISTAKES
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
@@ -48,7 +49,18 @@ CLASS_MISTAKES: tuple[str | None, ...] = (
 )
 
 FIRST_NAMES = ("Léa", "Hugo", "Chloé", "Nathan", "Manon", "Lucas", "Inès", "Jules", "Zoé", "Adam")
-LAST_NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau")
+LAST_NAMES = (
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+)
 
 
 @dataclass
@@ -95,11 +107,14 @@ def make_class(size: int = 30) -> tuple[list[Student], list[Student]]:
         student = Student(name=name, number=1000 + 37 * index, mistake=mistake, lang=lang)
         student.files["03_tp1_fashion_mnist.ipynb"] = notebook(mistake, lang)
         students.append(student)
-    students[1].files = {"tp1.ipynb": notebook(None), "brouillon.ipynb": notebook("no eval()")}
-    students[1].mistake = None
-    students[2].files = {"rapport.pdf": b"%PDF-1.4 not a notebook\n"}
-    students[2].mistake = "empty"
-    students[3].files["README.txt"] = b"my notes\n"
+    if size > 1:
+        students[1].files = {"tp1.ipynb": notebook(None), "brouillon.ipynb": notebook("no eval()")}
+        students[1].mistake = None
+    if size > 2:
+        students[2].files = {"rapport.pdf": b"%PDF-1.4 not a notebook\n"}
+        students[2].mistake = "empty"
+    if size > 3:
+        students[3].files["README.txt"] = b"my notes\n"
     absent = [Student(name=f"Absent Student{k}", number=9000 + k) for k in range(3)]
     return students, absent
 
@@ -110,7 +125,9 @@ def moodle_prefix(student: Student, blind: bool) -> str:
     return f"{name.replace('_', ' ')}_{student.number}"
 
 
-def write_submissions_zip(path: Path, students: list[Student], mode: Mode = "folders", blind: bool = False) -> Path:
+def write_submissions_zip(
+    path: Path, students: list[Student], mode: Mode = "folders", blind: bool = False
+) -> Path:
     """Moodle's "Download all submissions" for ``students``."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for student in students:
@@ -186,15 +203,65 @@ def fake_grade_notebook(path: Path, settings: object, cancel: object = None) -> 
     checks = []
     for check_id, titles, _ in tp1.CHECKS:
         if check_id == failing:
-            checks.append(CheckResult(check_id, titles[language], False, f"{hint}: the seeded mistake “{mistake}”"))
+            checks.append(
+                CheckResult(check_id, titles[language], False, f"{hint}: the seeded mistake “{mistake}”")
+            )
         elif check_id in consequences:
-            checks.append(CheckResult(check_id, titles[language], False, "caused by the failure above", caused_by=failing or ""))
+            checks.append(
+                CheckResult(
+                    check_id, titles[language], False, "caused by the failure above", caused_by=failing or ""
+                )
+            )
         else:
             checks.append(CheckResult(check_id, titles[language], True, ""))
     return NotebookReport(
         notebook=str(path), status="ok", max_score=len(checks), checks=checks, seconds=1.0 + len(str(mistake)) / 10,
         facts={"budget": "tiny", "dataset": "fashion-mnist", "lang": lang}, sandbox="bwrap", lang=lang,
     )  # fmt: skip
+
+
+# Moodle's strings (mod/assign/lang/*/assign.php, assignfeedback_comments, langconfig decsep)
+SITE = {
+    "en": {"id": "Identifier", "grade": "Grade", "max": "Maximum grade", "feedback": "Feedback comments",
+           "hiddenuser": "Participant ", "decsep": "."},
+    "fr": {"id": "Identifiant", "grade": "Note", "max": "Note maximale", "feedback": "Feedback par commentaires",
+           "hiddenuser": "Participant", "decsep": ","},
+}  # fmt: skip
+
+
+def moodle_import(data: bytes, lang: str) -> dict[int, tuple[float | None, str]]:
+    """What Moodle's "Upload grading worksheet" reads: participant number → (grade, feedback comment).
+
+    csv_import_reader::load_csv_content (BOM stripped, "\\r\\n" → "\\n", fgetcsv ','), then importgradeslib
+    (columns by exact name, substr(id, strlen(hiddenuser))), then unformat_float (decsep → '.', float).
+    """
+    text = data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n").strip()
+    rows = list(csv.reader(io.StringIO(text)))
+    header, site = rows[0], SITE[lang]
+    id_col, grade_col, feedback_col = (
+        header.index(site["id"]),
+        header.index(site["grade"]),
+        header.index(site["feedback"]),
+    )
+    result = {}
+    for row in rows[1:]:
+        number = int(row[id_col][len(site["hiddenuser"]) :])
+        raw = row[grade_col].strip().replace(" ", "")
+        grade = float(raw.replace(site["decsep"], ".")) if raw else None
+        result[number] = (grade, row[feedback_col])
+    return result
+
+
+def importzip_participant(name: str) -> int | None:
+    """importziplib.php is_valid_filename_for_import(), line by line: the participant of a zip entry."""
+    if name.split("/")[-1].startswith((".", "~")):
+        return None
+    for part in name.split("/"):
+        info = part.split("_", 4)
+        if len(info) < 4 or not info[1].isdigit():
+            continue
+        return int(info[1])
+    return None
 
 
 def copy_students(students: list[Student]) -> list[Student]:

@@ -129,7 +129,8 @@ def rows_from_csv(path: Path, check_ids: Sequence[str]) -> list[ClassRow]:
 
 
 _CODE = re.compile(r"`[^`]*`")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+#: a number as either language writes it: 0.4, 0,4, 1,037, 1 037 (French groups with a no-break space)
+_NUMBER = re.compile(r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+(?:[.,]\d+)*")
 
 
 def cause_of(hint: str) -> str:
@@ -239,7 +240,7 @@ def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: 
     body.append(f"<h2>{esc(say(lang, 'report.scores'))}</h2>")
     body.append(
         "<p>" + esc(say(lang, "report.scores_text", mean=number(statistics.fmean(scores), lang, 1),
-                        median=number(statistics.median(scores), lang, 1), max_score=max_score,
+                        median=number(statistics.median(scores), lang, 0 if statistics.median(scores) % 1 == 0 else 1), max_score=max_score,
                         passed=sum(1 for row in rows if row.score == row.max_score > 0), count=count)) + "</p>"
     )  # fmt: skip
     body.append(
@@ -356,7 +357,7 @@ def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: 
     if context.worksheet:
         body.append(f"<h2>{esc(say(lang, 'report.moodle'))}</h2>")
         body.append(
-            f"<p>{esc(say(lang, 'report.moodle_filled', worksheet=context.worksheet, filled=context.filled, kept=context.kept))}</p>"
+            f"<p>{esc(say(lang, 'report.moodle_filled', worksheet=context.worksheet, filled=context.filled, total=context.filled + context.kept))}</p>"
         )
         if context.not_in_sheet:
             body.append(

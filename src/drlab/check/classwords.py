@@ -67,7 +67,8 @@ WORDS: dict[str, dict[str, str]] = {
         "report.skipped": "Entries of the zip skipped:",
         "report.context": " (seed {seed}, budget {budget})",
         "report.moodle": "Moodle",
-        "report.moodle_filled": "{worksheet}: {filled} rows filled; {kept} rows left as they were (no submission).",
+        "report.moodle_filled": "{worksheet}: rows filled: {filled} of {total}; the others are left as they were (no "
+        "submission).",
         "report.moodle_missing": "Submissions with no row in the worksheet (not imported): {names}",
         "report.plot_scores": "score",
         "report.plot_students": "notebooks",
@@ -81,15 +82,15 @@ WORDS: dict[str, dict[str, str]] = {
         "status.unreadable": "not graded",
         "sandbox.none": "not sandboxed",
         # the terminal
-        "say.worksheet": "filled worksheet: {path} ({filled} rows filled, {kept} left as they were)",
+        "say.worksheet": "filled worksheet: {path} (rows filled: {filled} of {total}; the others as they were)",
         "say.no_feedback_column": "note: the worksheet has no “{name}” column (enable Feedback comments in the "
         "assignment to import comments): only grades are filled",
-        "say.not_in_sheet": "warning: {count} submissions have no row in the worksheet (not imported): {names}",
-        "say.feedback_zip": "feedback files for Moodle: {path} ({count} pages)",
-        "say.feedback_dir": "feedback pages: {path} ({count} pages)",
+        "say.not_in_sheet": "warning: submissions with no row in the worksheet, not imported ({count}): {names}",
+        "say.feedback_zip": "feedback files for Moodle: {path} (pages: {count})",
+        "say.feedback_dir": "feedback pages: {path} (pages: {count})",
         "say.report": "class report: {path}",
         "say.scores": "scores written to {path}",
-        "say.skipped": "warning: {count} entries of the submissions skipped: {names}",
+        "say.skipped": "warning: entries of the submissions skipped ({count}): {names}",
         "say.several": "note: submissions with several notebooks: {count}; graded: {rule} (the others are listed in "
         "the report)",
         "say.interrupted": "interrupted: {done} of {total} graded; {path} holds them; no worksheet, feedback or report written",
@@ -149,8 +150,8 @@ WORDS: dict[str, dict[str, str]] = {
         "report.skipped": "Entrées du zip ignorées\u00a0:",
         "report.context": " (graine {seed}, budget {budget})",
         "report.moodle": "Moodle",
-        "report.moodle_filled": "{worksheet}\u00a0: {filled} lignes remplies\u00a0; {kept} lignes laissées telles quelles "
-        "(pas de remise).",
+        "report.moodle_filled": "{worksheet}\u00a0: lignes remplies\u00a0: {filled} sur {total}\u00a0; les autres sont "
+        "laissées telles quelles (pas de remise).",
         "report.moodle_missing": "Remises sans ligne dans la feuille de notes (non importées)\u00a0: {names}",
         "report.plot_scores": "score",
         "report.plot_students": "notebooks",
@@ -163,15 +164,16 @@ WORDS: dict[str, dict[str, str]] = {
         "status.checks-failed": "arrêté avant la fin des vérifications",
         "status.unreadable": "non noté",
         "sandbox.none": "sans bac à sable",
-        "say.worksheet": "feuille de notes remplie\u00a0: {path} ({filled} lignes remplies, {kept} laissées telles quelles)",
+        "say.worksheet": "feuille de notes remplie\u00a0: {path} (lignes remplies\u00a0: {filled} sur {total}\u00a0; les autres "
+        "telles quelles)",
         "say.no_feedback_column": "note\u00a0: la feuille n'a pas de colonne «\u00a0{name}\u00a0» (activez les "
         "commentaires de feedback du devoir pour les importer)\u00a0: seules les notes sont remplies",
-        "say.not_in_sheet": "attention\u00a0: {count} remises n'ont pas de ligne dans la feuille (non importées)\u00a0: {names}",
-        "say.feedback_zip": "fichiers de feedback pour Moodle\u00a0: {path} ({count} pages)",
-        "say.feedback_dir": "pages de retour\u00a0: {path} ({count} pages)",
+        "say.not_in_sheet": "attention\u00a0: remises sans ligne dans la feuille, non importées ({count})\u00a0: {names}",
+        "say.feedback_zip": "fichiers de feedback pour Moodle\u00a0: {path} (pages\u00a0: {count})",
+        "say.feedback_dir": "pages de retour\u00a0: {path} (pages\u00a0: {count})",
         "say.report": "rapport de la classe\u00a0: {path}",
         "say.scores": "scores écrits dans {path}",
-        "say.skipped": "attention\u00a0: {count} entrées des remises ignorées\u00a0: {names}",
+        "say.skipped": "attention\u00a0: entrées des remises ignorées ({count})\u00a0: {names}",
         "say.several": "note\u00a0: remises avec plusieurs notebooks\u00a0: {count}\u00a0; noté\u00a0: {rule} (les autres "
         "sont listés dans le rapport)",
         "say.interrupted": "interrompu\u00a0: {done} sur {total} notés\u00a0; {path} les contient\u00a0; ni feuille de notes, "

@@ -108,7 +108,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="a .ipynb file, a folder of them, or Moodle's submissions zip",
     )
     add_dataclass_arguments(
-        tp1, CheckConfig, metavars={"out": "DIR", "moodle": "WORKSHEET.csv", "skeleton": "NOTEBOOK"}
+        tp1,
+        CheckConfig,
+        metavars={
+            "out": "DIR",
+            "moodle": "WORKSHEET.csv",
+            "moodle_columns": "COLUMNS",
+            "skeleton": "NOTEBOOK",
+        },
     )
     tp1.set_defaults(handler=run_check_tp1)
     report = add_command(

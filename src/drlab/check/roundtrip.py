@@ -266,7 +266,15 @@ def _write_outputs(
             kept,
             missing,
         )
-        out(say(lang, "say.worksheet", path=run_dir / worksheet.path.name, filled=len(cells), kept=kept))
+        out(
+            say(
+                lang,
+                "say.worksheet",
+                path=run_dir / worksheet.path.name,
+                filled=len(cells),
+                total=len(worksheet.records),
+            )
+        )
         if worksheet.feedback is None:
             out(say(lang, "say.no_feedback_column", name=SITE_STRINGS[lang].feedback), err=True)
         if missing:
