@@ -73,25 +73,28 @@ def run(*args: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("mode", "lang", "blind"),
+    ("mode", "lang", "blind", "unpacked"),
     [
-        ("folders", "en", False),
-        ("flat", "fr", False),
-        ("folders", "fr", True),
-        ("legacy", "en", False),
-        ("flat", "en", True),
+        ("folders", "en", False, False),
+        ("flat", "fr", False, False),
+        ("folders", "fr", True, False),
+        ("legacy", "en", False, False),
+        ("flat", "en", True, False),
+        ("folders", "fr", False, True),  # the folder the zip unpacks to
+        ("flat", "en", True, True),
     ],
 )
 def test_a_class_of_30_round_trips_through_moodle(
-    tmp_path: Path,
-    stub_grading: list[Path],
-    capsys: pytest.CaptureFixture[str],
-    mode: str,
-    lang: str,
-    blind: bool,
-) -> None:
+    tmp_path: Path, stub_grading: list[Path], capsys: pytest.CaptureFixture[str],
+    mode: str, lang: str, blind: bool, unpacked: bool,
+) -> None:  # fmt: skip
     students, absent = make_class(30)
     zip_path = write_submissions_zip(tmp_path / "submissions.zip", students, mode, blind)  # type: ignore[arg-type]
+    if unpacked:
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(tmp_path / "submissions")  # our own zip: safe to unpack
+        zip_path.unlink()
+        zip_path = tmp_path / "submissions"
     sheet_name = "Grading worksheet-TP1-42.csv"
     original = worksheet_bytes(absent[:1] + students + absent[1:], lang, blind)
     (tmp_path / sheet_name).write_bytes(original)

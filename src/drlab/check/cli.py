@@ -204,7 +204,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
         printable,
         write_scores_csv,
     )
-    from drlab.check.runner import GradingSettings, grade_class
+    from drlab.check.runner import grade_class, grading_settings
     from drlab.check.sandbox import bwrap_problem
 
     if target.is_symlink():
@@ -231,10 +231,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
     problem = bwrap_problem()
     if problem is not None:
         out(f"warning: not sandboxed ({problem}): each notebook runs with your rights", err=True)
-    settings = GradingSettings(
-        timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
-        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
-    )  # fmt: skip
+    settings = grading_settings(config)
     graded: list[Any] = []
     started: list[Path] = []
     many = len(notebooks) > 1

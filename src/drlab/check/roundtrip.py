@@ -15,7 +15,6 @@ students and the instructor need out, in one run folder.
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -165,17 +164,14 @@ def _grade(
 ) -> tuple[int, list[NotebookReport]]:
     """Grade every submission with a notebook (as ``drlab check tp1 FOLDER``); the others are rows with 0."""
     from drlab.check.report import format_report, unreadable_report, write_scores_csv
-    from drlab.check.runner import GradingSettings, grade_class, max_score
+    from drlab.check.runner import grade_class, grading_settings, max_score
     from drlab.check.sandbox import bwrap_problem
     from drlab.check.tp1 import CHECK_IDS
 
     problem = bwrap_problem()
     if problem is not None:
         out(f"warning: not sandboxed ({problem}): each notebook runs with your rights", err=True)
-    settings = GradingSettings(
-        timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
-        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
-    )  # fmt: skip
+    settings = grading_settings(config)
     to_grade = [s.notebook for s in intake.submissions if s.notebook is not None]
     by_path = {str(s.notebook): s for s in intake.submissions if s.notebook is not None}
     reports = [
