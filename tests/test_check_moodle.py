@@ -602,3 +602,29 @@ def test_submissions_with_no_row_in_the_worksheet(
     (tmp_path / "other.csv").write_bytes(worksheet_bytes([Student("X", 1), Student("Y", 2)]))
     assert run(str(zip_path), "--moodle", str(tmp_path / "other.csv"), "--out", str(tmp_path / "g2")) == 2
     assert "none of the 4 submissions has a row in it" in capsys.readouterr().err
+
+
+def test_a_zip_without_out_is_graded_and_printed_only(
+    tmp_path: Path, stub_grading: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    students, _ = make_class(3)
+    zip_path = write_submissions_zip(tmp_path / "s.zip", students)
+    assert run(str(zip_path), "--csv", str(tmp_path / "scores.csv")) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zip", "scores.csv"]  # nothing else written
+    out = capsys.readouterr().out
+    assert "score: 14/14" in out and "score: 0/14 — not graded" in out
+    assert len(read_scores(tmp_path / "scores.csv")) == 3
+
+
+def test_a_folder_with_a_name_that_is_not_utf8(tmp_path: Path, stub_grading: list[Path]) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "ok.ipynb").write_bytes(notebook())
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9_latin1.ipynb"), "wb") as handle:  # not UTF-8
+        handle.write(notebook("no eval()"))
+    assert run(str(folder), "--out", str(tmp_path / "graded")) == 1
+    scores = read_scores(tmp_path / "graded" / "scores.csv")
+    assert (
+        sorted(scores) == ["caf\ufffd_latin1.ipynb", "ok.ipynb"]
+        and scores["caf\ufffd_latin1.ipynb"]["score"] == "13"
+    )

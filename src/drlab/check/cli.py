@@ -23,6 +23,8 @@ CHECK_DESCRIPTION = """\
 Grade course exercises automatically. One exercise so far:
 
   tp1    the TP1 notebook (notebooks/03_tp1_fashion_mnist.ipynb): a classifier for Fashion-MNIST
+
+and the class report of a grading already done (drlab check report SCORES.csv --out DIR).
 """
 
 TP1_DESCRIPTION = """\

@@ -164,7 +164,13 @@ def _folder_entries(folder: Path) -> tuple[list[_Entry], list[tuple[str, str]]]:
         dirs.sort()
         for name in sorted(files) + [d for d in dirs if (Path(root) / d).is_symlink()]:
             path = Path(root) / name
-            relative = path.relative_to(folder).as_posix()
+            # a name that is not UTF-8 (bytes from another system) is shown with U+FFFD, read by its real path
+            relative = (
+                path.relative_to(folder)
+                .as_posix()
+                .encode("utf-8", "surrogateescape")
+                .decode("utf-8", "replace")
+            )
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
                 skipped.append((relative, "a symbolic link"))
