@@ -21,12 +21,17 @@ import copy
 import csv
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import pytest
+
+from drlab.check import runner
 from drlab.check.report import CheckResult, NotebookReport
+from drlab.cli import main
 from test_check_tp1 import SEEDED_MISTAKES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,3 +271,26 @@ def importzip_participant(name: str) -> int | None:
 
 def copy_students(students: list[Student]) -> list[Student]:
     return copy.deepcopy(students)
+
+
+@pytest.fixture
+def stub_grading(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Grading stood in for: the report of each notebook's seeded mistake; returns the paths graded."""
+    graded: list[Path] = []
+
+    def grade(path: Path, settings: object, cancel: object = None) -> object:
+        graded.append(path)
+        return fake_grade_notebook(path, settings, cancel)
+
+    monkeypatch.setattr(runner, "grade_notebook", grade)
+    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: Path(os.devnull))
+    return graded
+
+
+def read_scores(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row["notebook"]: row for row in csv.DictReader(handle)}
+
+
+def run(*args: str) -> int:
+    return main(["check", "tp1", *args, "--budget", "tiny"])
