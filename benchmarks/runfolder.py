@@ -7,18 +7,19 @@ The two ways are alternated, in one process, on the same disk; the figure is the
     .venv/bin/python benchmarks/runfolder.py                       # an 841 kB checkpoint (digits MLP)
     .venv/bin/python benchmarks/runfolder.py --size 40000000       # a DQN checkpoint with a full buffer
 
-The last line printed is ``RESULT {json}``.
+The last line printed is ``RESULT {json}``; ``--save`` keeps it under ``benchmarks/results/``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import record  # benchmarks/record.py: the RESULT line and --save
 
 
 def main() -> None:
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=841_000, help="checkpoint bytes (default: 841,000)")
     parser.add_argument("--repeats", type=int, default=40, help="alternated rounds (default: 40)")
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary folder)")
+    record.add_save_option(parser)
     args = parser.parse_args()
 
     from drlab.common.io import write_bytes_atomic
@@ -49,7 +51,7 @@ def main() -> None:
     print(f"an epoch's writes ({args.size:,} B checkpoint + history): recorded {recorded * 1e3:.1f} ms, "
           f"plain atomic {baseline * 1e3:.1f} ms (medians of {args.repeats} alternated rounds)")  # fmt: skip
     result = {"size": args.size, "recorded_ms": recorded * 1e3, "plain_ms": baseline * 1e3}
-    print("RESULT " + json.dumps({**result, "ratio": recorded / baseline}))
+    record.emit("runfolder", {**result, "ratio": recorded / baseline}, args.save)
 
 
 if __name__ == "__main__":

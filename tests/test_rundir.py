@@ -26,7 +26,7 @@ VICTIM = "three years of work\n"
 
 def _written_run(path: Path, kind: str = "train", **files: bytes) -> Path:
     """A run folder with ``files`` written by drlab (through the claim, as every command writes)."""
-    with claim_run_dir(path, kind, writes=[]) as run:
+    with claim_run_dir(path, kind, files=[]) as run:
         run.write({name.replace("__", "."): data for name, data in files.items()})
     return path
 
@@ -64,7 +64,7 @@ def test_force_deletes_only_what_drlab_wrote_and_is_unchanged(
     run = _written_run(
         tmp_path / "run", config__json=b"{}", history__csv=b"epoch\n1\n", metrics__json=b'{"a": 1}'
     )
-    with claim_run_dir(run, "train", resume=True, writes=["tensorboard/"]) as claimed:
+    with claim_run_dir(run, "train", resume=True, files=["tensorboard/"]) as claimed:
         events = claimed.folder("tensorboard") / "events.out.tfevents.1"
         events.write_bytes(b"drlab's events")
         claimed.record_folder("tensorboard")
@@ -86,7 +86,7 @@ def test_force_deletes_only_what_drlab_wrote_and_is_unchanged(
     (run / "metrics_val.json").write_text('{"mine": true}')  # a name only `drlab evaluate` writes
     (run / "history.csv").write_text("epoch\n1\n2\n")  # edited, and not one this new run writes
     capsys.readouterr()
-    with claim_run_dir(run, "train", force=True, writes=["config.json"]):
+    with claim_run_dir(run, "train", force=True, files=["config.json"]):
         pass
     assert _names(run) == [MARKER_NAME, "history.csv", "metrics_val.json", "precious.txt", "tensorboard"]
     assert _names(run / "tensorboard") == ["mine.txt"]  # drlab's events went, the user's file stayed
@@ -96,7 +96,7 @@ def test_force_deletes_only_what_drlab_wrote_and_is_unchanged(
 
 
 def test_force_removes_the_folders_it_made_when_they_are_empty(tmp_path: Path) -> None:
-    with claim_run_dir(tmp_path / "run", "train", writes=["tensorboard/"]) as run:
+    with claim_run_dir(tmp_path / "run", "train", files=["tensorboard/"]) as run:
         (run.folder("tensorboard") / "events").write_bytes(b"e")
         run.record_folder("tensorboard")
         run.write({"config.json": b"{}"})
@@ -109,9 +109,9 @@ def test_a_user_folder_named_like_drlab_s_is_not_written_into(tmp_path: Path) ->
     run = _written_run(tmp_path / "run", config__json=b"{}")
     (run / "tensorboard").mkdir()  # the user's, not drlab's: a --tensorboard run must not use it
     with pytest.raises(UsageError, match="tensorboard"):
-        claim_run_dir(run, "train", force=True, writes=["config.json", "tensorboard/"])
+        claim_run_dir(run, "train", force=True, files=["config.json", "tensorboard/"])
     with pytest.raises(UsageError, match="tensorboard is a folder that drlab did not make"):
-        claim_run_dir(run, "train", resume=True, writes=["tensorboard/"])
+        claim_run_dir(run, "train", resume=True, files=["tensorboard/"])
     assert (run / "config.json").exists()
 
 
@@ -125,7 +125,7 @@ def test_leftovers_of_a_killed_write_go_with_force_and_a_user_s_look_alike_stays
     (run / ".history.csv.drlab-tmp").write_text(VICTIM)  # not recorded: not drlab's
     with pytest.raises(UsageError, match=r"history\.csv\.drlab-tmp exists and drlab did not write it"):
         claim_run_dir(run, "train", force=True)  # this run would write history.csv: refused
-    with claim_run_dir(run, "train", force=True, writes=["config.json"]):
+    with claim_run_dir(run, "train", force=True, files=["config.json"]):
         pass
     assert _names(run) == sorted([".history.csv.drlab-tmp", MARKER_NAME])
 
@@ -182,7 +182,7 @@ def test_no_write_goes_through_a_planted_link(tmp_path: Path) -> None:
     run = _written_run(tmp_path / "run", config__json=b"{}")
     for name in ("metrics.json", ".metrics.json.drlab-tmp", ".drlab-run.json.drlab-tmp"):
         (run / name).symlink_to(victim)
-    with claim_run_dir(run, "train", resume=True, writes=[]) as claimed:
+    with claim_run_dir(run, "train", resume=True, files=[]) as claimed:
         with pytest.raises(UsageError, match=r"metrics\.json\.drlab-tmp exists and drlab did not write it"):
             claimed.write({"metrics.json": b"{}"})
         (run / ".metrics.json.drlab-tmp").unlink()
@@ -314,7 +314,7 @@ def test_a_write_that_cannot_proceed_writes_nothing(tmp_path: Path) -> None:
     run = _written_run(tmp_path / "run", config__json=b"{}")
     (run / "returns.csv").write_text(VICTIM)
     with (
-        claim_run_dir(run, "train", resume=True, writes=[]) as claimed,
+        claim_run_dir(run, "train", resume=True, files=[]) as claimed,
         pytest.raises(UsageError, match=r"returns\.csv exists and drlab did not write it"),
     ):
         claimed.write({"metrics.json": b"{}", "returns.csv": b"new"})
@@ -335,7 +335,7 @@ def test_the_marker_lists_every_state_a_file_may_be_in_while_it_is_rewritten(
         os.close(self.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL))  # the temporary file exists…
         raise KeyboardInterrupt  # …and the process dies before the rename
 
-    with claim_run_dir(run, "train", resume=True, writes=[]) as claimed:
+    with claim_run_dir(run, "train", resume=True, files=[]) as claimed:
         monkeypatch.setattr(folders.Dir, "put", killed)
         with pytest.raises(KeyboardInterrupt):
             claimed.write({"config.json": b"new"})
@@ -407,3 +407,20 @@ def test_unusable_paths_are_usage_errors(tmp_path: Path) -> None:
     ):
         f.write({"a.png": b"x"})
     assert sorted(p.name for p in out.iterdir()) == [".drlab-files.json.drlab-tmp"]
+
+
+def test_files_a_library_writes_by_path_are_recorded_when_the_claim_closes(tmp_path: Path) -> None:
+    """A writer that takes a path (the grader's score sheet, its feedback pages) writes into the claimed
+    folder; what it made of the declared names is recorded at the close, and --force then deletes it."""
+    run = tmp_path / "graded"
+    with claim_run_dir(run, "check", files=["scores.csv", "feedback/", "report.html"]) as claimed:
+        (claimed.path / "scores.csv").write_text("notebook,score\n")
+        (claimed.path / "feedback").mkdir()
+        (claimed.path / "feedback" / "ana.html").write_text("<p>14/14</p>")
+        (claimed.path / "notes.txt").write_text(VICTIM)  # not declared: never drlab's
+    files = read_json(run / MARKER_NAME)["files"]
+    assert sorted(files) == ["feedback/ana.html", "scores.csv"]
+    (run / "feedback" / "mine.txt").write_text(VICTIM)  # the user's, added afterwards
+    with claim_run_dir(run, "check", force=True, files=["scores.csv"]):
+        pass
+    assert _names(run) == [MARKER_NAME, "feedback", "notes.txt"] and _names(run / "feedback") == ["mine.txt"]

@@ -56,12 +56,13 @@ MARKER_NAME = ".drlab-run.json"
 MARKER_FORMAT = "drlab-run/2"
 LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
-RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning"}
+RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning", "check": "grading"}
 #: the commands that read each kind of run, for the messages that meet the wrong kind
 RUN_READERS = {
     "train": "drlab evaluate RUN and drlab predict RUN IMAGE read it",
     "dqn": "drlab rl evaluate RUN reads it",
     "qlearning": "its metrics.json and q_table.png hold its results",
+    "check": "its report.html and scores.csv hold its results",
 }
 #: the kinds of run that ``--resume`` can continue
 RESUMABLE = ("train", "dqn")
@@ -79,6 +80,10 @@ RUN_FILES: dict[str, tuple[str, ...]] = {
         "model.safetensors", "final_model.safetensors",
     ),
     "qlearning": ("config.json", "returns.csv", "metrics.json", "q_table.png"),
+    # drlab check tp1 --out (and drlab check report): the claim also names the filled worksheet's file
+    "check": (
+        "scores.csv", "report.html", "scores.png", "checks.png", "seconds.png", "feedback.zip", "feedback/",
+    ),
 }  # fmt: skip
 
 if sys.platform != "win32":
@@ -110,20 +115,46 @@ class RunDir(RecordedFolder):
         self.created = created
         """whether this claim made the folder"""
         self._lock = lock
+        self._expected: dict[str, tuple[bool, tuple[int, int, int] | None]] = {}
+
+    def expect(self, names: Iterable[str]) -> None:
+        """Remember the files (``name/``: subfolders) this run declared, as they are now: those a writer
+        that takes a path (a library's) makes or rewrites during the claim are recorded at :meth:`close`."""
+        for name in names:
+            bare = name.removesuffix("/")
+            info = self.dir.lstat(bare)
+            self._expected[bare] = (name.endswith("/"), None if info is None else _stamp(info))
 
     def close(self) -> None:
-        """Save the marker, release the lock, close the folder."""
+        """Record what path-based writers made of the declared files, save the marker, release the lock."""
         try:
+            self._adopt()
             if self._dirty:
                 self.save()
         finally:
             self._unlock()
             self.dir.close()
 
+    def _adopt(self) -> None:
+        for name, (is_folder, before) in self._expected.items():
+            info = self.dir.lstat(name)
+            if info is None or (before is not None and _stamp(info) == before):
+                continue  # absent, or as it was before the claim: not this run's doing
+            if is_folder and stat.S_ISDIR(info.st_mode):
+                if before is None:  # made during the claim: drlab's, with all it holds
+                    self.folders.add(name)
+                    self._foreign[name] = set()
+                if name in self.folders:
+                    self.record_folder(name)
+            elif not is_folder and stat.S_ISREG(info.st_mode) and not self.owns(name):
+                with contextlib.suppress(OSError):
+                    self.files[name] = [{"size": info.st_size, "sha256": self.dir.sha256(name, info)}]
+                    self._dirty = True
+
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is not None and self.created and not self.written and not self.folders:
+        if exc is not None and self.created and set(self.dir.names()) <= {MARKER_NAME, LOCK_NAME}:
             self.abandon()
         else:
             self.close()
@@ -141,6 +172,10 @@ class RunDir(RecordedFolder):
         fd, self._lock = self._lock, None
         if fd is not None:
             _drop_lock(fd, self.dir)
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 @dataclass
@@ -222,12 +257,12 @@ def _plan(
     *,
     resume: bool,
     force: bool,
-    writes: Iterable[str] | None,
+    files: Iterable[str] | None,
     option: str,
     locked: bool = False,
 ) -> _Plan:
     """Every check of a claim, on the open folder ``directory`` (``None``: it does not exist yet)."""
-    wanted = list(_kind_files(kind) if writes is None else writes)
+    wanted = list(_kind_files(kind) if files is None else files)
     label = RUN_LABELS[kind]
     if resume and force:
         raise UsageError("--resume and --force contradict each other: choose one")
@@ -305,7 +340,7 @@ def inspect_run_dir(
     *,
     resume: bool = False,
     force: bool = False,
-    writes: Iterable[str] | None = None,
+    files: Iterable[str] | None = None,
     option: str = "--out",
 ) -> Path:
     """Raise :class:`UsageError` if a ``kind`` run may not be written to ``path``; touches nothing.
@@ -314,19 +349,19 @@ def inspect_run_dir(
     model: a refused folder is refused at once. :func:`claim_run_dir` checks again under the lock, and
     then also the files a resume reads (:data:`RESUME_INPUTS`), whose content the command checks first.
     """
-    wanted = list(_kind_files(kind) if writes is None else writes)
+    wanted = list(_kind_files(kind) if files is None else files)
     if resume:
         wanted = [name for name in wanted if name not in RESUME_INPUTS]
-    return _inspect(path, kind, resume=resume, force=force, writes=wanted, option=option)
+    return _inspect(path, kind, resume=resume, force=force, files=wanted, option=option)
 
 
 def _inspect(
-    path: str | Path, kind: str, *, resume: bool, force: bool, writes: list[str], option: str
+    path: str | Path, kind: str, *, resume: bool, force: bool, files: list[str], option: str
 ) -> Path:
     run_dir = check_folder_path(path, option)
     directory = _open_existing(run_dir)
     try:
-        return _plan(path, directory, kind, resume=resume, force=force, writes=writes, option=option).run_dir
+        return _plan(path, directory, kind, resume=resume, force=force, files=files, option=option).run_dir
     finally:
         if directory is not None:
             directory.close()
@@ -338,7 +373,7 @@ def claim_run_dir(
     *,
     resume: bool = False,
     force: bool = False,
-    writes: Iterable[str] | None = None,
+    files: Iterable[str] | None = None,
     option: str = "--out",
 ) -> RunDir:
     """Check, lock and mark the run folder ``path`` for a ``kind`` run; write into it through the result.
@@ -348,11 +383,11 @@ def claim_run_dir(
     - a drlab run and ``force``: locked; what its marker proves drlab wrote is deleted; marked anew;
     - anything else: :class:`UsageError` (see :func:`inspect_run_dir`), nothing touched.
 
-    ``writes`` names the files (``name/`` for a subfolder) the run will write, checked now (default:
+    ``files`` names the files (``name/`` for a subfolder) the run will write, checked now (default:
     :data:`RUN_FILES` of ``kind``). Close the result, or use it in a ``with`` block.
     """
-    writes = list(_kind_files(kind) if writes is None else writes)
-    run_dir = _inspect(path, kind, resume=resume, force=force, writes=writes, option=option)
+    files = list(_kind_files(kind) if files is None else files)
+    run_dir = _inspect(path, kind, resume=resume, force=force, files=files, option=option)
     created = make_folder(run_dir, option)
     directory: Dir | None = None
     lock: int | None = None
@@ -360,7 +395,7 @@ def claim_run_dir(
         directory = Dir(run_dir)
         lock = _lock(directory)
         plan = _plan(
-            path, directory, kind, resume=resume, force=force, writes=writes, option=option, locked=True
+            path, directory, kind, resume=resume, force=force, files=files, option=option, locked=True
         )
         assert plan.marker is not None
         if force:
@@ -379,6 +414,7 @@ def claim_run_dir(
             }
         )
         run = RunDir(directory, header, option, kind=kind, created=created, lock=lock)
+        run.expect(files)
         if resume:
             run.files, run.folders, run.temporary = (
                 plan.marker.files,
@@ -462,6 +498,17 @@ def _drop_lock(fd: int, directory: Dir) -> None:
     os.close(fd)
 
 
+def read_marker(run_dir: str | Path) -> dict[str, Any] | None:
+    """What the marker of ``run_dir`` says (its kind, its dates, the files it lists), ``None`` if the
+    folder holds no marker; a damaged marker is a one-line :class:`UsageError`."""
+    directory = Dir(Path(run_dir))
+    try:
+        marker = RecordedFolder.open(directory, MARKER_NAME, "", MARKER_FORMAT)
+    finally:
+        directory.close()
+    return {**marker.header, "files": marker.files} if marker.recorded else None
+
+
 def run_kind(run_dir: str | Path) -> str | None:
     """The kind of run its marker says ``run_dir`` holds (``None``: no readable drlab marker)."""
     run = Path(run_dir)
@@ -499,6 +546,7 @@ __all__ = [
     "RunDir",
     "claim_run_dir",
     "inspect_run_dir",
+    "read_marker",
     "require_run_kind",
     "run_kind",
 ]

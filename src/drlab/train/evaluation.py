@@ -119,7 +119,7 @@ def evaluate_run(
     if split not in EVALUATION_FILES:
         raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
     check_device(device)
-    with claim_run_dir(run_dir, "train", resume=True, writes=EVALUATION_FILES[split], option="") as run:
+    with claim_run_dir(run_dir, "train", resume=True, files=EVALUATION_FILES[split], option="") as run:
         metrics, figures = _measure(run.path, split, device, data_dir, offline, seed)
         if split == "test":
             previous = read_json(run.path / METRICS_NAME) if run.owns(METRICS_NAME) else {}

@@ -174,7 +174,7 @@ def train(
     out = config.resolved().out
     assert out is not None
     # refuses before any work
-    inspect_run_dir(out, "train", resume=config.resume, force=config.force, writes=run_files(config))
+    inspect_run_dir(out, "train", resume=config.resume, force=config.force, files=run_files(config))
     if config.resume:
         config = resume_config(config.resolved(), given)
     config = config.resolved()
@@ -260,7 +260,7 @@ def _train(
     # only now that data, model, options and checkpoint are known to be good: lock, mark (--force: clear)
     run = distributed.main_first(
         lambda: claim_run_dir(
-            run_dir, "train", resume=config.resume, force=config.force, writes=run_files(config)
+            run_dir, "train", resume=config.resume, force=config.force, files=run_files(config)
         )
     )
     with contextlib.ExitStack() as stack:
