@@ -413,9 +413,9 @@ def test_model_must_be_an_instance_of_net_of_plausible_size() -> None:
     assert not by_id["reported_accuracy"].passed
 
 
-def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
-    """A Net whose forward looks the public test labels up (here by the images' bytes): 1.0 on the test
-    images, chance on the private images the grader kept back → fails the bar, and its test_accuracy too."""
+def looking_up_the_test_set() -> dict[str, Any]:
+    """The solution's functions, with a trained "Net" whose forward looks the public test labels up by the
+    images' bytes, and test_accuracy = 1.0."""
     namespace = define()
     table = {
         bytes(x.numpy().tobytes()): int(y)
@@ -430,7 +430,13 @@ def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
     namespace["Net"] = LookupNet
     namespace["model"] = LookupNet()
     namespace["test_accuracy"] = 1.0
-    results, facts = run_checks(namespace)
+    return namespace
+
+
+def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
+    """A Net whose forward looks the public test labels up (here by the images' bytes): 1.0 on the test
+    images, chance on the private images the grader kept back → fails the bar, and its test_accuracy too."""
+    results, facts = run_checks(looking_up_the_test_set())
     by_id = {r.id: r for r in results}
     assert not by_id["model_accuracy"].passed
     assert "recognises the public test images" in by_id["model_accuracy"].message
