@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import record  # benchmarks/record.py: the RESULT line and --save
+
 THRESHOLD = 475.0
 
 
@@ -177,6 +179,7 @@ def main() -> None:
         help="override a DQNConfig field for drlab's runs (repeatable), e.g. --set tau=0.5",
     )
     parser.add_argument("--first-seed", type=int, default=0)
+    record.add_save_option(parser)
     args = parser.parse_args()
     overrides = dict(_parse_override(text) for text in args.set)
     if args.quick:
@@ -238,7 +241,7 @@ def main() -> None:
             f"sb3:   {s['seeds_reaching_475']}/{args.seeds} seeds reached ≥ {THRESHOLD:g}; "
             f"{s['steps_per_s_median']:.0f} steps/s; drlab/sb3 speed: {result['speedup_vs_sb3']:.2f}x"
         )
-    print("RESULT " + json.dumps(result))
+    record.emit("dqn", result, args.save)
 
 
 def _print_row(row: dict[str, Any]) -> None:

@@ -166,14 +166,17 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
-    if report.status == "unreadable":
-        verdict = render(lang, "report.not_graded")
-    elif report.passed:
-        verdict = render(lang, "report.all_pass")
-    else:
-        verdict = render(lang, "report.to_fix", n=report.max_score - report.score)
-    lines.append(f"{render(lang, 'report.score')}: {report.score}/{report.max_score} — {verdict}")
+    lines.append(f"{render(lang, 'report.score')}: {report.score}/{report.max_score} — {verdict(report)}")
     return "\n".join(lines)
+
+
+def verdict(report: NotebookReport) -> str:
+    """ "all checks pass", "2 to fix" or "not graded", in the report's language."""
+    if report.status == "unreadable":
+        return render(report.lang, "report.not_graded")
+    if report.passed:
+        return render(report.lang, "report.all_pass")
+    return render(report.lang, "report.to_fix", n=report.max_score - report.score)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -280,5 +283,6 @@ __all__ = [
     "score_rows",
     "spreadsheet_safe",
     "unreadable_report",
+    "verdict",
     "write_scores_csv",
 ]

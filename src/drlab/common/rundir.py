@@ -37,7 +37,7 @@ MARKER_NAME = ".drlab-run.json"
 OUTPUTS_NAME = ".drlab-files.json"
 LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
-RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning"}
+RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning", "check": "grading"}
 #: what the run folder of each kind of run holds (the marker records it; --force removes only these)
 RUN_FILES: dict[str, tuple[str, ...]] = {
     "train": (
@@ -50,6 +50,10 @@ RUN_FILES: dict[str, tuple[str, ...]] = {
         "model.safetensors", "final_model.safetensors",
     ),
     "qlearning": ("config.json", "returns.csv", "metrics.json", "q_table.png"),
+    # drlab check tp1 --out (and drlab check report): the marker also lists the filled worksheet's name
+    "check": (
+        "scores.csv", "report.html", "scores.png", "checks.png", "seconds.png", "feedback.zip", "feedback/",
+    ),
 }  # fmt: skip
 
 if sys.platform != "win32":

@@ -28,11 +28,11 @@ model's logits may come from any classifier (``tests/test_check_forgery.py`` mea
 
 from drlab.check.messages import Lang
 from drlab.check.report import CheckResult
-from drlab.check.tp1.checks import CHECK_IDS, CHECKS, Check, decide
+from drlab.check.tp1.checks import CHECK_IDS, CHECKS, Check, decide, titles
 from drlab.check.tp1.evidence import Context, Failed, Harvest
 from drlab.check.tp1.request import Request, build_request
 
 __all__ = [
     "CHECKS", "CHECK_IDS", "Check", "CheckResult", "Context", "Failed", "Harvest", "Lang", "Request",
-    "build_request", "decide",
+    "build_request", "decide", "titles",
 ]  # fmt: skip

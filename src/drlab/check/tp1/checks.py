@@ -58,6 +58,13 @@ CHECKS: tuple[Check, ...] = (
     Check("reported_accuracy", text("title.reported_accuracy"), model.check_reported),
 )
 CHECK_IDS = tuple(check.id for check in CHECKS)
+
+
+def titles(lang: str) -> dict[str, str]:
+    """The checks' titles in ``lang``, by id, in report order."""
+    return {check.id: check.title.render(lang) for check in CHECKS}
+
+
 #: the consequences of cells that failed: a name not defined, a step that never answered
 RUNS_CONSEQUENCES = ("missing:", "no_answer")
 
@@ -69,7 +76,7 @@ def decide(
     in ``lang``; and facts for the report (dataset, measured test accuracy, threshold, names not defined).
     """
     ctx = Context(request, harvest, notebook_timeout=notebook_timeout)
-    titles = {check.id: check.title for check in CHECKS}
+    roots = {check.id: check.title for check in CHECKS}
     root_hints: dict[str, str] = {}
     results = []
     for check in CHECKS:
@@ -85,7 +92,7 @@ def decide(
             root = ctx.failures.get(cause) if cause is not None else None
             if root is not None:
                 # the same root as a ✗ above: say so, and do not repeat its hint word for word
-                caused_by = text("decide.caused_by", title=titles[root])
+                caused_by = text("decide.caused_by", title=roots[root])
                 shown = (
                     caused_by.render(lang)
                     if hint == root_hints[root]
