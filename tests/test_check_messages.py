@@ -9,12 +9,14 @@ import itertools
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from drlab.check import harvest
-from drlab.check.messages import CATALOGUE, LANGS, fields_of, format_number, render, text
+from drlab.check.messages import CATALOGUE, LANGS, fields_of, format_number, say, text
+from drlab.check.report import Status
 from drlab.check.tp1 import CHECK_IDS, CHECKS
 from drlab.check.tp1.contract import CONTRACT, WHERE
 from drlab.check.tp1.evidence import CALLS, sandbox_event
@@ -58,11 +60,11 @@ NOT_MESSAGES = {
 
 
 def keys_named(path: Path) -> set[str]:
-    """The keys a module names literally: ``text("key", …)``, ``Failed("key", …)``, ``render(lang, "key")``."""
+    """The keys a module names literally: ``text("key", …)``, ``Failed("key", …)``, ``say(lang, "key")``."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            position = {"text": 0, "Failed": 0, "render": 1}.get(node.func.id)
+            position = {"text": 0, "Failed": 0, "say": 1}.get(node.func.id)
             if position is not None and len(node.args) > position:
                 argument = node.args[position]
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
@@ -83,14 +85,14 @@ def test_every_message_renders_in_both_languages() -> None:
     for key, template in CATALOGUE["en"].items():
         values = {name: 1234.5 if spec else "x" for name, spec in fields_of(template)}
         for lang in LANGS:
-            assert "{" not in render(lang, key, **values).replace("{x}", ""), key
+            assert "{" not in say(lang, key, **values).replace("{x}", ""), key
 
 
 def test_every_message_is_used_and_every_key_used_exists() -> None:
     """A key the code names must be in the catalogue; a message no code names is dead."""
     named = {value for path in SOURCES for value in literals(path)}
     dynamic = {f"title.{check_id}" for check_id in CHECK_IDS} | {f"call.{call}" for call in CALLS}
-    dynamic |= set(WHERE.values())
+    dynamic |= set(WHERE.values()) | {f"status.{status}" for status in get_args(Status)}
     unused = set(CATALOGUE["en"]) - named - dynamic
     assert unused == set()
     assert set().union(*(keys_named(path) for path in SOURCES)) - set(CATALOGUE["en"]) == set()
@@ -154,12 +156,12 @@ def test_numbers_read_as_python_writes_them_in_english_and_with_the_locales_symb
 
 
 def test_a_french_report_writes_french_numbers() -> None:
-    assert render("fr", "model.size", count=12_345, low=1_000, high=5_000_000) == (
+    assert say("fr", "model.size", count=12_345, low=1_000, high=5_000_000) == (
         f"`model` a 12{get_group_symbol('fr')}345 paramètres entraînables : un Net du TP1 en a de "
         f"1{get_group_symbol('fr')}000 à 5{get_group_symbol('fr')}000{get_group_symbol('fr')}000"
     )
-    assert render("en", "train.returns_ok", value=0.328125) == "0.3281, the mean of the batch losses"
-    assert render("fr", "train.returns_ok", value=0.328125).startswith(f"0{get_decimal_symbol('fr')}3281,")
+    assert say("en", "train.returns_ok", value=0.328125) == "0.3281, the mean of the batch losses"
+    assert say("fr", "train.returns_ok", value=0.328125).startswith(f"0{get_decimal_symbol('fr')}3281,")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from drlab.check.classwords import say
 from drlab.check.intake import Submission
-from drlab.check.messages import render
+from drlab.check.messages import say
 from drlab.check.moodle import feedback_entry_name
-from drlab.check.pages import esc, number, page
+from drlab.check.pages import esc, page
 from drlab.check.report import NotebookReport, verdict
 
 #: a hint longer than this is cut in the worksheet's comment (the page has it whole)
@@ -54,7 +53,7 @@ def feedback_page(returned: Returned, *, seed: int) -> str:
     elif report.problem:
         notes.append(report.problem)
     if facts.get("fashion_mnist_missing"):
-        notes.append(render(lang, "report.digits"))
+        notes.append(say(lang, "report.digits"))
     if submission is not None and submission.other_notebooks:
         notes.append(
             say(
@@ -84,8 +83,7 @@ def feedback_page(returned: Returned, *, seed: int) -> str:
         )
     if isinstance(facts.get("test_accuracy"), float) and isinstance(facts.get("threshold"), float):
         context.append(
-            say(lang, "feedback.accuracy", accuracy=number(facts["test_accuracy"], lang, 4),
-                threshold=number(facts["threshold"], lang, 2))
+            say(lang, "feedback.accuracy", accuracy=facts["test_accuracy"], threshold=facts["threshold"])
         )  # fmt: skip
     context.append(say(lang, "feedback.rerun"))
     parts.extend(f'<p class="muted">{esc(line)}</p>' for line in context)

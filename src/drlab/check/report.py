@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from drlab.check.messages import render
+from drlab.check.messages import say
 
 Status = Literal["ok", "cell-errors", "timeout", "killed", "checks-failed", "unreadable"]
 #: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR)
@@ -139,23 +139,22 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
         part
         for part in (
             str(facts.get("dataset", "")),
-            f"{render(lang, 'report.budget')} {facts['budget']}" if facts.get("budget") else "",
+            f"{say(lang, 'report.budget')} {facts['budget']}" if facts.get("budget") else "",
             f"{report.seconds:.0f} s" if report.seconds else "",
             report.sandbox if report.sandboxed else "",
         )
         if part
     )
     lines = [
-        f"{render(lang, 'report.title')} — {printable(report.notebook)}"
-        + (f"  ({context})" if context else "")
+        f"{say(lang, 'report.title')} — {printable(report.notebook)}" + (f"  ({context})" if context else "")
     ]
     if report.sandbox and not report.sandboxed:
-        lines.extend(_wrap(f"! {report.sandbox}: {render(lang, 'report.unsandboxed')}", width))
+        lines.extend(_wrap(f"! {report.sandbox}: {say(lang, 'report.unsandboxed')}", width))
     if facts.get("fashion_mnist_missing"):
-        lines.append(f"  {render(lang, 'report.digits')}")
+        lines.append(f"  {say(lang, 'report.digits')}")
     missing = facts.get("missing") or []
     if len(missing) >= 3:
-        lines.extend(_wrap("! " + render(lang, "report.missing", names=", ".join(missing)), width))
+        lines.extend(_wrap("! " + say(lang, "report.missing", names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
         detail = f" — {check.message}" if check.passed and check.message else ""
@@ -166,17 +165,17 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
-    lines.append(f"{render(lang, 'report.score')}: {report.score}/{report.max_score} — {verdict(report)}")
+    lines.append(f"{say(lang, 'report.score')}: {report.score}/{report.max_score} — {verdict(report)}")
     return "\n".join(lines)
 
 
 def verdict(report: NotebookReport) -> str:
-    """ "all checks pass", "2 to fix" or "not graded", in the report's language."""
+    """The score's word, in the report's language: "all checks pass", "2 to fix" or "not graded"."""
     if report.status == "unreadable":
-        return render(report.lang, "report.not_graded")
+        return say(report.lang, "report.not_graded")
     if report.passed:
-        return render(report.lang, "report.all_pass")
-    return render(report.lang, "report.to_fix", n=report.max_score - report.score)
+        return say(report.lang, "report.all_pass")
+    return say(report.lang, "report.to_fix", n=report.max_score - report.score)
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -57,6 +57,13 @@ def format_number(value: float, spec: str, lang: str) -> str:
     return shown + (f"e{exponent}" if exponent else "")
 
 
+def format_percent(fraction: float, lang: str) -> str:
+    """A fraction as a whole percentage in ``lang``'s locale (Babel's: "87%", French "87 %")."""
+    from babel.numbers import format_percent as babel_percent
+
+    return babel_percent(Decimal(round(100 * fraction)) / 100, locale=lang if lang in CATALOGUE else "en")
+
+
 class _Formatter(string.Formatter):
     def __init__(self, lang: str) -> None:
         self.lang = lang
@@ -95,7 +102,7 @@ def text(key: str, **fields: Any) -> Text:
     return Text(key, fields)
 
 
-def render(lang: str, key: str, **fields: Any) -> str:
+def say(lang: str, key: str, **fields: Any) -> str:
     """The message ``key`` in ``lang``, now."""
     return text(key, **fields).render(lang)
 
@@ -105,4 +112,14 @@ def fields_of(template: str) -> set[tuple[str, str]]:
     return {(name, spec or "") for _, name, spec, _ in string.Formatter().parse(template) if name is not None}
 
 
-__all__ = ["CATALOGUE", "LANGS", "Lang", "Text", "fields_of", "format_number", "render", "text"]
+__all__ = [
+    "CATALOGUE",
+    "LANGS",
+    "Lang",
+    "Text",
+    "fields_of",
+    "format_number",
+    "format_percent",
+    "say",
+    "text",
+]

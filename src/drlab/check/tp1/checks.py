@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drlab.check.messages import Lang, Text, render, text
+from drlab.check.messages import Lang, Text, say, text
 from drlab.check.report import CheckResult
 from drlab.check.tp1 import evaluate, loss, model, net, runs, train
 from drlab.check.tp1.contract import CONTRACT, PARAMETER_RANGE
@@ -96,7 +96,7 @@ def decide(
                 shown = (
                     caused_by.render(lang)
                     if hint == root_hints[root]
-                    else render(lang, "decide.caused_by_hint", caused_by=caused_by, hint=hint)
+                    else say(lang, "decide.caused_by_hint", caused_by=caused_by, hint=hint)
                 )
                 results.append(CheckResult(check.id, title, False, shown, caused_by=root))
             else:
@@ -106,9 +106,7 @@ def decide(
                 results.append(CheckResult(check.id, title, False, hint))
         except Exception as exc:  # malformed data can break a check in ways we did not foresee
             reason = f"{type(exc).__name__}: {exc}"[:260]
-            results.append(
-                CheckResult(check.id, title, False, render(lang, "decide.could_not", reason=reason))
-            )
+            results.append(CheckResult(check.id, title, False, say(lang, "decide.could_not", reason=reason)))
     facts: dict[str, Any] = {"budget": request.budget, "dataset": request.dataset, "lang": lang}
     if request.fashion_mnist_missing:
         facts["fashion_mnist_missing"] = request.fashion_mnist_missing
