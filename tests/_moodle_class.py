@@ -201,24 +201,19 @@ def fake_grade_notebook(path: Path, settings: object, cancel: object = None) -> 
     nb = json.loads(path.read_bytes())
     lang = nb.get("metadata", {}).get("drlab", {}).get("lang", "en")
     mistake = nb.get("metadata", {}).get("drlab_test", {}).get("mistake")
-    language = 1 if lang == "fr" else 0
     failing, hint, consequences = (None, "", ())
     if mistake is not None:
         _, failing, hint, consequences = SEEDED_MISTAKES[mistake]
     checks = []
-    for check_id, titles, _ in tp1.CHECKS:
+    for check_id, title in tp1.titles(lang).items():
         if check_id == failing:
-            checks.append(
-                CheckResult(check_id, titles[language], False, f"{hint}: the seeded mistake “{mistake}”")
-            )
+            checks.append(CheckResult(check_id, title, False, f"{hint}: the seeded mistake “{mistake}”"))
         elif check_id in consequences:
             checks.append(
-                CheckResult(
-                    check_id, titles[language], False, "caused by the failure above", caused_by=failing or ""
-                )
+                CheckResult(check_id, title, False, "caused by the failure above", caused_by=failing or "")
             )
         else:
-            checks.append(CheckResult(check_id, titles[language], True, ""))
+            checks.append(CheckResult(check_id, title, True, ""))
     return NotebookReport(
         notebook=str(path), status="ok", max_score=len(checks), checks=checks, seconds=1.0 + len(str(mistake)) / 10,
         facts={"budget": "tiny", "dataset": "fashion-mnist", "lang": lang}, sandbox="bwrap", lang=lang,

@@ -20,7 +20,7 @@ from drlab.check import runner
 from drlab.check.classreport import cause_of
 from drlab.check.report import CheckResult, NotebookReport, write_scores_csv
 from drlab.check.similarity import alike_pairs, code_lines
-from drlab.check.tp1 import CHECK_IDS, CHECKS
+from drlab.check.tp1 import CHECK_IDS, titles
 from drlab.cli import main
 
 XSS = "<script>document.body.dataset.pwned='1'</script>"
@@ -29,8 +29,8 @@ IMG = "<img src=x onerror=\"document.body.dataset.pwned='2'\">"
 
 def report(name: str, failing: dict[str, str], *, status: str = "ok", seconds: float = 3.0, lang: str = "en",
            problem: str = "", sandbox: str = "bwrap") -> NotebookReport:  # fmt: skip
-    checks = [CheckResult(cid, titles[1 if lang == "fr" else 0], cid not in failing, failing.get(cid, ""))
-              for cid, titles, _ in CHECKS]  # fmt: skip
+    checks = [CheckResult(cid, title, cid not in failing, failing.get(cid, ""))
+              for cid, title in titles(lang).items()]  # fmt: skip
     return NotebookReport(name, status, len(checks), checks, seconds, {"budget": "tiny", "dataset": "fashion-mnist"},  # type: ignore[arg-type]
                           problem, sandbox, lang)  # fmt: skip
 

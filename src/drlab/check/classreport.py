@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from drlab.check.classwords import say
 from drlab.check.intake import Submission
-from drlab.check.pages import esc, number, page, percent, png_data_uri
+from drlab.check.messages import format_percent, say
+from drlab.check.pages import esc, page, png_data_uri
 from drlab.check.report import CSV_BASE, NotebookReport
 from drlab.check.similarity import THRESHOLD, Pair
 from drlab.common.errors import UsageError
@@ -157,12 +157,6 @@ def causes(rows: Sequence[ClassRow]) -> dict[str, list[tuple[str, int]]]:
     return {check_id: counter.most_common() for check_id, counter in per_check.items()}
 
 
-def _titles(lang: str) -> dict[str, str]:
-    from drlab.check.tp1 import CHECKS
-
-    return {check_id: title[1 if lang == "fr" else 0] for check_id, title, _ in CHECKS}
-
-
 def _plots(rows: Sequence[ClassRow], check_ids: Sequence[str], folder: Path, lang: str) -> dict[str, Path]:
     from drlab.common.plots import new_figure, save_figure
 
@@ -172,8 +166,8 @@ def _plots(rows: Sequence[ClassRow], check_ids: Sequence[str], folder: Path, lan
     counts = Counter(row.score for row in rows)
     ax.bar(range(max_score + 1), [counts.get(s, 0) for s in range(max_score + 1)], color="#4a78c2")
     ax.set(
-        xlabel=say(lang, "report.plot_scores"),
-        ylabel=say(lang, "report.plot_students"),
+        xlabel=say(lang, "class.plot_scores"),
+        ylabel=say(lang, "class.plot_students"),
         xticks=range(max_score + 1),
     )
     ax.yaxis.get_major_locator().set_params(integer=True)
@@ -190,7 +184,7 @@ def _plots(rows: Sequence[ClassRow], check_ids: Sequence[str], folder: Path, lan
         yticks=range(len(check_ids)),
         yticklabels=list(check_ids),
         xlim=(0, 1),
-        xlabel=say(lang, "report.plot_rate"),
+        xlabel=say(lang, "class.plot_rate"),
     )
     ax.invert_yaxis()
     written["checks.png"] = save_figure(fig, folder / "checks.png")
@@ -198,7 +192,7 @@ def _plots(rows: Sequence[ClassRow], check_ids: Sequence[str], folder: Path, lan
     fig, ax = new_figure(figsize=(7, 3.0))
     seconds = sorted((row.seconds for row in rows), reverse=True)
     ax.bar(range(1, len(seconds) + 1), seconds, color="#7a6bb0")
-    ax.set(xlabel=say(lang, "report.plot_students"), ylabel=say(lang, "report.plot_seconds"))
+    ax.set(xlabel=say(lang, "class.plot_students"), ylabel=say(lang, "class.plot_seconds"))
     written["seconds.png"] = save_figure(fig, folder / "seconds.png")
     return written
 
@@ -220,82 +214,82 @@ def _say_html(lang: str, key: str, names_html: str, **fields: object) -> str:
 
 def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: str) -> Path:
     """Write ``folder/report.html`` and its PNGs; returns the page's path."""
-    from drlab.check.tp1 import CHECK_IDS
+    from drlab.check.tp1 import CHECK_IDS, titles
     from drlab.common.io import write_text_atomic
 
-    titles = _titles(lang)
+    check_titles = titles(lang)
     pictures = _plots(rows, CHECK_IDS, folder, lang)
     count = len(rows)
     max_score = max((row.max_score for row in rows), default=len(CHECK_IDS))
     scores = [row.score for row in rows] or [0]
-    context_text = say(lang, "report.from_csv", csv=context.source) if context.source else ""
+    context_text = say(lang, "class.from_csv", csv=context.source) if context.source else ""
     if context.seed is not None:
-        context_text += say(lang, "report.context", seed=context.seed, budget=context.budget)
+        context_text += say(lang, "class.context", seed=context.seed, budget=context.budget)
     body = [
-        f"<h1>{esc(say(lang, 'report.title'))}</h1>",
-        f'<p class="sub">{esc(say(lang, "report.sub", count=count, context=context_text))}</p>',
+        f"<h1>{esc(say(lang, 'class.title'))}</h1>",
+        f'<p class="sub">{esc(say(lang, "class.sub", count=count, context=context_text))}</p>',
     ]
 
     # Scores
-    body.append(f"<h2>{esc(say(lang, 'report.scores'))}</h2>")
+    body.append(f"<h2>{esc(say(lang, 'class.scores'))}</h2>")
     body.append(
-        "<p>" + esc(say(lang, "report.scores_text", mean=number(statistics.fmean(scores), lang, 1),
-                        median=number(statistics.median(scores), lang, 0 if statistics.median(scores) % 1 == 0 else 1), max_score=max_score,
+        "<p>" + esc(say(lang, "class.scores_text", mean=statistics.fmean(scores),
+                        median=statistics.median(scores), max_score=max_score,
                         passed=sum(1 for row in rows if row.score == row.max_score > 0), count=count)) + "</p>"
     )  # fmt: skip
     body.append(
-        f'<figure><img alt="{esc(say(lang, "report.scores"))}" src="{png_data_uri(pictures["scores.png"])}"></figure>'
+        f'<figure><img alt="{esc(say(lang, "class.scores"))}" src="{png_data_uri(pictures["scores.png"])}"></figure>'
     )
 
     # Checks
-    body.append(f"<h2>{esc(say(lang, 'report.checks'))}</h2>")
+    body.append(f"<h2>{esc(say(lang, 'class.checks'))}</h2>")
     body.append(
-        f'<figure><img alt="{esc(say(lang, "report.checks"))}" src="{png_data_uri(pictures["checks.png"])}"></figure>'
+        f'<figure><img alt="{esc(say(lang, "class.checks"))}" src="{png_data_uri(pictures["checks.png"])}"></figure>'
     )
     body.append(
-        f"<table><tr><th>{esc(say(lang, 'report.check'))}</th><th class='n'>{esc(say(lang, 'report.passed'))}</th>"
-        f"<th class='n'>{esc(say(lang, 'report.rate'))}</th></tr>"
+        f"<table><tr><th>{esc(say(lang, 'class.check'))}</th><th class='n'>{esc(say(lang, 'class.passed'))}</th>"
+        f"<th class='n'>{esc(say(lang, 'class.rate'))}</th></tr>"
     )
     for check_id in CHECK_IDS:
         rate = _rate(rows, check_id)
         passed = sum(1 for row in rows if row.passed.get(check_id))
         body.append(
-            f"<tr><td><code>{esc(check_id)}</code> {esc(titles.get(check_id, ''))}</td><td class='n'>{passed}/{count}</td>"
-            f"<td class='n'>{esc(percent(rate, lang))}</td></tr>"
+            f"<tr><td><code>{esc(check_id)}</code> {esc(check_titles.get(check_id, ''))}</td><td class='n'>{passed}/{count}</td>"
+            f"<td class='n'>{esc(format_percent(rate, lang))}</td></tr>"
         )
     body.append("</table>")
 
     # What the class missed
     body.append(
-        f"<h2>{esc(say(lang, 'report.missed'))}</h2><p class='muted'>{esc(say(lang, 'report.missed_text'))}</p>"
+        f"<h2>{esc(say(lang, 'class.missed'))}</h2><p class='muted'>{esc(say(lang, 'class.missed_text'))}</p>"
     )
     found = causes(rows)
     if not found:
-        body.append(f"<p>{esc(say(lang, 'report.nothing_missed'))}</p>")
+        body.append(f"<p>{esc(say(lang, 'class.nothing_missed'))}</p>")
     for check_id in [c for c in CHECK_IDS if c in found] + [c for c in found if c not in CHECK_IDS]:
         total = sum(n for _, n in found[check_id])
-        body.append(f"<h3><code>{esc(check_id)}</code> {esc(titles.get(check_id, ''))}</h3><ul>")
+        body.append(f"<h3><code>{esc(check_id)}</code> {esc(check_titles.get(check_id, ''))}</h3><ul>")
         body.extend(
-            f"<li>{esc(say(lang, 'report.cause_line', count=n, total=total, cause=cause))}</li>"
+            f"<li>{esc(say(lang, 'class.cause_line', count=n, total=total, cause=cause))}</li>"
             for cause, n in found[check_id]
         )
         body.append("</ul>")
 
     # Notebooks that did not run cleanly
-    body.append(f"<h2>{esc(say(lang, 'report.trouble'))}</h2>")
+    body.append(f"<h2>{esc(say(lang, 'class.trouble'))}</h2>")
     trouble = [row for row in rows if row.status != "ok" or row.sandbox != "bwrap"]
     if not trouble:
-        body.append(f"<p>{esc(say(lang, 'report.trouble_none'))}</p>")
+        body.append(f"<p>{esc(say(lang, 'class.trouble_none'))}</p>")
     else:
         body.append(
-            f"<table><tr><th>{esc(say(lang, 'report.notebook'))}</th><th>{esc(say(lang, 'report.status'))}</th>"
-            f"<th>{esc(say(lang, 'report.sandbox'))}</th><th>{esc(say(lang, 'report.problem'))}</th></tr>"
+            f"<table><tr><th>{esc(say(lang, 'class.notebook'))}</th><th>{esc(say(lang, 'class.status'))}</th>"
+            f"<th>{esc(say(lang, 'class.sandbox'))}</th><th>{esc(say(lang, 'class.problem'))}</th></tr>"
         )
         for row in trouble:
             what = row.problem or (
                 row.first_failure[1] if row.first_failure and row.first_failure[0] == "runs" else ""
             )
-            sandbox = "—" if row.status == "unreadable" else (row.sandbox or say(lang, "sandbox.none"))
+            sandbox = "—" if row.status == "unreadable" else (row.sandbox or say(lang, "class.not_sandboxed"))
             body.append(
                 f"<tr><td><code>{esc(row.notebook)}</code></td><td>{esc(say(lang, 'status.' + row.status) if row.status in _STATUSES else row.status)}</td>"
                 f"<td>{esc(sandbox)}</td><td>{esc(what[:400])}</td></tr>"
@@ -303,34 +297,34 @@ def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: 
         body.append("</table>")
 
     # Time per notebook
-    body.append(f"<h2>{esc(say(lang, 'report.seconds'))}</h2>")
+    body.append(f"<h2>{esc(say(lang, 'class.seconds'))}</h2>")
     if rows:
         longest = max(rows, key=lambda row: row.seconds)
         body.append(
-            "<p>" + esc(say(lang, "report.seconds_text", median=number(statistics.median(r.seconds for r in rows), lang),
-                            longest=number(longest.seconds, lang), name=longest.notebook,
-                            total=number(sum(r.seconds for r in rows), lang))) + "</p>"
+            "<p>" + esc(say(lang, "class.seconds_text", median=statistics.median(r.seconds for r in rows),
+                            longest=longest.seconds, name=longest.notebook,
+                            total=sum(r.seconds for r in rows))) + "</p>"
         )  # fmt: skip
     body.append(
-        f'<figure><img alt="{esc(say(lang, "report.seconds"))}" src="{png_data_uri(pictures["seconds.png"])}"></figure>'
+        f'<figure><img alt="{esc(say(lang, "class.seconds"))}" src="{png_data_uri(pictures["seconds.png"])}"></figure>'
     )
 
     # Submissions that look alike
     body.append(
-        f"<h2>{esc(say(lang, 'report.alike'))}</h2><p class='muted'>{esc(say(lang, 'report.alike_text'))}</p>"
+        f"<h2>{esc(say(lang, 'class.alike'))}</h2><p class='muted'>{esc(say(lang, 'class.alike_text'))}</p>"
     )
     if context.pairs is None:
-        body.append(f"<p>{esc(say(lang, 'report.alike_unknown'))}</p>")
+        body.append(f"<p>{esc(say(lang, 'class.alike_unknown'))}</p>")
     elif not context.pairs:
-        body.append(f"<p>{esc(say(lang, 'report.alike_none', threshold=percent(THRESHOLD, lang)))}</p>")
+        body.append(f"<p>{esc(say(lang, 'class.alike_none', threshold=format_percent(THRESHOLD, lang)))}</p>")
     else:
         body.append(
-            f"<table><tr><th>{esc(say(lang, 'report.notebook'))}</th><th>{esc(say(lang, 'report.notebook'))}</th>"
-            f"<th class='n'>{esc(say(lang, 'report.similarity'))}</th><th class='n'>{esc(say(lang, 'report.shared'))}</th></tr>"
+            f"<table><tr><th>{esc(say(lang, 'class.notebook'))}</th><th>{esc(say(lang, 'class.notebook'))}</th>"
+            f"<th class='n'>{esc(say(lang, 'class.similarity'))}</th><th class='n'>{esc(say(lang, 'class.shared'))}</th></tr>"
         )
         body.extend(
             f"<tr><td><code>{esc(p.first)}</code></td><td><code>{esc(p.second)}</code></td>"
-            f"<td class='n'>{esc(percent(p.similarity, lang))}</td><td class='n'>{p.shared_lines}</td></tr>"
+            f"<td class='n'>{esc(format_percent(p.similarity, lang))}</td><td class='n'>{p.shared_lines}</td></tr>"
             for p in context.pairs
         )
         body.append("</table>")
@@ -339,15 +333,15 @@ def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: 
     others = [name for s in context.submissions for name in s.other_notebooks]
     ignored = [name for s in context.submissions for name in s.ignored]
     if others or ignored or context.skipped:
-        body.append(f"<h2>{esc(say(lang, 'report.files'))}</h2>")
+        body.append(f"<h2>{esc(say(lang, 'class.files'))}</h2>")
         if others:
             body.append(
-                f"<p>{_say_html(lang, 'report.others', _names(others), rule=say(lang, 'pick.rule'))}</p>"
+                f"<p>{_say_html(lang, 'class.others', _names(others), rule=say(lang, 'pick.rule'))}</p>"
             )
         if ignored:
-            body.append(f"<p>{_say_html(lang, 'report.ignored', _names(ignored))}</p>")
+            body.append(f"<p>{_say_html(lang, 'class.ignored', _names(ignored))}</p>")
         if context.skipped:
-            body.append(f"<p>{esc(say(lang, 'report.skipped'))}:</p><ul>")
+            body.append(f"<p>{esc(say(lang, 'class.skipped'))}:</p><ul>")
             body.extend(
                 f"<li><code>{esc(name)}</code>: {esc(why)}</li>" for name, why in context.skipped[:MAX_NAMES]
             )
@@ -355,17 +349,17 @@ def render(rows: Sequence[ClassRow], context: ClassContext, folder: Path, lang: 
 
     # Moodle
     if context.worksheet:
-        body.append(f"<h2>{esc(say(lang, 'report.moodle'))}</h2>")
+        body.append(f"<h2>{esc(say(lang, 'class.moodle'))}</h2>")
         body.append(
-            f"<p>{esc(say(lang, 'report.moodle_filled', worksheet=context.worksheet, filled=context.filled, total=context.filled + context.kept))}</p>"
+            f"<p>{esc(say(lang, 'class.moodle_filled', worksheet=context.worksheet, filled=context.filled, total=context.filled + context.kept))}</p>"
         )
         if context.not_in_sheet:
             body.append(
-                f"<p>{_say_html(lang, 'report.moodle_missing', _names(list(context.not_in_sheet)))}</p>"
+                f"<p>{_say_html(lang, 'class.moodle_missing', _names(list(context.not_in_sheet)))}</p>"
             )
 
     path = folder / "report.html"
-    write_text_atomic(path, page(say(lang, "report.title"), lang, "\n".join(body)))
+    write_text_atomic(path, page(say(lang, "class.title"), lang, "\n".join(body)))
     return path
 
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from drlab.check.classwords import say
 from drlab.check.intake import Submission
+from drlab.check.messages import say
 from drlab.check.moodle import feedback_entry_name
-from drlab.check.pages import esc, number, page
-from drlab.check.report import WORDS, NotebookReport
+from drlab.check.pages import esc, page
+from drlab.check.report import NotebookReport, verdict
 
 #: a hint longer than this is cut in the worksheet's comment (the page has it whole)
 COMMENT_HINT_CHARS = 300
@@ -31,14 +31,6 @@ class Returned:
     grade: str = ""
     """the points written to the worksheet ("18.57"), when there is one"""
     maximum: str = ""
-
-
-def verdict(report: NotebookReport) -> str:
-    """ "all checks pass", "2 to fix" or "not graded", in the report's language (report.py's own words)."""
-    words = WORDS.get(report.lang, WORDS["en"])
-    if report.status == "unreadable":
-        return words["not_graded"]
-    return words["all"] if report.passed else words["to_fix"].format(n=report.max_score - report.score)
 
 
 def feedback_page(returned: Returned, *, seed: int) -> str:
@@ -61,7 +53,7 @@ def feedback_page(returned: Returned, *, seed: int) -> str:
     elif report.problem:
         notes.append(report.problem)
     if facts.get("fashion_mnist_missing"):
-        notes.append(WORDS.get(lang, WORDS["en"])["digits"])
+        notes.append(say(lang, "report.digits"))
     if submission is not None and submission.other_notebooks:
         notes.append(
             say(
@@ -91,8 +83,7 @@ def feedback_page(returned: Returned, *, seed: int) -> str:
         )
     if isinstance(facts.get("test_accuracy"), float) and isinstance(facts.get("threshold"), float):
         context.append(
-            say(lang, "feedback.accuracy", accuracy=number(facts["test_accuracy"], lang, 4),
-                threshold=number(facts["threshold"], lang, 2))
+            say(lang, "feedback.accuracy", accuracy=facts["test_accuracy"], threshold=facts["threshold"])
         )  # fmt: skip
     context.append(say(lang, "feedback.rerun"))
     parts.extend(f'<p class="muted">{esc(line)}</p>' for line in context)
@@ -172,4 +163,4 @@ def write_feedback_folder(returned: Sequence[Returned], folder: Path, *, seed: i
     return len(returned)
 
 
-__all__ = ["Returned", "comment", "feedback_page", "verdict", "write_feedback_folder", "write_feedback_zip"]
+__all__ = ["Returned", "comment", "feedback_page", "write_feedback_folder", "write_feedback_zip"]

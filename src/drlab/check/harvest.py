@@ -8,7 +8,9 @@ student's code runs too — so nothing here decides anything. It
 2. calls the student's ``Net``, ``train_one_epoch``, ``evaluate`` and ``model`` on the inputs the
    grader chose (probe networks and images, read from the request folder);
 3. writes what came out — tensors as safetensors, numbers and types as JSON — to the data channel, one
-   *frame* per step, as soon as the step ends (a kill mid-way keeps the steps done).
+   *frame* per step, as soon as the step ends (a kill mid-way keeps the steps done). What went wrong is
+   sent as an *event* (``{"kind": "timeout", "call": "evaluate", "seconds": 60}``, ``{"kind":
+   "exception", …}``), never as a sentence: the grader words it, in the report's language.
 
 The grader (:mod:`drlab.check.tp1`, in its own process) compares those data with its own reference and
 its own labels, which never enter the sandbox. A student who rewrites this file's behaviour from a
@@ -178,7 +180,11 @@ class TimeLimit(BaseException):
 
 
 class StudentError(Exception):
-    """The student's code raised or ran too long; the message says so in one line."""
+    """The student's code raised or ran too long: ``event`` says which, as data for the grader."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__(event.get("kind"))
+        self.event = event
 
 
 @contextlib.contextmanager
@@ -192,7 +198,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeLimit(f"no answer within {seconds:g} s")
+        raise TimeLimit
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -208,35 +214,37 @@ _LIBRARY_PATHS = tuple(
 )
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``Type: first line of the message``, plus the student's line where it happened when we can find it."""
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    """The exception's type, the first line of its message, and the student's function and line where it
+    happened when we can find them (``None`` otherwise): ``{"type", "message", "function", "line"}``."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     if len(first) > 240:
         first = first[:237] + "…"
-    where = ""
+    function = line = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
         if "site-packages" in name or name.startswith(_LIBRARY_PATHS) or name.startswith("<frozen"):
             continue
         if "/drlab/" in name:  # drlab's own library code, called by the student's
             continue
-        line = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
-        if line and not (first and first in line):  # `raise X("message")` would only repeat the message
-            where = f" (in {frame.name}, at `{line[:100]}`)"
+        source = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
+        if source and not (first and first in source):  # `raise X("message")` would only repeat the message
+            function, line = frame.name, source[:100]
         break
-    return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
+    return {"type": type(exc).__name__[:80], "message": first, "function": function, "line": line}
 
 
-def call_student(label: str, function: Callable[..., Any], *args: Any, seconds: float) -> Any:
-    """Call the student's ``function(*args)`` with a time limit; any failure is a one-line StudentError."""
+def call_student(call: str, function: Callable[..., Any], *args: Any, seconds: float) -> Any:
+    """Call the student's ``function(*args)`` with a time limit; a failure is a StudentError whose event
+    names the ``call`` (``"net_init"``, ``"evaluate"``…) and what happened."""
     try:
         with time_limit(seconds):
             return function(*args)
     except TimeLimit:
-        raise StudentError(f"{label} did not return within {seconds:g} s (an endless loop?)") from None
+        raise StudentError({"kind": "timeout", "call": call, "seconds": seconds}) from None
     except Exception as exc:
-        raise StudentError(f"{label} raised {describe_exception(exc)}") from None
+        raise StudentError({"kind": "exception", "call": call, **describe_exception(exc)}) from None
 
 
 def describe_value(value: Any) -> dict[str, Any]:
@@ -426,13 +434,13 @@ def harvest_model(
         return {
             **data,
             "status": "error",
-            "error": f"measuring `model` on the test set took more than {seconds:g} s",
+            "error": {"kind": "timeout", "call": "model", "seconds": seconds},
         }, out
     except Exception as exc:
         return {
             **data,
             "status": "error",
-            "error": f"`model` failed on the test images: {describe_exception(exc)}",
+            "error": {"kind": "exception", "call": "model", **describe_exception(exc)},
         }, out
     return {**data, "status": "ok"}, out
 
@@ -469,19 +477,17 @@ def harvest_net(
         return {"status": "not-module"}, {}
     torch.manual_seed(seed)
     try:
-        net = call_student("Net()", net_class, seconds=seconds)
+        net = call_student("net_init", net_class, seconds=seconds)
     except StudentError as exc:
-        return {"status": "init-error", "error": str(exc)}, {}
+        return {"status": "init-error", "error": exc.event}, {}
     if not isinstance(net, nn.Module):
         return {"status": "not-module"}, {}
     out = trainable(net)
     try:
         with torch.no_grad():
-            output = call_student(
-                "Net()(x) on a batch of shape (5, 1, 28, 28)", net, tensors["net_x"], seconds=seconds
-            )
+            output = call_student("net_forward", net, tensors["net_x"], seconds=seconds)
     except StudentError as exc:
-        return {"status": "forward-error", "error": str(exc)}, out
+        return {"status": "forward-error", "error": exc.event}, out
     data: dict[str, Any] = {"status": "ok", "output": describe_value(output)}
     if isinstance(output, torch.Tensor):
         out["output"] = output.detach().float().cpu().contiguous()
@@ -500,11 +506,11 @@ def harvest_train_lowers(
     try:
         for _ in range(3):
             call_student(
-                "train_one_epoch(model, batches, optimizer, loss_fn)",
+                "train_one_epoch",
                 ns["train_one_epoch"], probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
             )  # fmt: skip
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     finally:
         spy.remove()
     return {"error": None, **spy.data()}, trainable(probe)
@@ -520,11 +526,11 @@ def harvest_train_zero_grad(
     spy = TrainingSpy(probe, optimizer)
     try:
         returned = call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
+            "train_one_epoch", ns["train_one_epoch"],
             probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
         )  # fmt: skip
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     finally:
         spy.remove()
     return {"error": None, "returned": describe_value(returned), **spy.data()}, trainable(probe)
@@ -541,11 +547,11 @@ def harvest_train_mode(
     spy = ForwardSpy(probe)
     try:
         call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
+            "train_one_epoch", ns["train_one_epoch"],
             probe, batches, torch.optim.SGD(probe.parameters(), lr=0.01), nn.CrossEntropyLoss(), seconds=seconds,
         )  # fmt: skip
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     finally:
         spy.remove()
     statistics = {
@@ -564,33 +570,27 @@ def harvest_evaluate(
     spy = ForwardSpy(probe)
     try:
         returned = call_student(
-            "evaluate(model, x, y)",
-            ns["evaluate"],
-            probe,
-            tensors["evaluate.x"],
-            tensors["evaluate.y"],
-            seconds=seconds,
+            "evaluate", ns["evaluate"], probe, tensors["evaluate.x"], tensors["evaluate.y"], seconds=seconds
         )
     except StudentError as exc:
-        return {"error": str(exc), "calls": spy.calls}, {}
+        return {"error": exc.event, "calls": spy.calls}, {}
     finally:
         spy.remove()
     data: dict[str, Any] = {"error": None, "calls": spy.calls, "returned": describe_value(returned)}
     # a second call on 1,037 images (a prime number of them: whatever the chunk size, the last chunk
     # is smaller), where averaging per-chunk accuracies gives another number than the accuracy
     try:
-        data["returned_big"] = describe_value(
-            call_student(
-                "evaluate(model, x, y)",
-                ns["evaluate"],
-                probe,
-                tensors["evaluate_big.x"],
-                tensors["evaluate_big.y"],
-                seconds=seconds,
-            )
+        big = call_student(
+            "evaluate",
+            ns["evaluate"],
+            probe,
+            tensors["evaluate_big.x"],
+            tensors["evaluate_big.y"],
+            seconds=seconds,
         )
+        data["returned_big"] = describe_value(big)
     except StudentError as exc:
-        data["error_big"] = str(exc)
+        data["error_big"] = exc.event
     return data, {}
 
 
@@ -603,11 +603,10 @@ def harvest_marked_evaluate(
     probe.train()  # as train_one_epoch leaves it
     try:
         returned = call_student(
-            "evaluate(model, x, y)", ns["evaluate"], probe, tensors[f"{name}.x"], tensors[f"{name}.y"],
-            seconds=seconds,
-        )  # fmt: skip
+            "evaluate", ns["evaluate"], probe, tensors[f"{name}.x"], tensors[f"{name}.y"], seconds=seconds
+        )
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     return {"error": None, "returned": describe_value(returned)}, {}
 
 
@@ -623,11 +622,9 @@ def harvest_loss(
             warnings.catch_warnings()
         ):  # MSELoss warns of the broadcast it is about to fail: the hint says it
             warnings.simplefilter("ignore")
-            value = call_student(
-                "loss_fn(logits, y_batch)", loss_fn, logits, tensors["loss.y"], seconds=seconds
-            )
+            value = call_student("loss_fn", loss_fn, logits, tensors["loss.y"], seconds=seconds)
     except StudentError as exc:
-        return {**data, "error": None, "raised": str(exc)}, {}
+        return {**data, "error": None, "raised": exc.event}, {}
     data.update(error=None, returned=describe_value(value))
     out: dict[str, torch.Tensor] = {}
     if isinstance(value, torch.Tensor):
@@ -695,7 +692,7 @@ def harvest(
             try:
                 data, out = step()
             except BaseException as exc:
-                data, out = {"error": f"could not run: {describe_exception(exc)}"}, {}
+                data, out = {"error": {"kind": "crash", **describe_exception(exc)}}, {}
         channel.send(name, {**data, "seconds": time.monotonic() - started}, out)
 
 

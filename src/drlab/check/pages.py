@@ -55,16 +55,4 @@ def png_data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def number(value: float, lang: str, decimals: int = 0) -> str:
-    """A number in the reader's typography: a decimal comma in French."""
-    text = f"{value:.{decimals}f}"
-    return text.replace(".", ",") if lang == "fr" else text
-
-
-def percent(fraction: float, lang: str) -> str:
-    """87 % in French (a narrow no-break space before %), 87% in English."""
-    value = round(100 * fraction)
-    return f"{value}\u202f%" if lang == "fr" else f"{value}%"
-
-
-__all__ = ["CSP", "esc", "number", "page", "percent", "png_data_uri"]
+__all__ = ["CSP", "esc", "page", "png_data_uri"]

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from drlab.check.classwords import say
 from drlab.check.config import CheckConfig, ClassReportConfig
 from drlab.check.feedback import Returned, comment, write_feedback_folder, write_feedback_zip
 from drlab.check.intake import Intake, Submission, read_submissions
+from drlab.check.messages import say
 from drlab.check.moodle import SITE_STRINGS, Worksheet, format_grade, read_worksheet
 from drlab.check.report import NotebookReport, printable
 from drlab.common.errors import DrlabError, UsageError
