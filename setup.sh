@@ -42,6 +42,13 @@ fi
 
 echo "setup: installing drlab${extras}"
 "${pip[@]}" -e ".${extras}"
+# Box2D (LunarLander) and pygame (drlab rl evaluate --gif): wheels for the usual platforms; without them
+# everything else works, and those two say what to install.
+if ! .venv/bin/python -c "import Box2D, pygame" >/dev/null 2>&1; then
+  echo "setup: installing Box2D and pygame (LunarLander, drlab rl evaluate --gif)"
+  "${pip[@]}" -e ".[envs]" \
+    || echo "setup: could not install Box2D/pygame: LunarLander and --gif need them (pip install 'drlab[envs]')"
+fi
 
 # A system program, installed with apt-get when we are root on Debian/Ubuntu; elsewhere, how to get it.
 #   system_program COMMAND PACKAGE HOW_ELSEWHERE WITHOUT_IT

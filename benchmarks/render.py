@@ -253,11 +253,11 @@ def rl_learning(r: dict[str, Any]) -> Rows:
             (f"{goal}: kept model, mean return per seed ({g.get('eval_episodes')} held-out episodes)",
              [run.get("kept_mean") for run in runs], ".1f", ""),
             (f"{goal}: its standard deviation per seed", [run.get("kept_std") for run in runs], ".1f", ""),
-            (f"{goal}: first evaluation ≥ the threshold, step per seed",
+            (f"{goal}: first greedy evaluation ≥ the threshold, environment step per seed",
              [run.get("first_step_reaching_threshold") for run in runs], "", ""),
             (f"{goal}: final model, mean return per seed", [run.get("final_heldout_mean") for run in runs], ".1f", ""),
-            (f"{goal}: steps per seed", [run.get("steps") for run in runs], ",", ""),
-            (f"{goal}: episodes per seed", [run.get("episodes") for run in runs], ",", ""),
+            (f"{goal}: environment steps per seed", [run.get("steps") for run in runs], "", ""),
+            (f"{goal}: training episodes per seed", [run.get("episodes") for run in runs], "", ""),
         )  # fmt: skip
     return out
 
@@ -290,6 +290,19 @@ def pg_profile(r: dict[str, Any]) -> Rows:
                  split.get("rollout_forward_and_rest"), ".0%", ""),
                 (f"{case}, {library}: update", split.get("update"), ".0%", ""),
             )  # fmt: skip
+    return out
+
+
+def vector_envs(r: dict[str, Any]) -> Rows:
+    out = rows(
+        ("envpool version", r.get("envpool"), "", ""), ("alternated measurements", r.get("repeats"), "", "")
+    )
+    for env, e in r.get("envs", {}).items():
+        out += rows(
+            (f"{env} × {e.get('copies')}: drlab (gymnasium SyncVectorEnv) steps/s", e.get("drlab_steps_per_s"), ",.0f", ""),
+            (f"{env} × {e.get('copies')}: envpool steps/s", e.get("envpool_steps_per_s"), ",.0f", ""),
+            (f"{env}: envpool ÷ drlab", e.get("envpool_speedup"), ".2f", "×"),
+        )  # fmt: skip
     return out
 
 
@@ -360,6 +373,10 @@ SECTIONS = (
     Section("pg-profile", "Deep RL: where the time of PPO and A2C goes",
             "One run of each library under cProfile: environment stepping, the rollout's forward passes, "
             "the update, as shares of the run.", pg_profile),
+    Section("vector-envs", "Deep RL: envpool against gymnasium's vector environments",
+            "Raw environment steps per second with random actions, the two alternated in one process; "
+            "drlab steps gymnasium's SyncVectorEnv with its episode statistics and replay wrappers.",
+            vector_envs),
     Section("gpu_check", "On a GPU: `benchmarks/gpu_check.py`",
             "The MLP and the CNN on synthetic data, batch 128, fp32 and bf16.", gpu_check),
 )  # fmt: skip

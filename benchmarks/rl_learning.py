@@ -123,7 +123,7 @@ def main() -> None:
     result = {
         "quick": args.quick,
         "threads": 1,
-        "goals": {goal: run_goal(goal, args.quick) for goal in args.goals},
+        "goals": {goal: run_goal(goal, args.quick, args.seeds) for goal in args.goals},
     }
     record.emit("rl-learning", result, args.save)
 

@@ -23,7 +23,7 @@ from drlab.rl.config import A2CConfig, PPOConfig, ReinforceConfig
 from drlab.rl.policies import ActorCritic, RunningMeanStd
 from drlab.rl.ppo import clipped_surrogate_loss
 from drlab.rl.reinforce import policy_gradient_loss, returns_to_go
-from drlab.rl.rollout import PolicyGradientState, RewardScaler, collect_rollout, gae
+from drlab.rl.rollout import PolicyGradientState, RewardScaler, collect_rollout, explained_variance, gae
 from drlab.rl.runs import load_run_model, train_run
 
 # Small enough to train in a second or two: the tests exercise the real loops.
@@ -120,6 +120,8 @@ def test_gae_lambda_zero_gives_the_one_step_td_error() -> None:
 def test_returns_to_go_is_gae_without_values() -> None:
     rewards = np.array([1.0, 0.0, 2.0, -1.0])
     np.testing.assert_allclose(returns_to_go(rewards, 0.5), [1.375, 0.75, 1.5, -1.0])  # by hand
+    # a time limit cut it: the return after the last step is the bootstrap value, here 4
+    np.testing.assert_allclose(returns_to_go([1.0, 1.0], 0.5, bootstrap=4.0), [2.5, 3.0])
     zeros = np.zeros((4, 1), dtype=np.float32)
     ended = np.array([[0], [0], [0], [1]], dtype=np.float32)
     via_gae = gae(rewards[:, None].astype(np.float32), zeros, zeros, ended, ended, 0.5, 1.0)[:, 0]
@@ -178,7 +180,9 @@ def test_reinforce_estimates_the_analytic_gradient_of_a_bandit() -> None:
             sampled.mean(0),
             analytic,
         )
-    assert (with_baseline.var(0).sum() < 0.75 * plain.var(0).sum()).item()  # the baseline removes variance (≈ 45% here)
+    assert (
+        with_baseline.var(0).sum() < 0.75 * plain.var(0).sum()
+    ).item()  # the baseline removes variance (≈ 45% here)
 
 
 # --- The distributions, written out, against torch.distributions -------------------------------------------
@@ -428,3 +432,19 @@ def test_bad_input_is_one_line_exit_2(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and message in err, err
     assert not (tmp_path / "run").exists()  # nothing touched
+
+
+def test_async_vector_environments_give_the_same_run_as_sync() -> None:
+    """One process per copy (``--vectorization async``) steps the same episodes: the same numbers."""
+    config = dataclasses.replace(TINY_A2C, total_steps=200, eval_freq=0)
+    sync, parallel = a2c.train(config), a2c.train(dataclasses.replace(config, vectorization="async"))
+    assert sync.episodes == parallel.episodes and sync.updates == parallel.updates
+
+
+def test_explained_variance_against_its_definition() -> None:
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=50).astype(np.float32)
+    predicted = target + 0.3 * rng.normal(size=50).astype(np.float32)
+    expected = 1 - np.var(target.astype(np.float64) - predicted) / np.var(target.astype(np.float64))
+    assert explained_variance(predicted, target) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(explained_variance(predicted, np.ones(5)))

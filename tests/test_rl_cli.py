@@ -110,14 +110,16 @@ def test_dqn_resume_merges_what_was_typed(
     from drlab.common.config import to_dict
     from drlab.common.io import save_checkpoint, write_json_atomic
     from drlab.common.rundir import claim_run_dir
-    from drlab.rl.runs import SPECS
     from drlab.rl.config import DQNConfig
+    from drlab.rl.runs import SPECS
 
     run = tmp_path / "run"
     saved = DQNConfig(total_steps=5000, hidden_sizes=(16, 16), learning_starts=200, train_freq=64)
     with claim_run_dir(run, "dqn"):
         write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(saved)})
-        save_checkpoint({**dict.fromkeys(SPECS["dqn"].checkpoint_keys, 0), "step": 5000}, run / "checkpoint.pt")
+        save_checkpoint(
+            {**dict.fromkeys(SPECS["dqn"].checkpoint_keys, 0), "step": 5000}, run / "checkpoint.pt"
+        )
     seen: list[DQNConfig] = []
 
     class Stop(Exception):

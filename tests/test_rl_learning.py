@@ -39,8 +39,18 @@ def test_dqn_learns_cartpole_on_a_small_budget() -> None:
 def test_ppo_learns_cartpole_on_a_small_budget() -> None:
     from drlab.rl import ppo
 
-    result = ppo.train(PPOConfig(total_steps=30_000, eval_freq=5_000, eval_episodes=5, device="cpu"))
-    assert max(e.mean_return for e in result.evaluations) >= 400, result.evaluations  # random: about 22
+    # constant learning rate and clip range: the first 20k steps of a longer run (annealed over 20k steps,
+    # the zoo's settings learn more slowly: 210 at best, measured)
+    config = PPOConfig(
+        total_steps=20_000,
+        anneal_lr=False,
+        anneal_clip_range=False,
+        eval_freq=5_000,
+        eval_episodes=5,
+        device="cpu",
+    )
+    result = ppo.train(config)
+    assert max(e.mean_return for e in result.evaluations) >= 475, result.evaluations  # random: about 22
     assert result.metrics.eval_mean_return >= 300, result.metrics  # the kept model, on held-out starts
 
 

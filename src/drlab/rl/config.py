@@ -285,8 +285,9 @@ class ReinforceConfig(PolicyGradientConfig):
     """weight of the baseline's squared error in the loss"""
     num_envs: int = 1
     """episodes per update, played side by side (one copy of the environment each)"""
-    eval_freq: int = 50
+    eval_freq: int = 25
     """training episodes between two greedy evaluations (0 turns them off); the best-evaluated model is kept"""
+    eval_episodes: int = 20
     checkpoint_freq: int = 100
     """training episodes between checkpoints"""
 
@@ -344,20 +345,23 @@ class PPOConfig(PolicyGradientConfig):
     """Proximal policy optimisation (PPO, Schulman et al. 2017), clipped surrogate objective.
 
     The defaults are rl-baselines3-zoo's tuned CartPole-v1 settings; ``SETTINGS`` holds the zoo's
-    LunarLander and Acrobot settings, and Pendulum's (the zoo's use gSDE, which drlab does not have).
+    LunarLander and Acrobot settings (tuned without value clipping, so without it here: a critic whose
+    change is clipped to ±0.2 per update learns returns of hundreds slowly), and Pendulum's (the zoo's use
+    gSDE, which drlab does not have).
     """
 
     SETTINGS: ClassVar[dict[str, dict[str, Any]]] = {
         "LunarLander-v3": {
             "total_steps": 1_000_000, "num_envs": 16, "n_steps": 1024, "batch_size": 64, "n_epochs": 4,
             "gamma": 0.999, "gae_lambda": 0.98, "ent_coef": 0.01, "lr": 3e-4, "anneal_lr": False,
-            "clip_range": 0.2, "anneal_clip_range": False, "eval_freq": 50_000, "checkpoint_freq": 100_000,
+            "clip_range": 0.2, "anneal_clip_range": False, "clip_value_loss": False, "eval_freq": 50_000,
+            "checkpoint_freq": 100_000,
         },
         "Acrobot-v1": {
             "total_steps": 500_000, "num_envs": 16, "n_steps": 256, "batch_size": 64, "n_epochs": 4,
             "gamma": 0.99, "gae_lambda": 0.94, "lr": 3e-4, "anneal_lr": False, "anneal_clip_range": False,
-            "normalize_observations": True, "normalize_rewards": True, "eval_freq": 25_000,
-            "checkpoint_freq": 50_000,
+            "clip_value_loss": False, "normalize_observations": True, "normalize_rewards": True,
+            "eval_freq": 25_000, "checkpoint_freq": 50_000,
         },
         "Pendulum-v1": {
             "total_steps": 300_000, "num_envs": 4, "n_steps": 1024, "batch_size": 64, "n_epochs": 10,

@@ -17,6 +17,7 @@ choice, so its score is an honest re-evaluation of the kept model.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,14 @@ def record_episode(
     policy: torch.nn.Module, env_id: str, seed: int = HELD_OUT_SEED, max_frames: int = 1_000
 ) -> tuple[list[NDArray[np.uint8]], float, int]:
     """Play one greedy episode with ``render_mode="rgb_array"``; return its frames, return and length."""
+    # gymnasium draws with pygame (SDL): off-screen, without its greeting, and without SDL's complaints
+    # about a missing display or sound server on stderr (where they read like drlab's own errors)
+    for name, value in (
+        ("SDL_VIDEODRIVER", "dummy"),
+        ("SDL_AUDIODRIVER", "dummy"),
+        ("PYGAME_HIDE_SUPPORT_PROMPT", "1"),
+    ):
+        os.environ.setdefault(name, value)
     env = make_env(env_id, render_mode="rgb_array")
     try:
         observation, _ = env.reset(seed=seed)

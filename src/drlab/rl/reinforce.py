@@ -17,8 +17,12 @@ by least squares on the returns, turns G_t into the advantage G_t − V_φ(s_t) 
 usual from here". ``--no-baseline`` trains without it, for the lesson's comparison.
 
 The returns are Monte-Carlo: each update waits for ``num_envs`` whole episodes (played side by side,
-one copy of the environment each), so REINFORCE counts its budget in **episodes**. An episode cut by a
-time limit ends there: REINFORCE has no estimate of what would follow (an actor-critic has: A2C).
+one copy of the environment each), so REINFORCE counts its budget in **episodes**.
+
+**Time limits.** CartPole stops every episode at 500 steps, balanced or not. Without a baseline the
+return stops there: plain REINFORCE has no estimate of what would have followed. With one, the
+return-to-go of a cut episode is completed with γ^{T−t} V_φ(s_T) (Pardo et al., 2018): otherwise the last
+steps of a perfect episode would look worse than usual, and the policy would learn to avoid them.
 
 Read in this order: the returns-to-go, the loss, playing a batch of episodes, the update, the loop. The
 hyperparameters are :class:`ReinforceConfig`; the networks are :class:`drlab.rl.policies.ActorCritic`
@@ -52,10 +56,13 @@ __all__ = ["ReinforceConfig", "policy_gradient_loss", "returns_to_go", "train"]
 
 
 # --- The returns-to-go and the loss ---------------------------------------------------------------------------
-def returns_to_go(rewards: Sequence[float] | NDArray[Any], gamma: float) -> NDArray[np.float32]:
-    """G_t = r_t + γ G_{t+1} for one episode's rewards, computed backward (G after the last step is 0)."""
+def returns_to_go(
+    rewards: Sequence[float] | NDArray[Any], gamma: float, bootstrap: float = 0.0
+) -> NDArray[np.float32]:
+    """G_t = r_t + γ G_{t+1} for one episode's rewards, computed backward; G after the last step is
+    ``bootstrap`` (0 at a termination; V(s_final) when a time limit cut the episode, with a baseline)."""
     returns = np.zeros(len(rewards), dtype=np.float32)
-    following = 0.0
+    following = bootstrap
     for t in reversed(range(len(rewards))):
         following = float(rewards[t]) + gamma * following
         returns[t] = following
@@ -93,6 +100,7 @@ def play_episodes(state: PolicyGradientState, config: ReinforceConfig, device: t
     observations: list[list[torch.Tensor]] = [[] for _ in range(num_envs)]
     actions: list[list[torch.Tensor]] = [[] for _ in range(num_envs)]
     rewards: list[list[float]] = [[] for _ in range(num_envs)]
+    bootstraps = np.zeros(num_envs)  # V(s_final) of the episodes a time limit cut (with a baseline)
     while running.any():
         raw = torch.from_numpy(state.observations).to(device)
         if agent.obs_rms is not None:
@@ -103,7 +111,7 @@ def play_episodes(state: PolicyGradientState, config: ReinforceConfig, device: t
         env_actions = action.cpu().numpy()
         if state.continuous:  # clipped for the environment only; the log-probability is the sample's
             env_actions = np.clip(env_actions, space.low, space.high)
-        next_observations, reward, terminated, truncated, _ = envs.step(env_actions)
+        next_observations, reward, terminated, truncated, info = envs.step(env_actions)
         for i in np.flatnonzero(running):
             observations[i].append(seen[i])
             actions[i].append(action[i])
@@ -112,13 +120,19 @@ def play_episodes(state: PolicyGradientState, config: ReinforceConfig, device: t
             if terminated[i] or truncated[i]:
                 running[i] = False
                 state.episodes.append(EpisodeRecord(state.step, sum(rewards[i]), len(rewards[i])))
+            if truncated[i] and not terminated[i] and config.baseline:
+                final = torch.as_tensor(np.asarray(info["final_obs"][i], dtype=np.float32), device=device)
+                with torch.inference_mode():
+                    bootstraps[i] = agent.value(agent.normalize(final[None])).item()
         state.observations = np.asarray(next_observations, dtype=np.float32)
     return Episodes(
         observations=torch.cat([torch.stack(o) for o in observations]),
         actions=torch.cat([torch.stack(a) for a in actions]),
-        returns=torch.from_numpy(np.concatenate([returns_to_go(r, config.gamma) for r in rewards])).to(
-            device
-        ),
+        returns=torch.from_numpy(
+            np.concatenate(
+                [returns_to_go(r, config.gamma, b) for r, b in zip(rewards, bootstraps, strict=True)]
+            )
+        ).to(device),
     )
 
 

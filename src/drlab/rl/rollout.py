@@ -73,10 +73,19 @@ def flat(array: NDArray[Any], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(array.reshape(-1, *array.shape[2:])).to(device)
 
 
-def explained_variance(predicted: Array, target: Array) -> float:
-    """1 − Var(target − predicted) / Var(target): how much of the returns the critic explains (nan if flat)."""
-    variance = float(np.var(target))
-    return float("nan") if variance == 0 else 1.0 - float(np.var(target - predicted)) / variance
+def explained_variance(predicted: NDArray[Any], target: NDArray[Any]) -> float:
+    """1 − Var(target − predicted) / Var(target): how much of the returns the critic explains (nan if flat).
+
+    Written with sums rather than ``np.var``, whose overhead is measurable at A2C's one update per 40 steps.
+    """
+
+    def variance(x: NDArray[Any]) -> float:
+        centred = x - x.sum() / x.size
+        return float((centred * centred).sum()) / x.size
+
+    target = np.asarray(target, dtype=np.float64).ravel()
+    spread = variance(target)
+    return float("nan") if spread == 0 else 1.0 - variance(target - np.asarray(predicted).ravel()) / spread
 
 
 # --- Reward scaling -----------------------------------------------------------------------------------

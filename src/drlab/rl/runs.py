@@ -101,6 +101,10 @@ SPECS: dict[str, Spec] = {
 RESUMABLE = ("total_steps", "episodes", "device", "num_threads", "vectorization")
 
 
+def _resumable(config: DeepConfig) -> tuple[str, ...]:
+    return tuple(name for name in RESUMABLE if hasattr(config, name))
+
+
 def algorithm_of(config: DeepConfig) -> str:
     """The algorithm a config belongs to (``dqn``, ``reinforce``, ``a2c``, ``ppo``)."""
     for name, spec in SPECS.items():
@@ -147,7 +151,9 @@ def train_run(
     if resume:
         run = Path(out)
         saved = read_run_config(run, algorithm)
-        merge_on_resume(saved, dataclasses.asdict(config), RESUMABLE, where=str(run))  # refuses other changes
+        merge_on_resume(
+            saved, dataclasses.asdict(config), _resumable(saved), where=str(run)
+        )  # refuses other changes
         checkpoint = load_checkpoint(run / CHECKPOINT_NAME)  # checksum checked: never resume garbage
         _check_checkpoint(checkpoint, spec, config, run)
     with claim_run_dir(out, algorithm, resume=resume, force=force) as run:
@@ -206,7 +212,8 @@ def resume_config(run: str | Path, algorithm: str, typed: Mapping[str, Any]) -> 
     they would change what the run learns; see :func:`drlab.common.config.merge_on_resume`)."""
     run = Path(run)
     inspect_run_dir(run, algorithm, resume=True)
-    return merge_on_resume(read_run_config(run, algorithm), dict(typed), RESUMABLE, where=str(run))
+    saved = read_run_config(run, algorithm)
+    return merge_on_resume(saved, dict(typed), _resumable(saved), where=str(run))
 
 
 # --- The writer -------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from drlab.common.errors import UsageError
@@ -86,7 +87,9 @@ class Replayable(gym.Wrapper[Any, Any, Any, Any]):
         return self.env.step(action)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"start": self.start, "actions": torch_ready(self.actions)}
+        # the actions as one tensor: what a weights_only checkpoint may hold
+        actions = torch.from_numpy(np.stack(self.actions)) if self.actions else torch.zeros(0)
+        return {"start": self.start, "actions": actions}
 
     def replay_pending(self) -> NDArray[Any]:
         """Reset as the pending snapshot's episode began and replay its actions; return the observation."""
@@ -105,13 +108,6 @@ class Replayable(gym.Wrapper[Any, Any, Any, Any]):
             if terminated or truncated:
                 raise UsageError("an episode of the checkpoint ended during its replay: another environment?")
         return np.asarray(observation)
-
-
-def torch_ready(actions: list[NDArray[Any]]) -> Any:
-    """The actions as one tensor (what a ``weights_only`` checkpoint may hold)."""
-    import torch
-
-    return torch.from_numpy(np.stack(actions)) if actions else torch.zeros(0)
 
 
 def make_vector_env(env_id: str, num_envs: int, *, asynchronous: bool = False) -> VectorEnv:
