@@ -48,7 +48,7 @@ def run_goal(goal: str, quick: bool, seeds_asked: int | None = None) -> dict[str
     from drlab.rl import a2c, ppo, reinforce
     from drlab.rl.config import A2CConfig, PPOConfig, ReinforceConfig
     from drlab.rl.evaluate import HELD_OUT_SEED, evaluate_greedy
-    from drlab.rl.runs import build_network
+    from drlab.rl.runs import network_builder
 
     algorithm, env, seeds, episodes, criterion, threshold = GOALS[goal]
     seeds = seeds_asked or seeds
@@ -63,7 +63,7 @@ def run_goal(goal: str, quick: bool, seeds_asked: int | None = None) -> dict[str
         config = config_class.for_env(env, **overrides)
         started = time.perf_counter()
         result = module.train(config)
-        kept = build_network(config)
+        kept = network_builder(config)()
         kept.load_state_dict(result.best_state)
         evaluation = evaluate_greedy(kept, env, 10 if quick else episodes, HELD_OUT_SEED)
         m = result.metrics

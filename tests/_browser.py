@@ -58,3 +58,13 @@ def dom(url: str) -> str:
     done = _run(url, "--dump-dom", size=(1280, 900))
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def look(url: str, png: Path, size: tuple[int, int] = (1200, 1600)) -> tuple[str, str]:
+    """Draw ``url`` into ``png``; return (the DOM after load, the console's lines from both runs)."""
+    logging = ("--enable-logging=stderr", "--v=0")
+    shot = _run(url, *logging, f"--screenshot={png}", size=size)
+    assert png.is_file(), shot.stderr[-2000:]
+    page = _run(url, *logging, "--dump-dom", size=size)
+    console = [line for line in (shot.stderr + page.stderr).splitlines() if "CONSOLE" in line]
+    return page.stdout, "\n".join(console)

@@ -111,7 +111,7 @@ CASES: list[Case] = [
         )
     ],
     _c("train", *TRAIN, "--resume", "--force", "--out", "tr", message="contradict"),
-    _c("train", *TRAIN, "--device", "tpu-of-dreams", "--out", "new", message="unknown device"),
+    _c("train", *TRAIN, "--device", "tpu-of-dreams", "--out", "new", message="not a device drlab can use"),
     *([] if HAS_CUDA else [_c("train", *TRAIN, "--device", "cuda", "--out", "new", message="no CUDA GPU")]),
     # --- train --resume: the saved run decides, damaged files are one line ----------------------------------
     _c("train", "--resume", "--out", "tr", "--epochs", "1", message="already trained 2 epochs"),
@@ -196,7 +196,7 @@ CASES: list[Case] = [
     *([] if HAS_CUDA else [_c("rl", "dqn", "--device", "cuda", "--out", "new", message="no CUDA GPU")]),
     _c("rl", "dqn", "--resume", "--force", "--out", "dq", message="contradict"),
     _c("rl", "dqn", "--resume", "--out", "dqbad", message="no 'gamma'"),
-    _c("rl", "dqn", "--resume", "--out", "dqkeys", message="not a DQN checkpoint"),
+    _c("rl", "dqn", "--resume", "--out", "dqkeys", message="its content has no q_network"),
     _c("rl", "dqn", "--resume", "--out", "dqcorrupt", message="damaged checkpoint"),
     _c("rl", "dqn", "--resume", "--out", "dq", "--total-steps", "100", message="already trained 600 steps"),
     _c("rl", "dqn", "--resume", "--out", "dq", "--train-freq", "256", message="--train-freq 64, not 256"),

@@ -106,19 +106,24 @@ def test_dqn_resume_merges_what_was_typed(
 ) -> None:
     """The resume merge through the CLI: untyped options keep the saved run's values, typed ones count
     even when they equal the default (``--total-steps 50000`` on a 5,000-step run)."""
+    import torch
+
     import drlab.rl.runs
     from drlab.common.config import to_dict
-    from drlab.common.io import save_checkpoint, write_json_atomic
     from drlab.common.rundir import claim_run_dir
+    from drlab.common.runfiles import write_run_files
     from drlab.rl.config import DQNConfig
-    from drlab.rl.runs import SPECS
+    from drlab.rl.dqn import DQNState
 
     run = tmp_path / "run"
     saved = DQNConfig(total_steps=5000, hidden_sizes=(16, 16), learning_starts=200, train_freq=64)
-    with claim_run_dir(run, "dqn"):
-        write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(saved)})
-        save_checkpoint(
-            {**dict.fromkeys(SPECS["dqn"].checkpoint_keys, 0), "step": 5000}, run / "checkpoint.pt"
+    state = DQNState.create(saved, torch.device("cpu"))  # a checkpoint of this config, as if at its end
+    state.step = 5000
+    with claim_run_dir(run, "dqn") as claimed:
+        write_run_files(
+            claimed,
+            records={"config.json": {"algorithm": "dqn", "config": to_dict(saved)}},
+            checkpoints={"checkpoint.pt": state.state_dict()},
         )
     seen: list[DQNConfig] = []
 

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except DrlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # the reader went away (`drlab linreg | head`): stop quietly, as Unix tools do; point stdout at
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         # the world failed (a read-only folder, a vanished disk): one line, as for every other failure
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {one_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(
@@ -154,6 +154,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def one_line(message: str) -> str:
+    """``message`` as one line of plain text: a newline, a carriage return or an escape sequence in it
+    (a file name an attacker chose, a path typed by hand) is shown escaped (``\\n``, ``\\x1b``), never
+    acted on by the terminal."""
+    return "".join(
+        char if char.isprintable() or char == " " else char.encode("unicode_escape").decode("ascii")
+        for char in message
+    )
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def run_qlearning(args: argparse.Namespace) -> int:
         lines = describe(result, config)
         print("\n".join(lines[:2] if args.quiet else lines))
         written = write_qlearning_run(run, config, result)
-    print(f"wrote {run}/: {', '.join(written)}")
+    print(f"wrote {run.path}/: {', '.join(written)}")
     return 0
 
 
@@ -271,7 +271,7 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from drlab.common.rundir import claim_output_files
+    from drlab.common.runfiles import inspect_output_folder
     from drlab.rl.evaluate import evaluate_greedy, record_episode, write_gif
     from drlab.rl.runs import load_run_model, read_run_config
 
@@ -286,7 +286,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     network, config = load_run_model(args.run, args.model)
     if args.gif is not None:  # refused before the evaluation runs: a file drlab did not write stays
         gif = Path(args.gif)
-        claim_output_files(gif.parent if str(gif.parent) else ".", [gif.name], option="--gif")
+        inspect_output_folder(gif.parent, [gif.name], option="--gif")
     evaluation = evaluate_greedy(network, config.env, args.episodes, args.seed)
     print(
         f"{args.run} ({args.model} model) on {config.env}: mean return {evaluation.mean:.1f} ± {evaluation.std:.1f} "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypeVar
 
 from drlab.common.config import check_int, check_number, check_seed
+from drlab.common.device import check_device
 from drlab.common.errors import UsageError
 
 #: where networks live unless --device says otherwise: the same default as TP1's ``drlab train``
@@ -153,6 +154,7 @@ class DQNConfig:
         if not self.hidden_sizes or min(self.hidden_sizes) <= 0:
             raise UsageError(f"--hidden-sizes must be positive widths, got {self.hidden_sizes}")
         check_int("--num-threads", self.num_threads, 1)  # bounded by this machine's cores in check_machine
+        check_device(self.device)
 
     def memory_bytes(self, observation_size: int, num_actions: int) -> tuple[int, int]:
         """(replay buffer, Q-network weights with their copies) in bytes for this env's sizes.

@@ -42,6 +42,16 @@ from torch import nn
 from torch.nn import functional as F
 
 from drlab.common.device import resolve_device
+from drlab.common.errors import UsageError
+from drlab.common.schema import (
+    IntIn,
+    Like,
+    ListOf,
+    TensorSpec,
+    check_structure,
+    module_state,
+    optimizer_state,
+)
 from drlab.common.seeding import seed_everything
 from drlab.rl.buffer import ReplayBuffer, Transitions
 from drlab.rl.config import DQNConfig
@@ -49,7 +59,7 @@ from drlab.rl.envs import make_dqn_env
 from drlab.rl.evaluate import SELECTION_SEED_OFFSET, evaluate_greedy, final_metrics
 from drlab.rl.records import EpisodeRecord, EvaluationRecord, RunMetrics
 from drlab.rl.schedules import linear_schedule
-from drlab.rl.training import copy_weights, make_optimizer, resume_state, set_learning_rate, torch_threads
+from drlab.rl.training import copy_weights, make_optimizer, set_learning_rate, torch_threads
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -227,22 +237,82 @@ class DQNState:
             "evaluations": [dataclasses.asdict(record) for record in self.evaluations],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (into a state created from the same config)."""
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["target_network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer.load_state_dict(
-            {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state["buffer"].items()}
-        )
-        self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
-        self.explore_rng.bit_generator.state = state["explore_rng"]
+    def check_state_dict(self, state: Any, where: str = "the checkpoint") -> None:
+        """Raise a one-line :class:`UsageError` unless ``state`` is what :meth:`state_dict` gives for this
+        config: every field present, of its type and shape, nothing else. Nothing is changed."""
+        network = module_state(self.q_network)
+        observation = tuple(self.buffer.observations.shape[1:])
+        rows = TensorSpec((None, *observation), torch.float32)
+        flags = TensorSpec((None,), torch.float32)
+        records = {
+            cls: {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(cls)}
+            for cls in (EpisodeRecord, EvaluationRecord)
+        }
+        spec = {
+            "step": IntIn(0),
+            "q_network": network,
+            "target_network": network,
+            "optimizer": optimizer_state(self.optimizer),
+            "buffer": {
+                "observations": rows,
+                "next_observations": rows,
+                "actions": TensorSpec((None,), torch.int64),
+                "rewards": flags,
+                "terminated": flags,
+                "truncated": flags,
+                "position": IntIn(0, self.buffer.capacity - 1),
+                "size": IntIn(0, self.buffer.capacity),
+                "rng": Like(self.buffer.rng.bit_generator.state),
+            },
+            "env_rng": Like(self.env.unwrapped.np_random.bit_generator.state),
+            "action_space_rng": Like(self.env.action_space.np_random.bit_generator.state),
+            "explore_rng": Like(self.explore_rng.bit_generator.state),
+            "best_state": network,
+            "best_eval": float,
+            "episodes": ListOf(records[EpisodeRecord]),
+            "evaluations": ListOf(records[EvaluationRecord]),
+        }
+        check_structure(state, spec, where)
+        buffer = state["buffer"]
+        lengths = {len(buffer[name]) for name in ("observations", "next_observations", "actions", "rewards")}
+        if lengths != {buffer["size"]} or {len(buffer["terminated"]), len(buffer["truncated"])} != lengths:
+            raise UsageError(
+                f"{where}: its replay buffer's arrays do not all hold its size, {buffer['size']}"
+            )
+
+    def load_state_dict(self, state: dict[str, Any], where: str = "the checkpoint") -> None:
+        """Restore what :meth:`state_dict` returned (into a state created from the same config), after
+        :meth:`check_state_dict`: a checkpoint that does not fit is refused in one line."""
+        self.check_state_dict(state, where)
+        try:
+            self.q_network.load_state_dict(state["q_network"])
+            self.target_network.load_state_dict(state["target_network"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.buffer.load_state_dict(
+                {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state["buffer"].items()}
+            )
+            self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+            self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
+            self.explore_rng.bit_generator.state = state["explore_rng"]
+        except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+            message = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"{where}: the checkpoint does not fit this DQN config ({message})") from exc
         self.best_state = dict(state["best_state"])
         self.best_eval = float(state["best_eval"])
         self.step = int(state["step"])
         self.episodes = [EpisodeRecord(**record) for record in state["episodes"]]
         self.evaluations = [EvaluationRecord(**record) for record in state["evaluations"]]
+
+
+def check_checkpoint(checkpoint: dict[str, Any], config: DQNConfig, where: str) -> None:
+    """Raise a one-line :class:`UsageError` unless ``checkpoint`` resumes a run of ``config``: its
+    structure (:meth:`DQNState.check_state_dict`), then a trial load into a fresh state. For the callers
+    that must know before they write anything (``--resume`` rewrites config.json)."""
+    trial = DQNState.create(config, torch.device("cpu"))
+    try:
+        trial.load_state_dict(checkpoint, where)
+    finally:
+        trial.env.close()
 
 
 # --- What a run returns ----------------------------------------------------------------------------------
@@ -275,14 +345,14 @@ def train_dqn(
 
     ``on_checkpoint(state)`` is called at an episode end every ``checkpoint_freq`` steps, and at the end;
     ``resume_from`` (what ``state.state_dict()`` returned there) continues exactly where it was taken.
-    This function writes no file: :func:`drlab.rl.runs.train_dqn_run` gives it a run folder.
+    This function writes no file: :func:`drlab.rl.runs.train_run` gives it a run folder.
     """
     config.check()
     device = resolve_device(config.device)
     with torch_threads(config.num_threads):
         state = DQNState.create(config, device)
         if resume_from is not None:
-            resume_state(state, resume_from, "DQN")
+            state.load_state_dict(resume_from)  # checked first: a checkpoint that does not fit is one line
             if log:
                 log(f"resuming at step {state.step:,}")
         return _train(config, state, device, on_checkpoint, progress, log)

@@ -214,9 +214,11 @@ def gif_bytes(frames: Sequence[NDArray[np.uint8]], fps: float = 30.0, scale: flo
 
 
 def write_gif(frames: Sequence[NDArray[np.uint8]], path: str | Path, fps: float = 30.0) -> None:
-    """Write the frames to ``path`` as a GIF, atomically (the folder is the caller's to check)."""
-    from drlab.common.io import atomic_write
+    """Write the frames to ``path`` as a GIF, through the folder's record of what drlab wrote there: a
+    file drlab did not write is never replaced (:func:`drlab.common.runfiles.claim_output_folder`)."""
+    from drlab.common.runfiles import claim_output_folder
 
+    target = Path(path)
     data = gif_bytes(frames, fps)
-    with atomic_write(path, "wb") as handle:
-        handle.write(data)
+    with claim_output_folder(target.parent, [target.name], option="--gif") as folder:
+        folder.write({target.name: data})

@@ -116,8 +116,11 @@ def ppo_update(
         batches = zip(*(t.split(config.batch_size) for t in shuffled), strict=True)
         for batch_obs, batch_actions, batch_numbers in batches:
             old_log_probs, old_values, batch_advantages, batch_returns = batch_numbers.unbind(1)
-            # 1. forward: the new policy's log π_θ(a|s) and entropy, and V(s), on the rollout's samples
-            log_probs, entropy = agent.log_prob_entropy(batch_obs, batch_actions)
+            # 1. forward: the new policy's log π_θ(a|s) (and entropy, if it is rewarded), and V(s)
+            if config.ent_coef > 0:
+                log_probs, entropy = agent.log_prob_entropy(batch_obs, batch_actions)
+            else:  # (the entropy is measured once after the update instead: see below)
+                log_probs = agent.log_prob(batch_obs, batch_actions)
             ratio = (log_probs - old_log_probs).exp()
             if config.normalize_advantage and len(batch_advantages) > 1:  # core detail 7, per mini-batch
                 batch_advantages = (batch_advantages - batch_advantages.mean()) / (
@@ -128,7 +131,7 @@ def ppo_update(
             value_clip = clip_range if config.clip_value_loss else None
             critic_loss = value_loss(agent.value(batch_obs), old_values, batch_returns, value_clip)
             loss = policy_loss + config.vf_coef * critic_loss
-            if config.ent_coef > 0:
+            if config.ent_coef > 0:  # (a zero bonus would still cost its forward and backward passes)
                 loss = loss - config.ent_coef * entropy.mean()
             # 3. gradients, clipped to a global norm (core detail 11); 4. update
             optimizer.zero_grad(set_to_none=True)

@@ -28,18 +28,20 @@ from typing import TYPE_CHECKING, Any, Literal
 from drlab.common.config import from_json, merge_on_resume, to_dict
 from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
-from drlab.common.io import load_checkpoint, load_weights, read_json, save_checkpoint, save_weights
-from drlab.common.rundir import claim_run_dir, inspect_run_dir
+from drlab.common.folders import RecordedFolder
+from drlab.common.io import load_checkpoint, load_model_weights, read_json
+from drlab.common.rundir import RUN_READERS, claim_run_dir, inspect_run_dir, run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.rl import a2c, dqn, ppo, reinforce
 from drlab.rl.config import A2CConfig, DQNConfig, PPOConfig, QLearningConfig, ReinforceConfig
-from drlab.rl.dqn import DQNResult, QNetwork
+from drlab.rl.dqn import DQNResult, QNetwork, check_checkpoint
 from drlab.rl.envs import make_dqn_env
 from drlab.rl.plots import plot_learning_curve, plot_q_table
 from drlab.rl.policies import ActorCritic
 from drlab.rl.qlearning import QLearningResult
 from drlab.rl.records import EpisodeRecord, EvaluationRecord, UpdateRecord
-from drlab.rl.rollout import PolicyGradientResult
+from drlab.rl.rollout import PolicyGradientResult, PolicyGradientState
+from drlab.rl.training import resume_state
 from drlab.rl.vecenv import describe_policy_env
 
 if TYPE_CHECKING:
@@ -148,23 +150,24 @@ def train_run(
     check_config(config)
     inspect_run_dir(out, algorithm, resume=resume, force=force)
     checkpoint = None
-    if resume:
-        run = Path(out)
-        saved = read_run_config(run, algorithm)
-        merge_on_resume(
-            saved, dataclasses.asdict(config), _resumable(saved), where=str(run)
-        )  # refuses other changes
-        checkpoint = load_checkpoint(run / CHECKPOINT_NAME)  # checksum checked: never resume garbage
-        _check_checkpoint(checkpoint, spec, config, run)
+    if resume:  # everything checked before the claim rewrites anything
+        folder = Path(out)
+        saved = read_run_config(folder, algorithm)
+        merge_on_resume(saved, dataclasses.asdict(config), _resumable(saved), where=str(folder))
+        checkpoint = load_checkpoint(folder / CHECKPOINT_NAME)  # checksum checked: never resume garbage
+        _check_checkpoint(checkpoint, spec, config, folder)
     with claim_run_dir(out, algorithm, resume=resume, force=force) as run:
-        write_run_files(
-            run, records={CONFIG_NAME: _config_record(algorithm, config)}
-        )  # marks a resumable run
+        # config.json first: it marks the folder as a run that --resume can continue
+        write_run_files(run, records={CONFIG_NAME: _config_record(algorithm, config)})
 
         def save_training_state(state: Any) -> None:
-            save_checkpoint(state.state_dict(), run / CHECKPOINT_NAME)
-            if state.evaluations:  # the kept model so far: an interrupted run can already be evaluated
-                save_weights(state.best_state, run / MODEL_FILES["best"], metadata={"step": str(state.step)})
+            # the kept model so far too: an interrupted run can already be evaluated
+            kept = {MODEL_FILES["best"]: (state.best_state, {"step": str(state.step)})}
+            write_run_files(
+                run,
+                weights=kept if state.evaluations else {},
+                checkpoints={CHECKPOINT_NAME: state.state_dict()},
+            )
 
         result = spec.train(
             config, resume_from=checkpoint, on_checkpoint=save_training_state, progress=progress, log=log
@@ -175,17 +178,28 @@ def train_run(
 
 
 def _check_checkpoint(checkpoint: dict[str, Any], spec: Spec, config: DeepConfig, run: Path) -> None:
-    missing = [key for key in spec.checkpoint_keys if key not in checkpoint]
-    done = checkpoint.get("step")
-    if missing or isinstance(done, bool) or not isinstance(done, int) or done < 0:
-        shown = f"no {', '.join(missing[:3])}" if missing else f"step {done!r}"
-        raise UsageError(f"{run / CHECKPOINT_NAME}: not a {spec.label} checkpoint ({shown})")
-    if spec.budget == "episodes":
-        done, option = len(checkpoint["episodes"]), "--episodes"
+    """Refuse, before any file is rewritten, a checkpoint that is not this algorithm's or does not load into
+    a fresh state of ``config`` (a trial load), and one that has already gone past the budget."""
+    where = str(run / CHECKPOINT_NAME)
+    if isinstance(config, DQNConfig):
+        check_checkpoint(checkpoint, config, where)  # every field, by type and shape
     else:
-        option = "--total-steps"
+        missing = [key for key in spec.checkpoint_keys if key not in checkpoint]
+        step = checkpoint.get("step")
+        if missing or isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            shown = f"no {', '.join(missing[:3])}" if missing else f"step {step!r}"
+            raise UsageError(f"{where}: not a {spec.label} checkpoint ({shown})")
+        import torch
+
+        trial = PolicyGradientState.create(config, torch.device("cpu"), getattr(config, "optimizer", "adam"))
+        try:
+            resume_state(trial, checkpoint, f"{spec.label} ({where})")
+        finally:
+            trial.envs.close()
+    done, option, unit = int(checkpoint["step"]), "--total-steps", "steps"
+    if spec.budget == "episodes":
+        done, option, unit = len(checkpoint["episodes"]), "--episodes", "episodes"
     if done > getattr(config, spec.budget):
-        unit = "episodes" if spec.budget == "episodes" else "steps"
         raise UsageError(
             f"--resume: the run in {run} has already trained {done:,} {unit}; {option} is the total, so it "
             f"must be ≥ {done} (got {getattr(config, spec.budget)})"
@@ -242,7 +256,9 @@ def returns_rows(
     return rows
 
 
-def write_result(run_dir: Path, algorithm: str, config: DeepConfig, result: DeepResult) -> list[str]:
+def write_result(
+    run_dir: RecordedFolder, algorithm: str, config: DeepConfig, result: DeepResult
+) -> list[str]:
     """A finished deep RL run: both models, the curves' tables, the metrics, the learning curve."""
     spec = SPECS[algorithm]
     final = result.q_network if isinstance(result, DQNResult) else result.agent
@@ -274,7 +290,9 @@ def write_result(run_dir: Path, algorithm: str, config: DeepConfig, result: Deep
     )
 
 
-def write_qlearning_run(run_dir: Path, config: QLearningConfig, result: QLearningResult) -> list[str]:
+def write_qlearning_run(
+    run_dir: RecordedFolder, config: QLearningConfig, result: QLearningResult
+) -> list[str]:
     """A Q-learning run: the training returns, the greedy policy's figures with the Q-table, its picture."""
     figure: Figure = plot_q_table(
         result.q_table,
@@ -304,21 +322,21 @@ def write_qlearning_run(run_dir: Path, config: QLearningConfig, result: QLearnin
 
 
 # --- The reader -------------------------------------------------------------------------------------------------
-def build_network(config: DeepConfig, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A fresh network of the shape ``config`` trains (the Q-network, or the actor-critic)."""
+def network_builder(config: DeepConfig) -> Callable[[], torch.nn.Module]:
+    """A function that builds a fresh network of the shape ``config`` trains (Q-network, or actor-critic)."""
     if isinstance(config, DQNConfig):
         env, observation_size, num_actions = make_dqn_env(config.env)
         env.close()
-        return QNetwork(observation_size, num_actions, config.hidden_sizes).to(device)
+        return lambda: QNetwork(observation_size, num_actions, config.hidden_sizes)
     observation_size, action_size, continuous = describe_policy_env(config.env)
-    return ActorCritic(
+    return lambda: ActorCritic(
         observation_size,
         action_size,
         continuous=continuous,
         hidden_sizes=config.hidden_sizes,
         normalize_observations=config.normalize_observations,
         log_std_init=config.log_std_init,
-    ).to(device)
+    )
 
 
 def load_run_model(
@@ -332,13 +350,15 @@ def load_run_model(
     run = Path(run_dir)
     if not run.is_dir():
         raise UsageError(f"{run}: no such run directory")
+    kind = run_kind(run)
+    if kind is not None and kind not in SPECS:  # a training run is named as such, with what reads it
+        raise UsageError(
+            f"{run} holds a drlab {kind} run, not a DQN, REINFORCE, A2C or PPO run "
+            f"({RUN_READERS[kind].replace('RUN', str(run))})"
+        )
     if which not in MODEL_FILES:
         raise UsageError(f"--model must be one of {', '.join(MODEL_FILES)}, got {which!r}")
     config = read_run_config(run)
-    state = load_weights(run / MODEL_FILES[which], device=device)
-    network = build_network(config, device)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as exc:
-        raise UsageError(f"{run / MODEL_FILES[which]}: weights do not fit the run's network") from exc
-    return network, config
+    # shapes compared first: an edited config.json allocates nothing
+    network = load_model_weights(network_builder(config), run / MODEL_FILES[which], "the run's network")
+    return network.to(device), config
