@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from _browser import dom, screenshot
+from _typography import french_typography_problems, prose
 from drlab.cli import DOC_PAGES, build_parser, docs_epilog, subcommands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,23 +151,12 @@ def test_the_doors_are_short_and_lead_to_tp1_and_grading_at_once() -> None:
         assert (ROOT / path).is_file(), f"a link to {path}, which does not exist"
 
 
-def prose(text: str) -> str:
-    """``text`` without its code: fenced blocks and inline code spans."""
-    text = re.sub(r"^```.*?^```$", "", text, flags=re.M | re.S)
-    return re.sub(r"`[^`\n]*`", "", text)
-
-
 @pytest.mark.parametrize("page", ["LISEZMOI.md", "docs/fr/demarrage.md"])
 def test_french_pages_follow_french_typography(page: str) -> None:
-    text = prose((ROOT / page).read_text(encoding="utf-8"))
+    text = (ROOT / page).read_text(encoding="utf-8")
     # a space before : ; ? ! is a no-break one (U+00A0 before the colon, the narrow U+202F before the rest)
-    bad = [m.group(0) for m in re.finditer(r"[ \u00a0\u202f][:;?!]", text) if m.group(0) not in
-           ("\u00a0:", "\u202f;", "\u202f?", "\u202f!")]  # fmt: skip
-    assert not bad, f"{page}: {len(bad)} ordinary spaces before : ; ? !"
-    assert re.search(r"\w\u00a0:", text), f"{page}: no colon at all, is this French?"
-    # …and no French colon glued to its word
-    glued = re.findall(r"[a-zàâçéèêëîïôûù]:(?= )", text)
-    assert not glued, f"{page}: a colon without its no-break space: {glued[:3]}"
+    assert french_typography_problems(text) == [], page
+    assert re.search(r"\w\u00a0:", prose(text)), f"{page}: no colon at all, is this French?"
 
 
 # ------------------------------------------------------------------------------- --help → its page
