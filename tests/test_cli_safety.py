@@ -357,7 +357,11 @@ def test_each_kind_of_run_is_named_with_the_command_that_reads_it(
             capsys, "holds a drlab DQN run, not a training run", f"drlab rl evaluate {made['dqn']}"
         )
     assert main(["rl", "evaluate", str(made["train"])]) == 2
-    _one_line_error(capsys, "holds a drlab training run, not a DQN run", f"drlab evaluate {made['train']}")
+    _one_line_error(
+        capsys,
+        "holds a drlab training run, not a DQN, REINFORCE, A2C or PPO run",
+        f"drlab evaluate {made['train']}",
+    )
 
 
 # --- hangs ---------------------------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ RUN_LABELS = {
     "train": "training", "dqn": "DQN", "reinforce": "REINFORCE", "a2c": "A2C", "ppo": "PPO",
     "qlearning": "Q-learning", "check": "grading",
 }  # fmt: skip
+#: the kinds whose label is read with "an" ("an A2C run"); every other takes "a"
+_AN = frozenset({"a2c"})
 #: the commands that read each kind of run, for the messages that meet the wrong kind
 RUN_READERS = {
     "train": "drlab evaluate RUN and drlab predict RUN IMAGE read it",
@@ -257,6 +259,11 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in first)[:200]
 
 
+def a_run(kind: str) -> str:
+    """How a message names a run of ``kind``, with its article: "a DQN run", "an A2C run"."""
+    return f"{'an' if kind in _AN else 'a'} {RUN_LABELS[kind]} run"
+
+
 def _kind_files(kind: str) -> tuple[str, ...]:
     if kind not in RUN_FILES:
         raise ValueError(f"unknown kind of run {kind!r} (known: {', '.join(RUN_FILES)})")
@@ -314,7 +321,7 @@ def _plan(
     if resume:
         if had != kind:
             readers = RUN_READERS[had].replace("RUN", str(run_dir))
-            raise UsageError(f"{run_dir} holds a drlab {had_label} run, not a {label} run ({readers})")
+            raise UsageError(f"{run_dir} holds a drlab {had_label} run, not {a_run(kind)} ({readers})")
         marker.check_writable(wanted)
         return _Plan(run_dir, marker)
     if not force:
@@ -540,15 +547,18 @@ def run_kind(run_dir: str | Path) -> str | None:
     return kind if isinstance(kind, str) and kind in RUN_LABELS else None
 
 
-def require_run_kind(run_dir: str | Path, kind: str) -> None:
-    """Raise a one-line :class:`UsageError` if ``run_dir`` holds another kind of drlab run than ``kind``,
+def require_run_kind(run_dir: str | Path, *kinds: str) -> None:
+    """Raise a one-line :class:`UsageError` if ``run_dir`` holds another kind of drlab run than ``kinds``,
     naming the command that reads it (a folder without a marker is left to the caller's own checks)."""
     found = run_kind(run_dir)
-    if found is not None and found != kind:
+    if found is not None and found not in kinds:
         readers = RUN_READERS[found].replace("RUN", str(run_dir))
-        raise UsageError(
-            f"{run_dir} holds a drlab {RUN_LABELS[found]} run, not a {RUN_LABELS[kind]} run ({readers})"
-        )
+        wanted = a_run(kinds[0]) if len(kinds) == 1 else "a " + _or([RUN_LABELS[k] for k in kinds]) + " run"
+        raise UsageError(f"{run_dir} holds a drlab {RUN_LABELS[found]} run, not {wanted} ({readers})")
+
+
+def _or(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
 __all__ = [

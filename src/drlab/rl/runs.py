@@ -30,7 +30,7 @@ from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
 from drlab.common.folders import RecordedFolder
 from drlab.common.io import load_checkpoint, load_model_weights, read_json
-from drlab.common.rundir import RUN_READERS, claim_run_dir, inspect_run_dir, run_kind
+from drlab.common.rundir import RUN_READERS, claim_run_dir, inspect_run_dir, require_run_kind, run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.rl import a2c, dqn, ppo, reinforce
 from drlab.rl.config import A2CConfig, DQNConfig, PPOConfig, QLearningConfig, ReinforceConfig
@@ -209,6 +209,7 @@ def _check_checkpoint(checkpoint: dict[str, Any], spec: Spec, config: DeepConfig
 def read_run_config(run: Path, algorithm: str | None = None) -> Any:
     """The config saved in ``run/config.json`` (of ``algorithm``, if given), checked field by field."""
     path = run / CONFIG_NAME
+    require_run_kind(run, *([algorithm] if algorithm else SPECS))  # a TP1 run is named, with its reader
     saved = read_json(path)
     found = saved.get("algorithm") if isinstance(saved, dict) else None
     expected = [algorithm] if algorithm else list(SPECS)
