@@ -418,9 +418,12 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def grade(notebooks: dict[str, nbformat.NotebookNode], *, whole: bool, seed: int = 0) -> dict[str, list[Any]]:
+def graded(
+    notebooks: dict[str, nbformat.NotebookNode], *, whole: bool, seed: int = 0
+) -> dict[str, tuple[list[Any], dict[str, Any]]]:
     """Grade the notebooks (one per language, the same code) as the sandbox would, in this process: run
-    their code cells (all of them, or the defining ones), harvest, and decide in each notebook's language."""
+    their code cells (all of them, or the defining ones), harvest, and decide in each notebook's language:
+    ``{lang: (results, facts)}``."""
     from drlab.check import harvest, tp1
     from drlab.check.runner import cell_labels, report_language
 
@@ -436,14 +439,19 @@ def grade(notebooks: dict[str, nbformat.NotebookNode], *, whole: bool, seed: int
         namespace, report = harvest.run_cells(cells, 600.0)
         collector.send("cells", report)
         harvest.harvest(namespace, sent.tensors, collector, seed=seed, seconds=60.0)
-    results = {}
+    decided = {}
     for nb in notebooks.values():
         lang = report_language(nb, "auto")
         kwargs: dict[str, Any] = {"cell_labels": cell_labels(nb)}
-        if "cell_sources" in tp1.Harvest.__dataclass_fields__:
+        if "cell_sources" in tp1.Harvest.__dataclass_fields__:  # a grader before issue 26 has none
             kwargs["cell_sources"] = {cell["index"]: cell["source"] for cell in cells}
-        results[lang], _ = tp1.decide(sent, tp1.Harvest(collector.frames, **kwargs), lang=lang)
-    return results
+        decided[lang] = tp1.decide(sent, tp1.Harvest(collector.frames, **kwargs), lang=lang)
+    return decided
+
+
+def grade(notebooks: dict[str, nbformat.NotebookNode], *, whole: bool, seed: int = 0) -> dict[str, list[Any]]:
+    """The checks' results of :func:`graded`, by language."""
+    return {lang: results for lang, (results, _) in graded(notebooks, whole=whole, seed=seed).items()}
 
 
 def code_of(nb: nbformat.NotebookNode) -> list[str]:
