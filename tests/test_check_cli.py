@@ -142,8 +142,9 @@ def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
     assert "Traceback" not in out
     assert "`Net` is not defined: write it in the cell marked TODO 1" in out
     assert "does not define Net, train_one_epoch, evaluate, loss_fn, model, test_accuracy" in out
-    assert "code cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
-    assert "did not finish within 8 s: code cell 1 (`import time`) was still running" in out
+    counted = "; counting the code cells from the top, not Jupyter's [n])"  # said where a cell is named
+    assert f"code cell 1 (`x = [1, 2]`{counted}, line 2 raised IndexError: list index out of range" in out
+    assert f"did not finish within 8 s: code cell 1 (`import time`{counted} was still running" in out
     assert "not a Jupyter notebook" in out
     assert "a symbolic link: not read" in out and "root:" not in out
     rows = read_rows(scores)

@@ -72,10 +72,11 @@ MESSAGES: dict[str, str] = {
     "runs.raised": "{where}{line} raised {error}{more}",
     "runs.raised_because": "{where}{line} raised {error}{more}. The mistake is in {culprit}: {hint}",
     "runs.own_data": "this notebook loads the images its own way ({loaders}) instead of through the "
-    "exercise's data cell. In the checker's sandbox there is no network and no dataset file: only the data "
-    "cell's loader, load_tp1_dataset, finds the images (the checker's copy of the dataset). Replace your "
-    "data cell with the current exercise's (`from drlab.data.tp1 import load_tp1_dataset`, then `dataset, "
-    'reason = load_tp1_dataset(BUDGET, download=BUDGET != "tiny")`) and run the notebook again',
+    "exercise's data cell. In the checker's sandbox there is no network and none of the dataset's own "
+    "files: only the data cell's loader, load_tp1_dataset, finds the images (the checker's copy of the "
+    "dataset). Replace your data cell with the current exercise's (`from drlab.data.tp1 import "
+    'load_tp1_dataset`, then `dataset, reason = load_tp1_dataset(BUDGET, download=BUDGET != "tiny")`) and '
+    "run the notebook again",
     "runs.more_one": " ({more} later cell failed too)",
     "runs.more_many": " ({more} later cells failed too)",
     "runs.ok": "{seconds:.0f} s",
@@ -236,9 +237,9 @@ MESSAGES: dict[str, str] = {
     "not quantities. For 10 classes use nn.CrossEntropyLoss(), which takes the raw scores (logits) and the "
     "integer labels",
     "loss.raised": "with logits (B, 10) and integer labels (B,), {raised}",
-    "loss.class_not_instance": "loss_fn is a class, not a loss: `loss_fn = nn.CrossEntropyLoss` without "
-    "parentheses makes loss_fn(logits, y_batch) build a new loss object (with the logits as its class "
-    "weights) instead of computing the loss. Write loss_fn = nn.CrossEntropyLoss()",
+    "loss.class_not_instance": "loss_fn is a class, not a loss: with `loss_fn = nn.CrossEntropyLoss` (no "
+    "parentheses), loss_fn(logits, y_batch) tries to build a new loss object, the logits and labels taken "
+    "as its options, instead of computing the loss. Write loss_fn = nn.CrossEntropyLoss()",
     "loss.not_number": "it returns {type}{shape}: it must return the batch's mean loss, one number "
     "(reduction='mean')",
     "loss.of_shape": " of shape {shape}",
@@ -296,17 +297,17 @@ MESSAGES: dict[str, str] = {
     "on other images than the checker's. Replace your data cell with the current exercise's, which calls "
     "load_tp1_dataset: in the checker's sandbox only that loader finds the images",
     "model.below_shrunk": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: Net's "
-    "first layer receives the images about {factor:.0f} times smaller than the batches hold them — forward "
+    "first layer receives the images about {factor:.0f} times smaller than forward is given them — forward "
     "divides them again (x / 255?). Batches already scaled and normalised them ((pixel/255 − mean)/std): "
     "pass x to the first layer as it comes",
-    "model.below_labels": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: of the "
-    "first training images it learned from, {wrong} of {sampled} carry another label than theirs in the "
-    "dataset — the images and the labels were shuffled apart. Shuffle them together (one permutation for "
-    "both), or leave the shuffling to Batches",
+    "model.below_labels": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: of "
+    "{sampled} images it trained on (the first of train_batches), {wrong} carry another label than theirs "
+    "in the dataset — the images and the labels were shuffled apart. Shuffle them together (one permutation "
+    "for both), or leave the shuffling to Batches",
     "model.below_diverged": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: the "
-    "training loss went up to {peak:.4g}, where a model that guesses at random has {chance:.2f}{lr}. A "
-    "learning rate too large makes every step overshoot the minimum: use the training cell's `LR = 1e-3` "
-    "for Adam",
+    "training loss went up to {peak:.4g}, where a model that gives every class the same probability has "
+    "{chance:.2f}{lr}. A learning rate too large makes every step overshoot the minimum: use the training "
+    "cell's `LR = 1e-3` for Adam",
     "model.lr": " (learning rate {lr:g})",
     "reported.needs_model": "needs the trained `model` (see the check above)",
     "reported.not_number": "`test_accuracy` should be a number, found {type}",
@@ -331,7 +332,7 @@ MESSAGES: dict[str, str] = {
     "report.digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
     "report.missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in "
     "order? (the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
-    "report.todos": "still to write: TODO {todos} (their cells raise NotImplementedError)",
+    "report.todos": "still to write: TODO {todos} (they still raise NotImplementedError)",
     "report.budget": "budget",
     "report.all_pass": "all checks pass",
     "report.to_fix": "{n} to fix",

@@ -87,9 +87,9 @@ MESSAGES: dict[str, str] = {
     "runs.raised": "{where!c}{line} a levé {error}{more}",
     "runs.raised_because": "{where!c}{line} a levé {error}{more}. L'erreur est dans {culprit} : {hint}",
     "runs.own_data": "ce notebook charge les images à sa façon ({loaders}) au lieu de passer par la cellule "
-    "des données de l'exercice. Dans le bac à sable du correcteur, il n'y a ni réseau ni fichier de "
-    "données : seul le chargeur de la cellule des données, load_tp1_dataset, trouve les images (la copie "
-    "du correcteur). Remplacez votre cellule des données par celle de l'exercice actuel (`from "
+    "des données de l'exercice. Dans le bac à sable du correcteur, il n'y a ni réseau ni aucun des fichiers "
+    "du jeu de données : seul le chargeur de la cellule des données, load_tp1_dataset, trouve les images "
+    "(la copie du correcteur). Remplacez votre cellule des données par celle de l'exercice actuel (`from "
     "drlab.data.tp1 import load_tp1_dataset`, puis `dataset, reason = load_tp1_dataset(BUDGET, "
     'download=BUDGET != "tiny")`) et exécutez de nouveau le notebook',
     "runs.more_one": " ({more} cellule plus bas a échoué aussi)",
@@ -272,9 +272,10 @@ MESSAGES: dict[str, str] = {
     "sont des numéros de classe, pas des quantités. Pour 10 classes, prenez nn.CrossEntropyLoss(), qui "
     "attend les scores bruts (logits) et les labels entiers",
     "loss.raised": "avec des logits (B, 10) et des labels entiers (B,), {raised}",
-    "loss.class_not_instance": "loss_fn est une classe, pas une fonction de perte : sans parenthèses, "
-    "`loss_fn = nn.CrossEntropyLoss` fait construire par loss_fn(logits, y_batch) un nouvel objet (avec les "
-    "logits comme poids des classes) au lieu de calculer la loss. Écrivez loss_fn = nn.CrossEntropyLoss()",
+    "loss.class_not_instance": "loss_fn est une classe, pas une fonction de perte : avec `loss_fn = "
+    "nn.CrossEntropyLoss` (sans parenthèses), loss_fn(logits, y_batch) tente de construire un nouvel objet, "
+    "en prenant les logits et les labels pour ses options, au lieu de calculer la loss. Écrivez loss_fn = "
+    "nn.CrossEntropyLoss()",
     "loss.not_number": "elle renvoie un objet {type}{shape} : elle doit renvoyer la loss moyenne du batch, "
     "un seul nombre (reduction='mean')",
     "loss.of_shape": " de forme {shape}",
@@ -341,17 +342,17 @@ MESSAGES: dict[str, str] = {
     "données par celle de l'exercice actuel, qui appelle load_tp1_dataset : dans le bac à sable du "
     "correcteur, seul ce chargeur trouve les images",
     "model.below_shrunk": "`model` obtient {accuracy:.4f} sur {where}, sans dépasser {threshold} : la "
-    "première couche de Net reçoit les images environ {factor:.0f} fois plus petites que ne les contiennent "
-    "les batchs — forward les divise une seconde fois (x / 255 ?). Batches les a déjà mises à l'échelle et "
+    "première couche de Net reçoit les images environ {factor:.0f} fois plus petites que forward ne les "
+    "reçoit — forward les divise une seconde fois (x / 255 ?). Batches les a déjà mises à l'échelle et "
     "normalisées ((pixel/255 − moyenne)/écart-type) : passez x tel quel à la première couche",
-    "model.below_labels": "`model` obtient {accuracy:.4f} sur {where}, sans dépasser {threshold} : parmi "
-    "les premières images d'entraînement dont il a appris, {wrong} sur {sampled} portent un autre label que "
-    "le leur dans le jeu de données — les images et les labels ont été mélangés séparément. Mélangez-les "
-    "ensemble (une seule permutation pour les deux), ou laissez Batches s'en charger",
+    "model.below_labels": "`model` obtient {accuracy:.4f} sur {where}, sans dépasser {threshold} : sur "
+    "{sampled} images d'entraînement dont il a appris (les premières de train_batches), {wrong} portent un "
+    "autre label que le leur dans le jeu de données — les images et les labels ont été mélangés séparément. "
+    "Mélangez-les ensemble (une seule permutation pour les deux), ou laissez Batches s'en charger",
     "model.below_diverged": "`model` obtient {accuracy:.4f} sur {where}, sans dépasser {threshold} : la "
-    "loss d'entraînement est montée jusqu'à {peak:.4g}, alors qu'un modèle qui répond au hasard a "
-    "{chance:.2f}{lr}. Un pas d'apprentissage trop grand fait dépasser le minimum à chaque pas : reprenez "
-    "le `LR = 1e-3` de la cellule d'entraînement pour Adam",
+    "loss d'entraînement est montée jusqu'à {peak:.4g}, alors qu'un modèle qui donne la même probabilité à "
+    "chaque classe a {chance:.2f}{lr}. Un pas d'apprentissage trop grand fait dépasser le minimum à chaque "
+    "pas : reprenez le `LR = 1e-3` de la cellule d'entraînement pour Adam",
     "model.lr": " (pas d'apprentissage {lr:g})",
     "reported.needs_model": "demande le `model` entraîné (voir la vérification ci-dessus)",
     "reported.not_number": "`test_accuracy` devrait être un nombre, mais c'est un objet {type}",
@@ -379,7 +380,7 @@ MESSAGES: dict[str, str] = {
     "(agrandis en 28×28)",
     "report.missing": "ce notebook ne définit pas {names} : est-ce bien le notebook du TP1, complété et "
     "exécuté dans l'ordre ? (les noms sont listés en tête de 03_tp1_fashion_mnist.ipynb)",
-    "report.todos": "encore à écrire : TODO {todos} (leurs cellules lèvent NotImplementedError)",
+    "report.todos": "encore à écrire : TODO {todos} (ils lèvent encore NotImplementedError)",
     "report.budget": "budget",
     "report.all_pass": "toutes les vérifications passent",
     "report.to_fix": "{n} à corriger",
