@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import statistics
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import torch
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.common.device import resolve_device
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, MODELS, build_model
@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--data-dir", default=None, help="the Fashion-MNIST .gz files, for the gpu recipe")
     parser.add_argument("--seeds", default="0", help="seeds of the gpu recipe's runs (default: 0)")
     parser.add_argument("--recipe-only", action="store_true", help="only part 4: the gpu recipe, timed")
+    record.add_save_option(parser)
     args = parser.parse_args()
     device = resolve_device(args.device)
     n = args.samples or (1024 if args.quick else 60_000)
@@ -197,12 +198,10 @@ def main() -> int:
     if not all(math.isfinite(run["test_accuracy"]) for run in recipe["runs"]):
         failures.append("gpu recipe: non-finite test accuracy")
     print(f"  gpu recipe goals: {recipe['goals']}")
-    print(
-        "RESULT "
-        + json.dumps(
-            {**info, "models": results, "run_job": job, "gpu_recipe": recipe, "failures": failures},
-            sort_keys=True,
-        )
+    record.emit(
+        "gpu_check",
+        {**info, "models": results, "run_job": job, "gpu_recipe": recipe, "failures": failures},
+        args.save,
     )
     return 1 if failures else 0
 
