@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from drlab.common.errors import UsageError
 from drlab.models import MODELS, ConvGroupCNN, build_model, count_parameters, summarize
 from drlab.models import groups as groups_module
-from drlab.models.groups import ResidualBranch, conv_group
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -108,38 +107,26 @@ def test_a_conv_group_is_conv_pool_bn_relu_then_conv_bn_relu_as_its_docstring_sa
     assert "conv → maxpool → BatchNorm → ReLU → conv → BatchNorm → ReLU" in described
 
 
-def test_cnn_fast_shapes_and_parameter_count_are_those_its_docstring_gives() -> None:
-    model = build_model("cnn-fast", (1, 28, 28), 10)
+@pytest.mark.parametrize(
+    ("name", "widths", "total"), [("cnn-fast", (16, 32, 64), 222_298), ("cnn-deep", (32, 64, 128), 584_618)]
+)
+def test_group_cnns_shapes_and_parameter_counts_are_those_their_docstring_gives(
+    name: str, widths: tuple[int, int, int], total: int
+) -> None:
+    model = build_model(name, (1, 28, 28), 10)
+    assert isinstance(model, ConvGroupCNN)
     x = torch.randn(3, 1, 28, 28)
     shapes = []
     for group in model.features:
         x = group(x)
         shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(16, 14, 14), (32, 7, 7), (64, 3, 3)]
+    assert shapes == [(widths[0], 14, 14), (widths[1], 7, 7), (widths[2], 3, 3)]
     # hand count: two 3×3 convolutions per group (no bias), a batch norm (weight, bias) after each, then
-    # the classifier 64·3·3 → 256 → 10
-    widths, previous, expected = (16, 32, 64), 1, 0
+    # the classifier last width·3·3 → 256 → 10
+    previous, expected = 1, 0
     for width in widths:
         expected += 9 * previous * width + 9 * width * width + 2 * (2 * width)
         previous = width
-    expected += (64 * 3 * 3 * 256 + 256) + (256 * 10 + 10)
-    assert count_parameters(model) == expected == 222_298
-    assert "222,298 parameters" in " ".join((groups_module.__doc__ or "").split())
-
-
-def test_a_residual_group_whose_second_conv_is_zero_passes_its_input_through() -> None:
-    # x + relu(bn(conv(x))) with conv ≡ 0: the batch norm of zeros is its shift (0 at init), relu(0) = 0,
-    # so the group reduces to its first half, conv → pool → BatchNorm → ReLU, carried by the shortcut
-    torch.manual_seed(0)
-    group = conv_group(3, 8, residual=True)
-    assert isinstance(group[4], ResidualBranch)
-    with torch.no_grad():
-        group[4].branch[0].weight.zero_()
-    x = torch.randn(4, 3, 10, 10)
-    first_half = torch.nn.Sequential(*list(group)[:4])
-    torch.testing.assert_close(group(x), first_half(x))
-    # and with a non-zero branch, the output is exactly input + branch
-    torch.manual_seed(1)
-    group = conv_group(3, 8, residual=True)
-    middle = torch.nn.Sequential(*list(group)[:4])(x)
-    torch.testing.assert_close(group(x), middle + group[4].branch(middle))
+    expected += (widths[2] * 3 * 3 * 256 + 256) + (256 * 10 + 10)
+    assert count_parameters(model) == expected == total
+    assert f"{total:,} parameters" in " ".join((groups_module.__doc__ or "").split())

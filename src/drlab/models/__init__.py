@@ -15,6 +15,7 @@ mlp        784-256-128-10 with ReLU (optional dropout)                 the first
 cnn        two conv-pool-ReLU blocks, then two linear layers           what convolutions buy
 cnn-bn     three conv-BN-pool-ReLU blocks, dropout, two linear layers  the accuracy goal
 cnn-fast   three groups conv-pool-BN-ReLU-conv-BN-ReLU, 16-32-64       ``--recipe fast``
+cnn-deep   the same groups, 32-64-128 (cnn-bn's channels)              ``--recipe accurate``
 =========  ==========================================================  ==================
 """
 
@@ -42,10 +43,13 @@ MODELS: dict[str, Callable[[ImageShape, int, float | None], nn.Module]] = {
     "cnn-fast": lambda shape, classes, dropout: ConvGroupCNN(
         shape, classes, widths=(16, 32, 64), dropout=0.0 if dropout is None else dropout
     ),
+    "cnn-deep": lambda shape, classes, dropout: ConvGroupCNN(
+        shape, classes, widths=(32, 64, 128), dropout=0.0 if dropout is None else dropout
+    ),
 }
 
 #: models whose first layers are convolutions (they benefit from the channels-last memory layout)
-CONVOLUTIONAL = frozenset({"cnn", "cnn-bn", "cnn-fast"})
+CONVOLUTIONAL = frozenset({"cnn", "cnn-bn", "cnn-fast", "cnn-deep"})
 
 
 def build_model(

@@ -5,22 +5,27 @@ CIFAR-10 speedruns (airbench, after hlb-cifar10) reach more accuracy per second 
 that block, which :class:`ConvGroupCNN` makes, and nothing else:
 
 1. **pool right after the convolution**, then BatchNorm and ReLU: the batch norm, the ReLU and their
-   gradients touch a quarter of the values (on the CPU these memory-bound layers, not the
-   convolutions, took most of ``cnn-bn``'s time at 28×28);
+   gradients touch a quarter of the values (memory-bound layers, which on a CPU cost as much as small
+   convolutions);
 2. **a second convolution in every group**, at the pooled resolution, where it costs a quarter of the
-   first: more depth (six convolutions instead of three) for little time. Optionally it is a
-   **residual** branch, ``x + relu(bn(conv(x)))`` (ResNet's shortcut): the gradient flows through the
-   addition untouched, which keeps a deeper network as easy to train as a shallow one.
+   first: more depth (six convolutions instead of three) for little time.
 
-A group is therefore conv3×3 → maxpool 2×2 → BatchNorm → ReLU → conv3×3 → BatchNorm → ReLU (+ input),
+A group is therefore conv3×3 → maxpool 2×2 → BatchNorm → ReLU → conv3×3 → BatchNorm → ReLU,
 and three groups halve 28×28 to 14, 7 and 3, as in ``cnn-bn``; the classifier is ``cnn-bn``'s (dropout,
 a hidden layer, dropout, the output layer). On Fashion-MNIST:
 
 * ``cnn-fast`` (``--recipe fast``), widths 16, 32, 64: 1×28×28 → 16×14×14 → 32×7×7 → 64×3×3 → 256 → 10,
   222,298 parameters — fewer channels than ``cnn-bn`` (32, 64, 128) but twice its convolutions, for
-  the same validation accuracy in a third of the time per image (measured, README). Pooling before the batch norm is not the same function as
-after it (the statistics are those of the pooled values), but it is what airbench does, and the
-validation accuracy says it is no worse (README, TP1 recipes).
+  CNN_FAST_RATIO of ``cnn-bn``'s time per image in a bf16 training step on this course's CPU (batches of
+  512, measured; benchmarks/results);
+* ``cnn-deep`` (``--recipe accurate``), widths 32, 64, 128: 1×28×28 → 32×14×14 → 64×7×7 → 128×3×3 →
+  256 → 10, 584,618 parameters — ``cnn-bn``'s channels with twice its depth. What it adds to the
+  lecture's CNN is the depth of the ResNets (Zalando's Fashion-MNIST benchmark lists ResNet-18 at
+  0.949) without their shortcuts: at six convolutions, each followed by a batch norm, the network
+  trains well without them (a residual variant was not measured).
+
+Pooling before the batch norm is not the same function as after it (the statistics are those of the
+pooled values), but it is what airbench does, and costs a quarter of the normalisation.
 """
 
 from __future__ import annotations
@@ -29,19 +34,8 @@ import torch
 from torch import nn
 
 
-class ResidualBranch(nn.Module):
-    """``x + branch(x)``: a shortcut around ``branch``, which must keep the shape of its input."""
-
-    def __init__(self, branch: nn.Module) -> None:
-        super().__init__()
-        self.branch = branch
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.branch(x)
-
-
-def conv_group(in_channels: int, out_channels: int, residual: bool) -> nn.Sequential:
-    """conv → maxpool → BatchNorm → ReLU, then conv → BatchNorm → ReLU at the pooled size (+ input)."""
+def conv_group(in_channels: int, out_channels: int) -> nn.Sequential:
+    """conv → maxpool → BatchNorm → ReLU, then conv → BatchNorm → ReLU at the pooled size."""
     # no bias in the convolutions: the batch norm that follows subtracts the mean and adds its own shift
     second = nn.Sequential(
         nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
@@ -53,7 +47,7 @@ def conv_group(in_channels: int, out_channels: int, residual: bool) -> nn.Sequen
         nn.MaxPool2d(2),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(),
-        ResidualBranch(second) if residual else second,
+        second,
     )
 
 
@@ -61,8 +55,7 @@ class ConvGroupCNN(nn.Module):
     """Three conv groups (each conv → maxpool → BatchNorm → ReLU → conv → BatchNorm → ReLU), then
     ``cnn-bn``'s classifier: dropout, a hidden layer, dropout, the output layer.
 
-    ``widths`` are the groups' channels; ``residual`` adds the input of each group's second
-    convolution to its output.
+    ``widths`` are the groups' channels.
     """
 
     def __init__(
@@ -72,15 +65,14 @@ class ConvGroupCNN(nn.Module):
         widths: tuple[int, int, int] = (32, 64, 128),
         hidden: int = 256,
         dropout: float = 0.0,
-        residual: bool = False,
     ) -> None:
         super().__init__()
         channels, height, width = image_shape
         first, second, third = widths
         self.features = nn.Sequential(
-            conv_group(channels, first, residual),
-            conv_group(first, second, residual),
-            conv_group(second, third, residual),
+            conv_group(channels, first),
+            conv_group(first, second),
+            conv_group(second, third),
         )
         flat = third * (height // 8) * (width // 8)
         if flat == 0:

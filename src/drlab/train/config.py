@@ -9,7 +9,7 @@ from typing import Literal
 from drlab.common.device import Precision
 
 DatasetName = Literal["fashion-mnist", "digits"]
-ModelName = Literal["softmax", "mlp", "cnn", "cnn-bn", "cnn-fast"]
+ModelName = Literal["softmax", "mlp", "cnn", "cnn-bn", "cnn-fast", "cnn-deep"]
 OptimizerName = Literal["sgd", "adam", "adamw"]
 SchedulerName = Literal["none", "cosine", "one-cycle"]
 RecipeName = Literal["fast", "accurate", "gpu"]  # [recipes] the named recipes of drlab.train.recipes
@@ -20,11 +20,18 @@ DEFAULT_LR: dict[str, float] = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 #: weight decay when --weight-decay is not given (AdamW's decoupled decay is its reason to exist)
 DEFAULT_WEIGHT_DECAY: dict[str, float] = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01}
 #: epochs when --epochs is not given: enough to reach each model's accuracy goal on Fashion-MNIST
-DEFAULT_EPOCHS: dict[str, int] = {"softmax": 10, "mlp": 15, "cnn": 12, "cnn-bn": 20, "cnn-fast": 6}
+DEFAULT_EPOCHS: dict[str, int] = {
+    "softmax": 10,
+    "mlp": 15,
+    "cnn": 12,
+    "cnn-bn": 20,
+    "cnn-fast": 6,
+    "cnn-deep": 20,
+}
 #: [recipes] the models trained by default with random flips and evaluated with test-time flips: the
 #: batch-norm CNN over-fits without them (validation 0.942 but test 0.929 measured without), and its
 #: 20 epochs leave room for the augmented data
-FLIPPED_BY_DEFAULT = ("cnn-bn", "cnn-fast")
+FLIPPED_BY_DEFAULT = ("cnn-bn", "cnn-fast", "cnn-deep")
 
 
 @dataclass
