@@ -6,7 +6,7 @@ and the ``gpu`` recipe timed to 0.94 on the real Fashion-MNIST.
     .venv/bin/python benchmarks/gpu_check.py --quick    # anywhere, tiny sizes (a CPU smoke test)
 
 1. ``--device auto`` must resolve to CUDA when a GPU is present (reported; a failure when ``--expect-cuda``).
-2. Every model (softmax, mlp, cnn, cnn-bn) trains ``--epochs`` epochs on synthetic 28×28 images with
+2. Every model of ``drlab.models.MODELS`` trains ``--epochs`` epochs on synthetic 28×28 images with
    the data on the device, in fp32 and in bf16 autocast; samples/s (median epoch) and the final loss,
    which must be finite, are printed per model and precision.
 3. The whole ``drlab train`` job on digits (``--device auto --precision bf16``), interrupted after one

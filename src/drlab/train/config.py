@@ -65,17 +65,19 @@ class TrainConfig:
     patience: int | None = None
     """early stopping: stop after this many epochs without a better validation accuracy"""
     dropout: float | None = None
-    """dropout probability for mlp and cnn-bn (default: 0 for mlp, 0.3 for cnn-bn)"""
+    """dropout probability for mlp and the CNNs with batch norm (default: 0.3 for cnn-bn, otherwise 0)"""
     label_smoothing: float = 0.0
     """label smoothing of the cross-entropy: the target gives this much probability to the other classes"""
     flip: bool | None = None
-    """augmentation: mirror a random half of every training batch left ↔ right (default: on for cnn-bn)"""
+    """augmentation: mirror a random half of every training batch left ↔ right (default: on for the
+    batch-norm CNNs: cnn-bn, cnn-fast, cnn-deep)"""
     shift: int = 0
     """augmentation: translate every training image by a random (dy, dx) of at most N pixels"""
     ema: float | None = None
     """weight averaging: validate and keep an exponential moving average of the weights with this decay"""
     tta: bool | None = None
-    """test-time flips: average the predictions of an image and of its mirror (default: on for cnn-bn)"""
+    """test-time flips: average the predictions of an image and of its mirror (default: on for the
+    batch-norm CNNs)"""
     compile: bool = False
     """compile the model with torch.compile (pays off on a GPU for long runs; slow to start)"""
     val_fraction: float = 0.1

@@ -4,19 +4,20 @@ A recipe is a set of option values chosen, on the *validation* split only, for a
 option typed on the command line still wins over the recipe's value (``--recipe accurate --epochs 5``),
 and the resolved config — recipe values included — is saved in the run folder like any other.
 
-What the recipes take from the CIFAR-10 speedruns (airbench) and what they leave, see the README's
-"TP1 recipes" section for the measurements:
+What the recipes take from the CIFAR-10 speedruns (airbench) and what they leave (the measurements:
+docs/benchmarks.md, "TP1: the named recipes" and "how the recipes were chosen"):
 
 * taken — the whole dataset on the device (:class:`drlab.data.Batches`, already), random horizontal
   flips computed on whole batches (:mod:`drlab.train.augment`), test-time flips, batch norm, a one-cycle
   learning-rate schedule, bf16 autocast where the hardware computes it natively (``--precision auto``:
-  on a CPU with AVX512-BF16 or AMX a ``cnn-bn`` step runs 1.9-2.1x faster than in float32, measured);
-  on a GPU larger batches, channels-last, ``torch.compile`` and label smoothing (airbench's, unmeasured
-  here);
-* offered as options, kept by no CPU recipe because the short runs measured did not gain from them —
-  random translations (``--shift``), label smoothing (``--label-smoothing``), weight averaging (``--ema``);
-* left — airbench's whitening first layer, its hand-tuned ResNet-like net and Lookahead: this is a
-  course, whose four models stay the ones the lecture draws.
+  on a CPU with AVX512-BF16 or AMX a ``cnn-bn`` step runs 1.9-2.1x faster than in float32, measured),
+  airbench's conv → pool → BatchNorm → ReLU groups with a second convolution each
+  (:mod:`drlab.models.groups`: ``cnn-fast`` and ``cnn-deep``), label smoothing (``fast``), one-pixel
+  random translations (``accurate``); on a GPU larger batches, channels-last and ``torch.compile``
+  (unmeasured here);
+* offered as an option, kept by no CPU recipe because the short runs measured did not gain from it —
+  weight averaging (``--ema``);
+* left — airbench's whitening first layer and Lookahead.
 
 No torch here: ``drlab train --help`` must answer at once.
 """
