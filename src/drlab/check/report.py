@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,31 @@ class NotebookReport:
         return self.sandbox == "bwrap"
 
 
+#: the Unicode categories never shown as they are: controls (escape sequences, new lines, carriage
+#: returns), invisible formatting (bidirectional overrides, zero-width characters), the surrogates that
+#: stand for a file name's bytes that are not UTF-8, private and unassigned code points, line and
+#: paragraph separators. Letters, accents, symbols and every space (French typography's no-break
+#: spaces) are kept.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def printable(text: str) -> str:
-    """``text`` with control characters (escape sequences, new lines) shown as ``?``: safe on a terminal."""
-    return "".join(char if char.isprintable() else "?" for char in text)
+    """``text`` safe to show on a terminal or in a spreadsheet, whoever wrote it: every character of
+    :data:`HIDDEN_CATEGORIES` is written as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``; a file
+    name's byte that is not UTF-8 as ``\\xff``), so that no escape sequence reaches the terminal and no
+    carriage return splits a CSV row."""
+    return "".join(
+        _escaped(char) if unicodedata.category(char) in HIDDEN_CATEGORIES else char for char in text
+    )
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    )
 
 
 def unreadable_report(path: str | os.PathLike[str], message: str, max_score: int) -> NotebookReport:
@@ -94,6 +117,8 @@ def read_submission(path: Path) -> bytes:
         raise ValueError(f"cannot read it ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ValueError("a folder, not a notebook: not read (hand in the .ipynb file itself)")
         if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file: not read")
         if info.st_size > MAX_NOTEBOOK_BYTES:
@@ -111,17 +136,10 @@ def read_submission(path: Path) -> bytes:
 
 
 def find_notebooks(folder: Path) -> list[Path]:
-    """The ``*.ipynb`` entries of a folder of submissions (not recursive, hidden ones skipped), sorted.
-
-    Links and other non-regular entries are listed too: :func:`read_submission` refuses them, so they
-    get a row that says why.
-    """
-    return sorted(
-        Path(entry.path)
-        for entry in os.scandir(folder)
-        if entry.name.endswith(".ipynb") and not entry.name.startswith(".")
-        and not entry.is_dir(follow_symlinks=False)
-    )  # fmt: skip
+    """Every entry of a folder of submissions whose name ends in ``.ipynb`` (in any case; not
+    recursive), sorted: hidden files, folders, links and other non-regular entries too, so that each
+    gets a row — graded, or saying why it is not (:func:`read_submission`)."""
+    return sorted(Path(entry.path) for entry in os.scandir(folder) if entry.name.lower().endswith(".ipynb"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -174,7 +192,7 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
     )
     lines = [f"{words['title']} — {printable(report.notebook)}" + (f"  ({context})" if context else "")]
     if report.sandbox and not report.sandboxed:
-        lines.extend(_wrap(f"! {report.sandbox}: {words['unsandboxed']}", width))
+        lines.extend(_wrap(f"! {printable(report.sandbox)}: {words['unsandboxed']}", width))
     if facts.get("fashion_mnist_missing"):
         lines.append(f"  {words['digits']}")
     missing = facts.get("missing") or []
@@ -182,11 +200,12 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
         lines.extend(_wrap("! " + words["missing"].format(names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
-        detail = f" — {check.message}" if check.passed and check.message else ""
-        lines.append(f"  {mark} {check.title}{detail}")
-        if not check.passed and check.message:
+        message = printable(check.message)  # it may quote the notebook: a cell's first line, an error
+        detail = f" — {message}" if check.passed and message else ""
+        lines.append(f"  {mark} {printable(check.title)}{detail}")
+        if not check.passed and message:
             lines.extend(
-                textwrap.wrap(check.message, width=width, initial_indent="      ", subsequent_indent="      ")
+                textwrap.wrap(message, width=width, initial_indent="      ", subsequent_indent="      ")
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
@@ -194,7 +213,7 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
     if report.status == "unreadable":
         verdict = words["not_graded"]
     lines.append(f"{words['score']}: {report.score}/{report.max_score} — {verdict}")
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # whatever else a notebook put in: shown, not obeyed
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -206,10 +225,13 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` (a formula) gets a ``'`` before it."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A CSV cell a spreadsheet shows as text, on one line: control characters escaped (:func:`printable`:
+    no carriage return or new line can start a row of its own), then a leading ``= + - @`` (a formula)
+    gets a ``'`` before it."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> list[dict[str, Any]]:

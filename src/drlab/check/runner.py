@@ -148,7 +148,10 @@ def grade_notebook(
         raw = read_submission(path)
         nb = parse_notebook(raw)
     except ValueError as exc:
-        return unreadable_report(path, f"{path.name}: {exc}", max_score())
+        apple = " (macOS writes such a ._ file beside each file it copies: the notebook is the other one)"
+        return unreadable_report(
+            path, f"{path.name}: {exc}" + (apple if path.name.startswith("._") else ""), max_score()
+        )
     cells = [
         {"index": index, "source": cell.source}
         for index, cell in enumerate(nb.cells)
