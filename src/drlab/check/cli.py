@@ -42,8 +42,16 @@ One line per check (✓/✗), a hint under each ✗ that names the likely cause 
 root as one above says "caused by the failure above"), a score out of 14, in the notebook's language
 (metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every notebook passes
 every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
-every *.ipynb in it is graded (--jobs at a time), and --csv keeps one row per notebook, rewritten as
-each one is graded: Ctrl-C keeps the rows already graded.
+every *.ipynb in it is graded (--jobs at a time; a folder or a link named *.ipynb gets a row saying why
+it is not).
+
+--csv FILE keeps one row per notebook, written as each one is graded (Ctrl-C keeps the rows already
+graded). FILE may be your gradebook: drlab updates only its own columns (notebook, status, score, …,
+one per check, first_problem) of the rows of the notebooks it grades, matched by the notebook column,
+and adds a row for a notebook it does not find. Your columns (a final grade, comments), your rows (late
+submissions graded another day, other students), their order, the delimiter (, ; or tab), the line
+endings and the permissions stay as they are. A file without drlab's notebook and score columns, or not
+UTF-8, is refused before anything is graded and never touched.
 
 The sandbox (bubblewrap, `bwrap`; setup.sh installs it on Linux): an empty working folder with a copy of
 the one notebook, the system and drlab's environment read-only (without the grader), no network, its
@@ -157,6 +165,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
     )
     from drlab.check.runner import GradingSettings, grade_class
     from drlab.check.sandbox import bwrap_problem
+    from drlab.check.scoresheet import SheetError
 
     target = Path(args.path)
     if target.is_symlink():
@@ -206,6 +215,8 @@ def run_check_tp1(args: argparse.Namespace) -> int:
                 raise DrlabError(
                     f"--csv {csv_path}: cannot write the score sheet ({exc.strerror or exc})"
                 ) from None
+            except SheetError as exc:  # replaced by another file during the grading: left as it is
+                raise DrlabError(f"--csv {csv_path}: {exc}; it was not changed") from None
 
     try:
         grade_class(notebooks, settings, jobs=config.jobs, on_report=on_report, on_start=on_start)

@@ -20,7 +20,8 @@ class CheckConfig:
     check_seconds: float = 60.0
     """time limit of each check's call into the notebook's functions"""
     csv: str | None = None
-    """write one row of scores per notebook to this CSV file (rewritten atomically as each notebook is graded)"""
+    """the score sheet: one row per notebook, written atomically as each one is graded; an existing sheet
+    (your gradebook) keeps every column and row of yours: drlab updates only its own columns"""
     jobs: int = 1
     """notebooks graded at the same time, each in its own sandbox"""
     memory_gb: float = 4.0

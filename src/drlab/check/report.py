@@ -275,15 +275,19 @@ CSV_BASE = (
 )
 
 
+def score_columns(check_ids: Sequence[str]) -> list[str]:
+    """drlab's columns of the score sheet, in order."""
+    return [*CSV_BASE, *check_ids, "first_problem"]
+
+
 def write_scores_csv(
     reports: Sequence[NotebookReport], path: str | os.PathLike[str], check_ids: Sequence[str]
 ) -> None:
-    """The score sheet, written atomically (a reader sees the previous sheet or this one, never half)."""
-    from drlab.common.io import write_csv_atomic
+    """Write the rows of ``reports`` into the score sheet at ``path``: drlab's columns of those notebooks'
+    rows only, every other column and row kept (:mod:`drlab.check.scoresheet`), atomically."""
+    from drlab.check.scoresheet import update_sheet
 
-    write_csv_atomic(
-        path, score_rows(reports, check_ids), fieldnames=[*CSV_BASE, *check_ids, "first_problem"]
-    )
+    update_sheet(Path(path), score_rows(reports, check_ids), score_columns(check_ids))
 
 
 def check_csv_target(path: Path) -> str | None:
@@ -301,12 +305,12 @@ def check_csv_target(path: Path) -> str | None:
         return f"its folder {parent} is not writable"
     if path.exists() and not os.access(path, os.W_OK):
         return "is not writable"
-    if path.exists() and path.stat().st_size > 0:
-        # replace only a score sheet drlab wrote: its header starts with drlab's columns
-        with path.open("rb") as handle:
-            first = handle.readline(4096).decode("utf-8", "replace").strip()
-        if not first.startswith(",".join(CSV_BASE)):
-            return "exists and is not a drlab score sheet; choose another name (drlab never overwrites it)"
+    from drlab.check.scoresheet import SheetError, read_sheet
+
+    try:
+        read_sheet(path)  # a score sheet (drlab updates its columns in place), or refused untouched
+    except SheetError as exc:
+        return str(exc)
     return None
 
 
@@ -320,6 +324,7 @@ __all__ = [
     "format_report",
     "printable",
     "read_submission",
+    "score_columns",
     "score_rows",
     "spreadsheet_safe",
     "unreadable_report",
