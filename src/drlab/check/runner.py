@@ -9,9 +9,7 @@ every row already graded.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,12 +19,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drlab.check import scratch
 from drlab.check.report import NotebookReport, read_submission, unreadable_report
 from drlab.common.errors import DrlabError
 
 if TYPE_CHECKING:
     from drlab.check.tp1 import Lang
 
+#: the file of a request folder that holds the request's tensors (probes, their data, the images)
+REQUEST_TENSORS = "request.safetensors"
 #: the checks' share of the wall-clock limit, after the cells: this many times --check-seconds…
 CHECKS_SHARE = 6
 #: …and never more than this (seconds)
@@ -60,29 +61,36 @@ def _request(seed: int, budget: str) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _notebook_data(seed: int, budget: str) -> Path:
-    """The dataset a notebook of this grading sees (without the private images), written once per
-    grading into a folder of its own, removed when the grader exits."""
+def _shared_files(seed: int, budget: str) -> Path:
+    """The files every notebook of this grading gets — the dataset it may see (without the private
+    images) and the request's tensors — written once per grading into a private folder of their own
+    (:mod:`drlab.check.scratch`), removed when the grader exits (or by the next grading, after a kill)."""
     import atexit
 
-    from drlab.data.tp1 import save_tp1_snapshot
+    from safetensors.torch import save
+
+    from drlab.check.sandbox import NOTEBOOK_DATA
+    from drlab.data.tp1 import tp1_snapshot_bytes
 
     request = _request(seed, budget)
-    folder = Path(tempfile.mkdtemp(prefix="drlab-data-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    os.chmod(folder, 0o755)  # readable by the sandbox's user, whatever the umask
-    path = folder / "tp1_data.safetensors"
-    save_tp1_snapshot(request.notebook_data, request.fashion_mnist_missing, path)
-    os.chmod(path, 0o644)
-    return path
+    folder = scratch.make_folder("drlab-data-")
+    atexit.register(scratch.remove_folder, folder)
+    scratch.write_private(
+        folder / NOTEBOOK_DATA, tp1_snapshot_bytes(request.notebook_data, request.fashion_mnist_missing)
+    )
+    scratch.write_private(folder / REQUEST_TENSORS, save(request.tensors))
+    return folder
 
 
 def _place(source: Path, target: Path) -> None:
-    """``target`` holds ``source``'s bytes: a hard link when the file system allows, else a copy."""
+    """``target`` holds ``source``'s bytes: a hard link when the file system allows, else a private copy."""
     try:
         os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    except OSError as exc:
+        full = scratch.no_room(exc)
+        if full is not None:
+            raise full from None
+        scratch.write_private(target, source.read_bytes())
 
 
 def max_score() -> int:
@@ -137,8 +145,6 @@ def grade_notebook(
     """Read ``path``, run it in its own sandbox, decide every check here; a bad file is an ``unreadable`` row."""
     import json
 
-    from safetensors.torch import save_file
-
     from drlab.check import harvest
     from drlab.check.sandbox import NOTEBOOK_DATA, Limits, run_sandboxed
     from drlab.check.tp1 import Harvest, decide
@@ -164,9 +170,9 @@ def grade_notebook(
         memory_bytes=int(settings.memory_gb * 2**30),
         threads=settings.threads,
     )
-    with tempfile.TemporaryDirectory(prefix="drlab-request-") as folder:
-        request_dir = Path(folder)
-        (request_dir / "request.json").write_text(
+    with scratch.private_folder("drlab-request-") as request_dir:
+        scratch.write_private(
+            request_dir / "request.json",
             json.dumps(
                 {
                     "seed": settings.seed,
@@ -176,14 +182,13 @@ def grade_notebook(
                     "notebook_name": "notebook.ipynb",
                     "cells": cells,
                 }
-            ),
-            encoding="utf-8",
+            ).encode(),
         )
-        save_file(request.tensors, str(request_dir / "request.safetensors"))
-        (request_dir / "notebook.ipynb").write_bytes(raw)
-        shutil.copyfile(harvest.__file__, request_dir / "harvest.py")
-        _place(_notebook_data(settings.seed, settings.budget), request_dir / NOTEBOOK_DATA)
-        os.chmod(request_dir, 0o755)  # readable by the sandbox's user, whatever the umask
+        scratch.write_private(request_dir / "notebook.ipynb", raw)
+        scratch.write_private(request_dir / "harvest.py", Path(harvest.__file__).read_bytes())
+        shared = _shared_files(settings.seed, settings.budget)
+        _place(shared / REQUEST_TENSORS, request_dir / REQUEST_TENSORS)
+        _place(shared / NOTEBOOK_DATA, request_dir / NOTEBOOK_DATA)
         run = run_sandboxed(request_dir, settings.budget, limits, cancel)
     outcome = Harvest.decode(
         run.frames,
@@ -243,7 +248,11 @@ def grade_class(
     (:class:`_CtrlC`) and raised between two waits: raised in the middle of ``wait()``, it could leave a
     future's lock held, and the pool's worker, unable to hand its report over, would hang the grader.
     """
-    _notebook_data(settings.seed, settings.budget)  # drawn and written once, before the sandboxes start
+    scratch.remove_leftovers()  # of a grading that was killed: nothing of it stays readable
+    try:
+        _shared_files(settings.seed, settings.budget)  # drawn and written once, before the sandboxes start
+    except OSError as exc:
+        raise scratch.no_room(exc) or exc from None
     cancel = threading.Event()
     reports: list[NotebookReport] = []
     pending = list(paths)
@@ -255,6 +264,13 @@ def grade_class(
             return grade_notebook(path, settings, cancel)
         except DrlabError:
             raise
+        except OSError as exc:  # the grader's temporary folder is full: every notebook would fail so
+            full = scratch.no_room(exc)
+            if full is not None:
+                raise full from None
+            return unreadable_report(
+                path, f"{path.name}: the grader failed on it ({type(exc).__name__}: {exc})", max_score()
+            )
         except Exception as exc:  # one notebook must never stop the grading of a class
             return unreadable_report(
                 path, f"{path.name}: the grader failed on it ({type(exc).__name__}: {exc})", max_score()

@@ -34,12 +34,13 @@ import signal
 import site
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from drlab.check.scratch import private_folder, write_private
 
 #: where things appear inside the sandbox
 SANDBOX_HOME = "/home/student"
@@ -257,7 +258,8 @@ def _dataset_masks(empty: Path) -> list[str]:
             digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
             if digits.is_file():
                 blank = empty.parent / "blank"
-                blank.touch()
+                if not blank.exists():
+                    write_private(blank, b"")
                 args += ["--ro-bind", str(blank), str(digits)]
     return args
 
@@ -314,7 +316,7 @@ def run_sandboxed(
     problem = bwrap_problem()
     read_end, write_end = os.pipe()
     os.set_inheritable(write_end, True)
-    with tempfile.TemporaryDirectory(prefix="drlab-check-") as scratch:
+    with private_folder("drlab-check-") as scratch:
         empty = Path(scratch) / "empty"
         empty.mkdir()
         has_data = (request_dir / NOTEBOOK_DATA).is_file()
@@ -327,7 +329,7 @@ def run_sandboxed(
                 pythonpath=SANDBOX_DRLAB,
             )
             command = bwrap_command(request_dir, write_end, env, limits, empty)
-            cwd = scratch
+            cwd = str(scratch)
             note = "bwrap"
         else:
             home = Path(scratch) / "home"
@@ -363,7 +365,7 @@ def _write_limits(request_dir: Path, limits: Limits) -> None:
     }
     if os.geteuid() == 0:
         values["processes"] = 0  # root is exempt from RLIMIT_NPROC anyway; the PID namespace ends them all
-    (request_dir / "limits.json").write_text(json.dumps(values), encoding="utf-8")
+    write_private(request_dir / "limits.json", json.dumps(values).encode())
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
