@@ -58,6 +58,11 @@ PROBES: dict[str, dict[str, Any]] = {
 }
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
+#: how the grader has a fresh Net() trained by the student's train_one_epoch on its relabelled images
+#: (:func:`harvest_retrain`; the grader, :mod:`drlab.check.integrity`, imports these)
+RETRAIN_EPOCHS = 2
+RETRAIN_BATCH = 64
+RETRAIN_LR = 1e-3
 
 
 class ProbeNet(nn.Module):
@@ -639,6 +644,56 @@ def harvest_loss(
     return data, out
 
 
+def harvest_retrain(
+    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A fresh ``Net()`` trained by the student's ``train_one_epoch`` (Adam, the grader's cross-entropy)
+    on the grader's images and labels — labels whose classes the grader renamed by a permutation that
+    stays in the grader — then its logits on the private images. A network that learns from the images
+    it is given learns the renamed classes; a model that answers from a table of the dataset's labels
+    cannot (it answers with the old names)."""
+    if not (isinstance(ns["Net"], type) and issubclass(ns["Net"], nn.Module)):
+        return {"error": None, "status": "not-module"}, {}
+    torch.manual_seed(seed)
+    try:
+        net = call_student("Net()", ns["Net"], seconds=seconds)
+    except StudentError as exc:
+        return {"error": str(exc)}, {}
+    if not isinstance(net, nn.Module) or not any(p.requires_grad for p in net.parameters()):
+        return {"error": None, "status": "no-parameters"}, {}
+    try:
+        from drlab.data.batches import Batches
+
+        batches: Any = Batches(
+            tensors["retrain.x"], tensors["retrain.y"], batch_size=RETRAIN_BATCH, shuffle=True, seed=seed
+        )
+    except ImportError:
+        batches = _batches(tensors["retrain.x"], tensors["retrain.y"], RETRAIN_BATCH)
+    optimizer = torch.optim.Adam(net.parameters(), lr=RETRAIN_LR)
+    try:
+        for epoch in range(RETRAIN_EPOCHS):
+            if hasattr(batches, "set_epoch"):
+                batches.set_epoch(epoch)
+            call_student(
+                "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
+                net, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
+            )  # fmt: skip
+        images = tensors["private"]
+        with time_limit(seconds):
+            net.eval()
+            with torch.no_grad():
+                logits = torch.cat(
+                    [net(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
+                )
+    except StudentError as exc:
+        return {"error": str(exc)}, {}
+    except TimeLimit:
+        return {"error": f"the retrained Net took more than {seconds:g} s on the checker's images"}, {}
+    except Exception as exc:
+        return {"error": f"the retrained Net failed on the checker's images: {describe_exception(exc)}"}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits.contiguous()}
+
+
 def harvest(
     namespace: Mapping[str, Any],
     tensors: Mapping[str, torch.Tensor],
@@ -662,6 +717,7 @@ def harvest(
         "eval_mode": ("evaluate",),
         "eval_no_grad": ("evaluate",),
         "loss": ("loss_fn",),
+        "retrain": ("Net", "train_one_epoch"),
     }
     steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
         "model": lambda: harvest_model(namespace, tensors, seconds),
@@ -673,6 +729,7 @@ def harvest(
         "eval_mode": lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds),
         "eval_no_grad": lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
         "loss": lambda: harvest_loss(namespace, tensors, seconds),
+        "retrain": lambda: harvest_retrain(namespace, tensors, seed, seconds),
     }
     for name, step in steps.items():
         missing = [needed for needed in needs[name] if needed not in namespace]

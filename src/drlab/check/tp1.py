@@ -56,6 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from drlab.check import integrity
 from drlab.check.harvest import PROBES, ProbeNet, probe_state
 from drlab.check.report import CheckResult, printable
 from drlab.data.datasets import ImageDataset
@@ -301,6 +302,7 @@ def build_request(seed: int, budget: str) -> Request:
             shuffle=False,
         ).x  # fmt: skip
         labels[name] = targets[order]
+    integrity.add_retrain(tensors, kept, seen, seed, budget)  # the renamed classes
     return Request(
         seed, budget, tensors, labels, full.name, reason, right["evaluate"] / 64, kept, notebook_data=seen
     )
@@ -940,6 +942,17 @@ class Context:
         """The trained ``model`` measured on the private images and the public test set, with the grader's
         labels (or why it could not be)."""
         return _unwrap(self._test_measurement)
+
+    @cached_property
+    def suspicion(self) -> integrity.Suspicion | None:
+        """Why the trained model's accuracy is not taken as learned (a lookup of the dataset's labels), or
+        None (:mod:`drlab.check.integrity`); asked only of a model that was measured."""
+        test = self.test_measurement()
+        retrain = integrity.retrained(
+            self.harvest.frames.get("retrain"), self.request.labels["private"], self.request.kept,
+            len(self.request.tensors["retrain.y"]),
+        )  # fmt: skip
+        return integrity.suspicion(self.request.dataset, self.request.budget, test.accuracy, retrain)
 
     def inputs_problem(self) -> Failed | None:
         """A ✗ naming un-normalised inputs, when the images the notebook used are not normalised.
@@ -1737,6 +1750,16 @@ def check_model_accuracy(ctx: Context) -> Message:
             "classer",
             cause="lookup",
         )
+    suspicion = ctx.suspicion
+    if suspicion is not None:
+        cause = ctx.first_cause(*TRAINING_ROOTS)
+        raise Failed(
+            "the accuracy of `model` is not counted"
+            + (" (the training is wrong, see above)" if cause else "") + ": " + suspicion.en,
+            "la précision de `model` n'est pas retenue"
+            + (" (l'entraînement est faux, voir plus haut)" if cause else "") + " : " + suspicion.fr,
+            cause=cause or "lookup",
+        )  # fmt: skip
     if test.accuracy > test.threshold:
         return (
             f"{test.accuracy:.4f} on {where_en}, above {test.threshold}",
@@ -1801,16 +1824,16 @@ def check_reported_accuracy(ctx: Context) -> Message:
             cause="reported",
         )
     value = reported["value"]
-    if abs(value - test.public_accuracy) <= 0.005 and not test.looks_up:
+    if abs(value - test.public_accuracy) <= 0.005 and not test.looks_up and ctx.suspicion is None:
         return (
             f"{value:.4f}, as measured by the checker ({test.accuracy:.4f} on the images it kept back)",
             f"{value:.4f}, comme le mesure le correcteur ({test.accuracy:.4f} sur les images qu'il a gardées)",
         )
-    if test.looks_up:
+    if test.looks_up or ctx.suspicion is not None:
         raise Failed(
             "`model` does not classify the test images (see the check above)",
             "`model` ne classe pas les images de test (voir la vérification ci-dessus)",
-            cause="lookup",
+            cause="lookup" if test.looks_up else ctx.first_cause(*TRAINING_ROOTS) or "lookup",
         )
     inputs = ctx.inputs_problem()
     if inputs is not None:
