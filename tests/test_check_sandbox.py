@@ -184,7 +184,7 @@ def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: 
         return unreadable_report(path, "fake", 14)
 
     monkeypatch.setattr(runner, "grade_notebook", fake_grade)
-    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: None)
+    monkeypatch.setattr(runner, "_shared_files", lambda seed, budget: None)
     before = signal.getsignal(signal.SIGINT)
     reported: list[str] = []
     settings = runner.GradingSettings(timeout=60, seed=0, budget="tiny", check_seconds=10, memory_gb=1)

@@ -81,10 +81,8 @@ def test_a_spreadsheets_dialect_and_the_files_permissions_are_kept(tmp_path: Pat
     """Excel in French saves CSV with semicolons, a byte-order mark and CRLF line endings."""
     sheet = tmp_path / "notes.csv"
     header = [*score_columns(CHECKS), "note finale"]
-    lines = [
-        ";".join(header),
-        ";".join(["alice.ipynb", "ok", "1", "2", "0", "", "", "3.0", "bwrap", "1", "0", "", "14,5"]),
-    ]
+    alice = dict.fromkeys(header, "") | {"notebook": "alice.ipynb", "score": "1", "note finale": "14,5"}
+    lines = [";".join(header), ";".join(alice.values())]
     sheet.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
     os.chmod(sheet, 0o600)
 

@@ -55,9 +55,15 @@ UTF-8, is refused before anything is graded and never touched.
 
 The sandbox (bubblewrap, `bwrap`; setup.sh installs it on Linux): an empty working folder with a copy of
 the one notebook, the system and drlab's environment read-only (without the grader), no network, its
-own process namespace (nothing it starts survives it), no variables of yours, limits on memory
-(--memory-gb), time (--timeout for the notebook, then a share for the checks, then everything is
-killed) and printed output. Of the dataset, the notebook sees the grader's copy without the images
+own process namespace (nothing it starts survives it), no variables of yours, printed output capped.
+One budget for all its processes, held by a control group of the kernel (cgroup v2, or v1 as root):
+its CPUs (the machine's cores / --jobs), --memory-gb, 512 tasks; every folder it can write is a small
+in-memory one (256 MiB), and / is read-only. --timeout counts the time it computes (its CPU time), so
+that a classmate's notebook or a busy machine does not make it time out; one that waits instead is
+stopped at 3 x --timeout on the clock; then a share for the checks; then everything is killed. Where
+no control group can be made (not root on cgroup v1; a cgroup v2 session not delegated: run under
+`systemd-run --user --scope -p Delegate=yes`), the limits hold each process, and every report and CSV
+row (column limits) says so. Of the dataset, the notebook sees the grader's copy without the images
 kept back; the dataset's own files are hidden. Without bwrap every report and CSV row says
 "not sandboxed".
 

@@ -186,26 +186,50 @@ class StudentError(Exception):
     """The student's code raised or ran too long; the message says so in one line."""
 
 
+#: how a time limit of ``seconds`` is counted (set by :func:`main` from the grader's limits.json): the
+#: CPU time of this process, up to ``seconds`` × the CPUs the sandbox is given — the time it computes,
+#: which a busy machine or a classmate's notebook does not eat — and, for code that waits instead of
+#: computing, the wall clock, up to ``seconds`` × ``wall_factor``
+CLOCK = {"cpus": 1.0, "wall_factor": 3.0}
+_TIMER_SIGNALS = {"cpu": getattr(signal, "SIGPROF", None), "wall": getattr(signal, "SIGALRM", None)}
+
+
+def _arm(seconds: float) -> None:
+    signal.setitimer(signal.ITIMER_PROF, seconds * CLOCK["cpus"])
+    signal.setitimer(signal.ITIMER_REAL, seconds * CLOCK["wall_factor"])
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` with :class:`TimeLimit` (POSIX main thread; else no limit).
+    """Interrupt the block with :class:`TimeLimit` once it has computed for ``seconds`` (or waited for
+    ``wall_factor`` times as long: :data:`CLOCK`); POSIX main thread, else no limit.
 
-    A notebook can switch the alarm off; the sandbox's own wall-clock limit still ends it.
+    A notebook can switch the alarm off; the sandbox's own limits still end it.
     """
-    if seconds <= 0 or not hasattr(signal, "setitimer"):
+    if (
+        seconds <= 0
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise TimeLimit(f"no answer within {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = {signum: signal.signal(signum, on_alarm) for signum in _TIMER_SIGNALS.values() if signum}
+    _arm(seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _disarm()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 _LIBRARY_PATHS = tuple(
@@ -324,11 +348,17 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     timed_out_at: int | None = None
     started = time.monotonic()
 
+    timed_out_by = ""
+
     def on_alarm(signum: int, frame: Any) -> None:
+        nonlocal timed_out_by
+        timed_out_by = "cpu" if signum == _TIMER_SIGNALS["cpu"] else "wall"
         raise NotebookTimeout
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    for signum in _TIMER_SIGNALS.values():
+        if signum:
+            signal.signal(signum, on_alarm)
+    _arm(seconds)
     try:
         for cell in cells:
             index, source = int(cell["index"]), str(cell["source"])
@@ -361,11 +391,14 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     except NotebookTimeout:
         timed_out_at = timed_out_at if timed_out_at is not None else -1
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        _disarm()
+        for signum in _TIMER_SIGNALS.values():
+            if signum:
+                signal.signal(signum, signal.SIG_DFL)
     report = {
         "errors": errors,
         "timed_out_at": timed_out_at,
+        "timed_out_by": timed_out_by,
         "seconds": time.monotonic() - started,
         "defined": [name for name in CONTRACT if name in namespace],
     }
@@ -779,7 +812,9 @@ def set_limits(limits: Mapping[str, int]) -> None:
 def main(argv: list[str]) -> int:
     """``harvest.py REQUEST_DIR CHANNEL_FD``: run the notebook, then every step, frames to the channel."""
     request_dir, fd = Path(argv[1]), int(argv[2])
-    set_limits(json.loads((request_dir / "limits.json").read_text(encoding="utf-8")))
+    limits = json.loads((request_dir / "limits.json").read_text(encoding="utf-8"))
+    set_limits(limits)
+    CLOCK.update({key: float(limits[key]) for key in CLOCK if key in limits})
     request = json.loads((request_dir / "request.json").read_text(encoding="utf-8"))
     from safetensors.torch import load_file
 

@@ -49,6 +49,8 @@ class NotebookReport:
     """why some checks could not run, when they could not"""
     sandbox: str = ""
     """how the notebook ran: "bwrap", or "not sandboxed (why)\""""
+    limits: str = ""
+    """how its budget was held: by a control group for all its processes, or per process (and why)"""
     lang: str = "en"
     """the language of the report: the notebook's ("en" or "fr"), or --lang"""
 
@@ -151,6 +153,8 @@ WORDS = {
     "en": {
         "title": "TP1 check",
         "unsandboxed": "the notebook ran with the grader's rights",
+        "per_process": "its limits held each process, not all of them together (a notebook that starts "
+        "many processes can take more CPU and memory than its share)",
         "digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
         "missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in order? "
         "(the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
@@ -163,6 +167,8 @@ WORDS = {
     "fr": {
         "title": "Vérification du TP1",
         "unsandboxed": "le notebook a tourné avec les droits du correcteur",
+        "per_process": "ses limites ont porté sur chaque processus, pas sur tous ensemble (un notebook qui "
+        "lance beaucoup de processus peut prendre plus que sa part de processeur et de mémoire)",
         "digits": "note : Fashion-MNIST n'est pas disponible ici : noté sur les chiffres (agrandis en 28×28)",
         "missing": "ce notebook ne définit pas {names} : est-ce bien le notebook du TP1, complété et exécuté "
         "dans l'ordre ? (les noms sont listés en tête de 03_tp1_fashion_mnist.ipynb)",
@@ -193,6 +199,8 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
     lines = [f"{words['title']} — {printable(report.notebook)}" + (f"  ({context})" if context else "")]
     if report.sandbox and not report.sandboxed:
         lines.extend(_wrap(f"! {printable(report.sandbox)}: {words['unsandboxed']}", width))
+    if report.limits.startswith("no cgroup"):
+        lines.extend(_wrap(f"! {printable(report.limits)}: {words['per_process']}", width))
     if facts.get("fashion_mnist_missing"):
         lines.append(f"  {words['digits']}")
     missing = facts.get("missing") or []
@@ -251,6 +259,7 @@ def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> l
             "dataset": report.facts.get("dataset", ""),
             "seconds": f"{report.seconds:.1f}",
             "sandbox": report.sandbox,
+            "limits": report.limits,
         }
         passed_by_id = {check.id: check.passed for check in report.checks}
         for check_id in check_ids:
@@ -272,6 +281,7 @@ CSV_BASE = (
     "dataset",
     "seconds",
     "sandbox",
+    "limits",
 )
 
 

@@ -216,6 +216,11 @@ def grade_notebook(
         )
     if run.channel_problem:
         problems.append(run.channel_problem)
+    if run.oom_kills:
+        problems.append(
+            f"the kernel stopped {run.oom_kills} of its processes: together they went past --memory-gb "
+            f"{settings.memory_gb:g}"
+        )
     if run.output_total > len(run.output):
         problems.append(
             f"the notebook printed {run.output_total:,} bytes; the first {len(run.output):,} were kept"
@@ -230,6 +235,7 @@ def grade_notebook(
         problem="; ".join(problems),
         sandbox=run.note,
         lang=lang,
+        limits=run.limits,
     )
 
 

@@ -11,11 +11,16 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
 - no network (``--unshare-net``), a fresh PID namespace (``--unshare-pid --die-with-parent``: it
   cannot see or signal the grader, and nothing it starts outlives the sandbox), no capabilities,
   a minimal environment (none of the instructor's variables);
-- limits: address space and file size (``setrlimit``, set by the harvester before any student code,
-  soft and hard), processes (for a non-root grader), wall time, and captured output (the first bytes
-  kept, the rest counted). Wall time: the cells must be reported within start-up + ``--timeout``
-  seconds, the grader's steps within their share after that; past either deadline the whole sandbox
-  is killed (a notebook that ignores every signal costs ``--timeout`` + 60 s, not more).
+- one budget for all its processes: a control group (:mod:`.cgroups`: its CPUs, memory, 512 tasks)
+  where the kernel lets the grader make one, and in every case per-process limits (``setrlimit``, set
+  by the harvester before any student code, soft and hard: address space, file size, processes for a
+  non-root grader); every file system it can write has a size (the work folder, ``/tmp``, ``/dev`` and
+  ``/dev/shm``; ``/`` is read-only); captured output (the first bytes kept, the rest counted);
+- time, counted as the time it computes: its group's CPU time divided by its CPUs (without a group,
+  the harvester's own CPU timer). The cells must be reported within start-up + ``--timeout``, the
+  grader's steps within their share after that; past either the whole sandbox is killed. One that
+  waits instead of computing meets the wall clock at :data:`WALL_FACTOR` times those (a notebook that
+  ignores every signal and sleeps costs 3 × (``--timeout`` + 60 s), not more).
 
 Without bwrap (macOS, Windows, a Linux without it), the harvester runs as a plain child process in a
 scratch folder with the same environment and limits, and every report says "not sandboxed".
@@ -40,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drlab.check import cgroups
 from drlab.check.scratch import private_folder, write_private
 
 #: where things appear inside the sandbox
@@ -56,6 +62,12 @@ MAX_FRAME_BYTES = 96 << 20
 MAX_CHANNEL_BYTES = 384 << 20
 #: /etc files a Python process may want (ld.so, time zone, users' names); nothing else of /etc is shown
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group")
+#: a time limit counts the time the sandbox computes (its CPU time, divided by its CPUs); a sandbox that
+#: waits instead is stopped once the wall clock has run this many times its limit
+WALL_FACTOR = 3.0
+#: the devices a notebook may open, bound into a small /dev of our own (bwrap's --dev has no size)
+DEVICES = ("null", "zero", "full", "random", "urandom")
+DEV_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -74,10 +86,12 @@ class Limits:
     """size of the working folder and of /tmp (each a tmpfs), and of any one file (RLIMIT_FSIZE)"""
     processes: int = 4096
     """processes and threads of the grader's user (RLIMIT_NPROC; not enforced when the grader runs as root)"""
+    tasks: int = 512
+    """processes and threads of the whole sandbox (its control group's pids.max)"""
     output_bytes: int = 64 << 10
     """printed bytes kept (the rest is counted, not kept)"""
     threads: int = 1
-    """torch / OpenMP threads of the notebook"""
+    """torch / OpenMP threads of the notebook, and the CPUs its sandbox is given (its control group's quota)"""
 
 
 @dataclass
@@ -107,6 +121,13 @@ class SandboxRun:
     seconds: float = 0.0
     channel_problem: str = ""
     """why some frames were not read (malformed, too large), when that happened"""
+    limits: str = ""
+    """how its budget was held: "cgroup v1: 1 CPU, 4 GiB, 512 tasks for all its processes", or why
+    only per-process limits were"""
+    cpu_seconds: float | None = None
+    """CPU time of all its processes (None without a control group)"""
+    oom_kills: int = 0
+    """its processes the kernel killed for want of memory (the control group's budget)"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,7 +229,7 @@ def bwrap_command(
     args = [shutil.which("bwrap") or "bwrap", *_namespace_options(), *_system_mounts()]
     # the scratch file systems first: a venv or a checkout under /tmp is then bound on top of the
     # empty /tmp, not hidden by it
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc", *_dev_mounts(limits)]
     args += ["--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
     for root in roots:
         args += ["--ro-bind", str(root), str(root)]
@@ -234,11 +255,25 @@ def bwrap_command(
             str(fonts),
             f"{SANDBOX_HOME}/.cache/matplotlib/{fonts.name}",
         ]
-    args += ["--ro-bind", str(request_dir), SANDBOX_REQUEST, "--chdir", SANDBOX_WORK, "--clearenv"]
+    # the sandbox's own / (a tmpfs bwrap makes, with no size) read-only: files go to the sized folders
+    args += ["--ro-bind", str(request_dir), SANDBOX_REQUEST, "--remount-ro", "/"]
+    args += ["--chdir", SANDBOX_WORK, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += ["--", sys.executable, f"{SANDBOX_REQUEST}/harvest.py", SANDBOX_REQUEST, str(channel_fd)]
     return args
+
+
+def _dev_mounts(limits: Limits) -> list[str]:
+    """/dev as bwrap's --dev makes it, but sized: a 1 MiB tmpfs holding the usual devices and links,
+    and /dev/shm (shared memory, which torch's workers use) a tmpfs of ``disk_bytes``."""
+    args = ["--size", str(DEV_BYTES), "--tmpfs", "/dev"]
+    for name in DEVICES:
+        args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        args += ["--symlink", target, f"/dev/{link}"]
+    return [*args, "--size", str(limits.disk_bytes), "--tmpfs", "/dev/shm"]
 
 
 def _dataset_masks(empty: Path) -> list[str]:
@@ -343,25 +378,37 @@ def run_sandboxed(
             cwd = str(home / "tp1")
             note = f"not sandboxed ({problem})"
         _write_limits(request_dir, limits)
+        group = cgroups.create(cgroups.Budget(limits.threads, limits.memory_bytes, limits.tasks))
+        if isinstance(group, cgroups.Group):
+            command = cgroups.join_command(group, command)
         try:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True,
-            )  # fmt: skip
+            try:
+                process = subprocess.Popen(
+                    command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True,
+                )  # fmt: skip
+            finally:
+                os.close(write_end)
+            run = _collect(
+                process, read_end, limits, cancel, group if isinstance(group, cgroups.Group) else None
+            )
         finally:
-            os.close(write_end)
-        run = _collect(process, read_end, limits, cancel)
+            if isinstance(group, cgroups.Group):
+                group.remove()  # and whatever escaped the sandbox's process group with it
     run.sandboxed = problem is None
     run.note = note
+    run.limits = group.describe() if isinstance(group, cgroups.Group) else f"no cgroup ({group})"
     return run
 
 
 def _write_limits(request_dir: Path, limits: Limits) -> None:
     """The limits the harvester sets on itself before any student code runs (read from limits.json)."""
-    values = {
+    values: dict[str, float] = {
         "memory_bytes": limits.memory_bytes,
         "disk_bytes": limits.disk_bytes,
         "processes": limits.processes,
+        "cpus": max(1, limits.threads),
+        "wall_factor": WALL_FACTOR,
     }
     if os.geteuid() == 0:
         values["processes"] = 0  # root is exempt from RLIMIT_NPROC anyway; the PID namespace ends them all
@@ -376,14 +423,40 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+class _Deadline:
+    """A time limit on the sandbox: its control group's CPU time divided by its CPUs (what it computed,
+    whatever else runs on the machine), or without a group the wall clock; and in both cases the wall
+    clock at :data:`WALL_FACTOR` times the limit, for a sandbox that waits instead of computing."""
+
+    def __init__(self, seconds: float, group: cgroups.Group | None, cpus: int) -> None:
+        self.seconds, self.group, self.cpus = seconds, group, max(1, cpus)
+        self.wall_start = time.monotonic()
+        self.cpu_start = self._cpu()
+
+    def _cpu(self) -> float | None:
+        return self.group.cpu_seconds() if self.group is not None else None
+
+    def passed(self) -> bool:
+        wall = time.monotonic() - self.wall_start
+        cpu, start = self._cpu(), self.cpu_start
+        if cpu is None or start is None:  # no control group: the harvester's own CPU timer, then this
+            return wall >= self.seconds * WALL_FACTOR + 5
+        return (cpu - start) / self.cpus >= self.seconds or wall >= self.seconds * WALL_FACTOR + 5
+
+
 def _collect(
-    process: subprocess.Popen[bytes], channel: int, limits: Limits, cancel: threading.Event | None
+    process: subprocess.Popen[bytes],
+    channel: int,
+    limits: Limits,
+    cancel: threading.Event | None,
+    group: cgroups.Group | None = None,
 ) -> SandboxRun:
     """Read the output (capped) and the frames until the sandbox ends or its deadline comes."""
     assert process.stdout is not None
     run = SandboxRun()
     started = time.monotonic()
-    deadline = started + limits.startup_seconds + limits.notebook_seconds  # until the cells are reported
+    # until the cells are reported (the harvester's own timer comes first: its CPU time is the cells')
+    deadline = _Deadline(limits.startup_seconds + limits.notebook_seconds, group, limits.threads)
     cells_reported = False
     parser = FrameParser()
     selector = selectors.DefaultSelector()
@@ -395,7 +468,7 @@ def _collect(
     try:
         while selector.get_map():
             now = time.monotonic()
-            if now >= deadline or (cancel is not None and cancel.is_set()):
+            if deadline.passed() or (cancel is not None and cancel.is_set()):
                 run.killed = True
                 _kill(process)
                 break
@@ -421,7 +494,7 @@ def _collect(
                     parser.feed(chunk)
                     if not cells_reported and "cells" in parser.frames:
                         cells_reported = True
-                        deadline = time.monotonic() + limits.checks_seconds  # then the steps' share
+                        deadline = _Deadline(limits.checks_seconds, group, limits.threads)  # the steps' share
     finally:
         selector.close()
         _kill(process)
@@ -429,6 +502,8 @@ def _collect(
             process.wait(timeout=10)
         process.stdout.close()
         os.close(channel)
+    if group is not None:
+        run.cpu_seconds, run.oom_kills = group.cpu_seconds(), group.oom_kills()
     run.exit_code = process.returncode
     run.frames = parser.frames
     run.channel_problem = parser.problem

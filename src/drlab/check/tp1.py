@@ -59,6 +59,7 @@ from torch import nn
 from drlab.check import integrity
 from drlab.check.harvest import PROBES, ProbeNet, probe_state
 from drlab.check.report import CheckResult, printable
+from drlab.check.sandbox import WALL_FACTOR
 from drlab.data.datasets import ImageDataset
 from drlab.data.tp1 import TINY_SAMPLES, load_tp1_dataset
 
@@ -1035,12 +1036,12 @@ def check_runs(ctx: Context) -> Message:
     if "cells" not in harvest.frames:
         if harvest.killed:
             raise Failed(
-                f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s, and a minute "
-                "to start): everything in its sandbox was stopped. An endless loop? A cell that ignores "
-                "interrupts?",
-                f"le notebook tournait encore quand son temps a expiré ({ctx.notebook_timeout:g} s, plus une "
-                "minute pour démarrer) : tout son bac à sable a été arrêté. Une boucle sans fin ? Une cellule "
-                "qui ignore les interruptions ?",
+                f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s of computing, "
+                f"and a minute to start; or {WALL_FACTOR:g} times as long on the clock): everything in its "
+                "sandbox was stopped. An endless loop? A cell that ignores interrupts?",
+                f"le notebook tournait encore quand son temps a expiré ({ctx.notebook_timeout:g} s de calcul, plus "
+                f"une minute pour démarrer ; ou {WALL_FACTOR:g} fois plus à l'horloge) : tout son bac à sable a été "
+                "arrêté. Une boucle sans fin ? Une cellule qui ignore les interruptions ?",
                 cause="runs",
             )
         raise Failed(
@@ -1055,11 +1056,23 @@ def check_runs(ctx: Context) -> Message:
     timed_out = data.get("timed_out_at")
     if isinstance(timed_out, int) and not isinstance(timed_out, bool):
         en, fr = _where(ctx, timed_out)
+        # the limit counts the time it computes; a notebook that waits meets the wall clock's, longer
+        waited = data.get("timed_out_by") == "wall"
+        limit_en = (
+            f"{WALL_FACTOR * ctx.notebook_timeout:g} s (it was waiting, not computing: time.sleep? input()?)"
+            if waited
+            else f"{ctx.notebook_timeout:g} s of computing"
+        )
+        limit_fr = (
+            f"{WALL_FACTOR * ctx.notebook_timeout:g} s (il attendait au lieu de calculer : time.sleep ? input() ?)"
+            if waited
+            else f"{ctx.notebook_timeout:g} s de calcul"
+        )
         raise Failed(
-            f"the notebook did not finish within {ctx.notebook_timeout:g} s: {en} was still running when the "
+            f"the notebook did not finish within {limit_en}: {en} was still running when the "
             "time limit came (an endless loop? too many epochs for this budget?); the checks below ran on "
             "what was defined by then",
-            f"le notebook n'a pas fini en {ctx.notebook_timeout:g} s : {fr} tournait encore à la limite de "
+            f"le notebook n'a pas fini en {limit_fr} : {fr} tournait encore à la limite de "
             "temps (une boucle sans fin ? trop d'époques pour ce budget ?) ; les vérifications ci-dessous "
             "portent sur ce qui était défini à ce moment",
             cause="runs",
