@@ -25,17 +25,21 @@ command line and sandbox (``drlab check tp1 … --budget tiny``):
   on training images it kept back, which are nowhere in the sandbox: 1.0 on the public images, far less
   on the private ones — caught.
 - ``neighbours``: claims a trained "Net" that is a 1-nearest-neighbour classifier over the notebook's
-  own training images. It classifies images it never saw, so it passes both checks of the trained
-  model: the grader verifies that the model classifies, not that it is the student's ``Net`` trained
-  by their ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
+  own training images, and answers the grader's renamed-classes test (a fresh ``Net`` trained on
+  training images whose classes the grader renamed, measured on the private images: issue 23) with
+  the same classifier over the grader's renamed images. It classifies images it never saw, and learns
+  the renaming from the images it is given, so it passes both checks of the trained model: the grader
+  verifies that the model classifies, not that it is the student's ``Net`` trained by their
+  ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
 
 And three notebooks that forge nothing, graded by the real driver: ``lookup_net``, a real ``Net`` whose
 ``forward`` is the public test set lookup (it fails both checks of the trained model); and the honest
 equivalents of two forgers — ``degenerate_net``, the least real code that does what ``claims`` claims
 (a ``Net`` of 100,000 unused weights that returns random (B, 10) scores), and ``neighbours_net``, the
 ``neighbours`` classifier written as a genuine ``Net``. Each scores what its forger scores, less the
-probe work it does not do: the verdicts depend on the data only, so a forged frame gains nothing over
-real code that computes the same data.
+work it does not do (the probes; for ``neighbours_net`` the renamed classes too: its ``Net`` answers
+from the notebook's own training labels, whatever images it is trained on): the verdicts depend on the
+data only, so a forged frame gains nothing over real code that computes the same data.
 
 The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
 shows here: see ``CEILINGS``.
@@ -214,6 +218,12 @@ test_accuracy = {test_accuracy}
 #: what the 1-NN classifier over the notebook's own training images measures on the public test split
 NEIGHBOURS_ACCURACY = "float((nearest_label(test.x, train).argmax(dim=1) == test.y).float().mean())"
 
+#: the renamed-classes test answered by the same 1-NN classifier, over the grader's renamed images
+RENAMED_NEIGHBOURS = """\
+renamed = Batches(sent["retrain.x"], sent["retrain.y"], batch_size=1000, shuffle=False)  # already normalised
+channel.send("retrain", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], renamed)})
+"""
+
 #: no forged frame: the least real code that does what the claims-only forger claims of Net
 DEGENERATE_NET = """\
 import torch
@@ -241,6 +251,7 @@ FORGERS = {
         REFERENCES,
         NEAREST,
         forged_model("train", NEIGHBOURS_ACCURACY),
+        RENAMED_NEIGHBOURS,
         CLAIMS,
         LEAVE,
     ],
@@ -265,7 +276,8 @@ CEILINGS = {
     "lookup_net": NEVER_VERIFIED,
     # the honest equivalents: a forged frame gains nothing over real code that computes the same data
     "degenerate_net": NEVER_VERIFIED,  # = claims
-    "neighbours_net": NEVER_VERIFIED | AGAINST_PRIVATE_IMAGES,  # = neighbours, without the probe work
+    # = neighbours, without the probe work; and its Net answers the renamed classes with the old names
+    "neighbours_net": NEVER_VERIFIED,
 }
 
 
