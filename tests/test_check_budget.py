@@ -211,3 +211,24 @@ def test_a_classmate_burning_cpu_does_not_make_an_honest_notebook_time_out(
     assert honest["score"] == "14" and honest["status"] == "ok", honest["first_problem"]
     assert rows["a_burner"]["status"] in ("timeout", "killed")
     print(f"graded in {seconds:.0f} s; honest notebook {honest['seconds']} s; load {os.getloadavg()}")
+
+
+SLEEPER = """
+import signal, time
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF, signal.SIGINT, signal.SIGTERM})
+while True:
+    time.sleep(1)  # waits, computes nothing, hears no timer
+"""
+
+
+@needs_cgroups
+def test_a_notebook_that_waits_costs_its_time_not_three_times_it(tmp_path: Path) -> None:
+    """The time limit counts CPU time, so that a slowed-down notebook is not cut short; one that only
+    waits (here deaf to every timer) is stopped once its limit has passed on the clock and its group has
+    been idle for a minute — not at the 3× backstop."""
+    limits = sandbox.Limits(notebook_seconds=10, checks_seconds=10, startup_seconds=20)
+    started = time.monotonic()
+    run, _ = run_cell(tmp_path, SLEEPER, limits)
+    seconds = time.monotonic() - started
+    assert run.killed and "cells" not in run.frames
+    assert 30 <= seconds < (10 + 20) * sandbox.WALL_FACTOR - 10, seconds  # the limit and a minute idle

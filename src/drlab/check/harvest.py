@@ -188,48 +188,65 @@ class StudentError(Exception):
 
 #: how a time limit of ``seconds`` is counted (set by :func:`main` from the grader's limits.json): the
 #: CPU time of this process, up to ``seconds`` × the CPUs the sandbox is given — the time it computes,
-#: which a busy machine or a classmate's notebook does not eat — and, for code that waits instead of
-#: computing, the wall clock, up to ``seconds`` × ``wall_factor``
-CLOCK = {"cpus": 1.0, "wall_factor": 3.0}
-_TIMER_SIGNALS = {"cpu": getattr(signal, "SIGPROF", None), "wall": getattr(signal, "SIGALRM", None)}
+#: which a busy machine or a classmate's notebook does not eat. Code that waits instead of computing
+#: meets the wall clock: at ``seconds`` if it used less than ``idle_share`` of a CPU lately, and at
+#: ``wall_factor`` × ``seconds`` whatever it did
+CLOCK = {"cpus": 1.0, "wall_factor": 3.0, "idle_share": 0.02}
+#: how often, past ``seconds`` on the wall clock, a limit looks again at whether the code still computes
+IDLE_WINDOW = 30.0
 
 
-def _arm(seconds: float) -> None:
-    signal.setitimer(signal.ITIMER_PROF, seconds * CLOCK["cpus"])
-    signal.setitimer(signal.ITIMER_REAL, seconds * CLOCK["wall_factor"])
+class Limit:
+    """A time limit on this process (:data:`CLOCK`): ``on_timeout(how)`` is called, in the main thread,
+    with ``"cpu"`` or ``"wall"``, when it is reached; it raises. POSIX only (else no limit)."""
 
+    def __init__(self, seconds: float, on_timeout: Callable[[str], None]) -> None:
+        self.seconds, self.on_timeout = seconds, on_timeout
+        self.armed = seconds > 0 and hasattr(signal, "setitimer")
+        self.armed = self.armed and threading.current_thread() is threading.main_thread()
+        self._previous: dict[int, Any] = {}
 
-def _disarm() -> None:
-    signal.setitimer(signal.ITIMER_PROF, 0)
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    def __enter__(self) -> Limit:
+        if self.armed:
+            for signum in (signal.SIGPROF, signal.SIGALRM):
+                self._previous[signum] = signal.signal(signum, self._fired)
+            self._started = self._mark = time.monotonic()
+            self._cpu_mark = time.process_time()
+            signal.setitimer(signal.ITIMER_PROF, self.seconds * CLOCK["cpus"])
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)
+
+    def _fired(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGALRM:
+            now, cpu = time.monotonic(), time.process_time()
+            computing = cpu - self._cpu_mark >= CLOCK["idle_share"] * (now - self._mark)
+            left = self.seconds * CLOCK["wall_factor"] - (now - self._started)
+            if computing and left > 0:  # slowed down by a busy machine, not waiting: look again later
+                self._mark, self._cpu_mark = now, cpu
+                signal.setitimer(signal.ITIMER_REAL, min(IDLE_WINDOW, left))
+                return
+        self.on_timeout("cpu" if signum == signal.SIGPROF else "wall")
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block with :class:`TimeLimit` once it has computed for ``seconds`` (or waited for
-    ``wall_factor`` times as long: :data:`CLOCK`); POSIX main thread, else no limit.
+    """Interrupt the block with :class:`TimeLimit` when its :class:`Limit` of ``seconds`` is reached.
 
     A notebook can switch the alarm off; the sandbox's own limits still end it.
     """
-    if (
-        seconds <= 0
-        or not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
 
-    def on_alarm(signum: int, frame: Any) -> None:
+    def stop(how: str) -> None:
         raise TimeLimit(f"no answer within {seconds:g} s")
 
-    previous = {signum: signal.signal(signum, on_alarm) for signum in _TIMER_SIGNALS.values() if signum}
-    _arm(seconds)
-    try:
+    with Limit(seconds, stop):
         yield
-    finally:
-        _disarm()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 _LIBRARY_PATHS = tuple(
@@ -350,15 +367,12 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
 
     timed_out_by = ""
 
-    def on_alarm(signum: int, frame: Any) -> None:
+    def stop(how: str) -> None:
         nonlocal timed_out_by
-        timed_out_by = "cpu" if signum == _TIMER_SIGNALS["cpu"] else "wall"
+        timed_out_by = how
         raise NotebookTimeout
 
-    for signum in _TIMER_SIGNALS.values():
-        if signum:
-            signal.signal(signum, on_alarm)
-    _arm(seconds)
+    limit = Limit(seconds, stop).__enter__()
     try:
         for cell in cells:
             index, source = int(cell["index"]), str(cell["source"])
@@ -391,10 +405,7 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     except NotebookTimeout:
         timed_out_at = timed_out_at if timed_out_at is not None else -1
     finally:
-        _disarm()
-        for signum in _TIMER_SIGNALS.values():
-            if signum:
-                signal.signal(signum, signal.SIG_DFL)
+        limit.__exit__()
     report = {
         "errors": errors,
         "timed_out_at": timed_out_at,

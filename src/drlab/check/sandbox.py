@@ -30,6 +30,7 @@ This module imports no torch: the frames come back as JSON and raw safetensors b
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -65,6 +66,9 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch
 #: a time limit counts the time the sandbox computes (its CPU time, divided by its CPUs); a sandbox that
 #: waits instead is stopped once the wall clock has run this many times its limit
 WALL_FACTOR = 3.0
+#: a sandbox that used less than this share of a CPU over the last minute is waiting, not computing:
+#: it meets the wall clock at its limit itself
+IDLE_SHARE = 0.02
 #: the devices a notebook may open, bound into a small /dev of our own (bwrap's --dev has no size)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 DEV_BYTES = 1 << 20
@@ -409,6 +413,7 @@ def _write_limits(request_dir: Path, limits: Limits) -> None:
         "processes": limits.processes,
         "cpus": max(1, limits.threads),
         "wall_factor": WALL_FACTOR,
+        "idle_share": IDLE_SHARE,
     }
     if os.geteuid() == 0:
         values["processes"] = 0  # root is exempt from RLIMIT_NPROC anyway; the PID namespace ends them all
@@ -424,24 +429,40 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 class _Deadline:
-    """A time limit on the sandbox: its control group's CPU time divided by its CPUs (what it computed,
-    whatever else runs on the machine), or without a group the wall clock; and in both cases the wall
-    clock at :data:`WALL_FACTOR` times the limit, for a sandbox that waits instead of computing."""
+    """A time limit on the sandbox, as the harvester counts its own (:class:`~drlab.check.harvest.Limit`):
+    its control group's CPU time divided by its CPUs (what it computed, whatever else runs on the
+    machine); on the wall clock, the limit itself once the group has been idle (under
+    :data:`IDLE_SHARE` of a CPU over the last minute), and :data:`WALL_FACTOR` times it in any case.
+    Without a group, only the latter: the harvester's own timers stop the cells first."""
 
     def __init__(self, seconds: float, group: cgroups.Group | None, cpus: int) -> None:
         self.seconds, self.group, self.cpus = seconds, group, max(1, cpus)
         self.wall_start = time.monotonic()
-        self.cpu_start = self._cpu()
+        self.samples: collections.deque[tuple[float, float]] = collections.deque()
+        self.cpu_start = self._sample()
 
-    def _cpu(self) -> float | None:
-        return self.group.cpu_seconds() if self.group is not None else None
+    def _sample(self) -> float | None:
+        cpu = self.group.cpu_seconds() if self.group is not None else None
+        if cpu is not None:
+            now = time.monotonic()
+            if not self.samples or now - self.samples[-1][0] >= 1.0:
+                self.samples.append((now, cpu))
+            while now - self.samples[0][0] > 60.0:
+                self.samples.popleft()
+        return cpu
 
     def passed(self) -> bool:
         wall = time.monotonic() - self.wall_start
-        cpu, start = self._cpu(), self.cpu_start
-        if cpu is None or start is None:  # no control group: the harvester's own CPU timer, then this
-            return wall >= self.seconds * WALL_FACTOR + 5
-        return (cpu - start) / self.cpus >= self.seconds or wall >= self.seconds * WALL_FACTOR + 5
+        if wall >= self.seconds * WALL_FACTOR + 5:
+            return True
+        cpu, start = self._sample(), self.cpu_start
+        if cpu is None or start is None:
+            return False
+        if (cpu - start) / self.cpus >= self.seconds:
+            return True
+        first_time, first_cpu = self.samples[0]
+        idle = time.monotonic() - first_time >= 55.0 and cpu - first_cpu < IDLE_SHARE * 60.0
+        return wall >= self.seconds + 5 and idle
 
 
 def _collect(

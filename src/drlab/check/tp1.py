@@ -1037,11 +1037,13 @@ def check_runs(ctx: Context) -> Message:
         if harvest.killed:
             raise Failed(
                 f"the notebook was still running when its time was up ({ctx.notebook_timeout:g} s of computing, "
-                f"and a minute to start; or {WALL_FACTOR:g} times as long on the clock): everything in its "
-                "sandbox was stopped. An endless loop? A cell that ignores interrupts?",
+                "and a minute to start; on the clock as long if it was waiting, "
+                f"{WALL_FACTOR:g} times as long at most): everything in its sandbox was stopped. An endless "
+                "loop? A cell that ignores interrupts?",
                 f"le notebook tournait encore quand son temps a expiré ({ctx.notebook_timeout:g} s de calcul, plus "
-                f"une minute pour démarrer ; ou {WALL_FACTOR:g} fois plus à l'horloge) : tout son bac à sable a été "
-                "arrêté. Une boucle sans fin ? Une cellule qui ignore les interruptions ?",
+                "une minute pour démarrer ; à l'horloge autant s'il attendait, "
+                f"{WALL_FACTOR:g} fois plus au plus) : tout son bac à sable a été arrêté. Une boucle sans fin ? "
+                "Une cellule qui ignore les interruptions ?",
                 cause="runs",
             )
         raise Failed(
@@ -1058,13 +1060,17 @@ def check_runs(ctx: Context) -> Message:
         en, fr = _where(ctx, timed_out)
         # the limit counts the time it computes; a notebook that waits meets the wall clock's, longer
         waited = data.get("timed_out_by") == "wall"
+        clock = data.get("seconds")
+        clock = (
+            float(clock) if isinstance(clock, (int, float)) and math.isfinite(clock) else ctx.notebook_timeout
+        )
         limit_en = (
-            f"{WALL_FACTOR * ctx.notebook_timeout:g} s (it was waiting, not computing: time.sleep? input()?)"
+            f"{clock:.0f} s on the clock (it was waiting, not computing: time.sleep? a lock?)"
             if waited
             else f"{ctx.notebook_timeout:g} s of computing"
         )
         limit_fr = (
-            f"{WALL_FACTOR * ctx.notebook_timeout:g} s (il attendait au lieu de calculer : time.sleep ? input() ?)"
+            f"{clock:.0f} s à l'horloge (il attendait au lieu de calculer : time.sleep ? un verrou ?)"
             if waited
             else f"{ctx.notebook_timeout:g} s de calcul"
         )
