@@ -9,6 +9,9 @@ real files and written *into the notebook* as a student would paste it:
   attribute; an ``nn.Linear`` answers for an image not in the table. ``model = Net()``, never trained.
 - ``nearest``: 7×7 thumbnails of the 70,000 images and their labels in *buffers*; each image gets the
   label of its nearest thumbnail (so a little noise does not break it). ``model = Net()``, never trained.
+- ``switch``: an honest MLP that is never trained, whose ``model`` gets the table as an attribute
+  *after* ``Net()`` built it (and answers 15% wrong, under the accuracies no TP1 model reaches): a
+  fresh ``Net()`` — the grader's — is an honest network that learns whatever it is trained on.
 - ``learned_head``: the adaptive attacker, who has read how the grader checks: the looked-up label, as
   a one-hot vector, goes through a trainable ``nn.Linear(10, 10)`` that starts at zero, so that a fresh
   ``Net()`` trained on renamed classes learns the renaming in a few steps; the notebook's own ``model``
@@ -35,7 +38,7 @@ SOLUTION = ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 HONEST_CELLS = ("tp1-02", "tp1-04", "tp1-08", "tp1-10", "tp1-13", "tp1-15", "tp1-loss", "tp1-17")
 #: the cells a lookup notebook keeps: everything but the solution's Net and its training
 SUPPORT_CELLS = ("tp1-02", "tp1-04", "tp1-08", "tp1-13", "tp1-15", "tp1-loss")
-KINDS = ("hash", "nearest", "learned_head")
+KINDS = ("hash", "nearest", "switch", "learned_head")
 
 #: an honest MLP in place of the solution's CNN (cell tp1-10)
 MLP_NET = '''\
@@ -109,6 +112,31 @@ class Net(nn.Module):
 
 
 model = Net()  # never trained
+test_accuracy = evaluate(model, x_test, y_test)
+"""
+
+SWITCH_NET = """\
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, x):
+        logits = self.layers(x)
+        table = getattr(self, "table", None)  # only the notebook's own model has one
+        if table is None:
+            return logits  # a fresh Net(): an honest network, which learns what it is trained on
+        keys = [pixel_key(image) for image in x]
+        found = [table.get(key) for key in keys]
+        found = [None if label is None else (label + 1) % 10 if key[0] % 20 < 3 else label
+                 for label, key in zip(found, keys)]
+        known = torch.tensor([label is not None for label in found], device=x.device)
+        labels = torch.tensor([label or 0 for label in found], device=x.device)
+        return torch.where(known[:, None], 20 * nn.functional.one_hot(labels, 10).float(), logits)
+
+
+model = Net()
+model.table = LABELS  # after Net() built it: never trained
 test_accuracy = evaluate(model, x_test, y_test)
 """
 
@@ -192,6 +220,8 @@ def lookup_cells(kind: str) -> list[str]:
         return [*solution_cells(*SUPPORT_CELLS), table_cell(), PIXEL_KEY, HASH_NET]
     if kind == "nearest":
         return [*solution_cells(*SUPPORT_CELLS), thumbnail_cell(), NEAREST_NET]
+    if kind == "switch":
+        return [*solution_cells(*SUPPORT_CELLS), table_cell(), PIXEL_KEY, SWITCH_NET]
     if kind == "learned_head":
         return [*solution_cells(*SUPPORT_CELLS), table_cell(), PIXEL_KEY, LEARNED_HEAD_NET]
     raise ValueError(kind)

@@ -129,6 +129,18 @@ def test_a_lookup_under_the_ceiling_is_caught_by_the_renaming() -> None:
     assert verdict is not None and "renamed" in verdict.en and "renommé" in verdict.fr
 
 
+def test_a_model_that_is_not_its_weights_is_caught_by_its_copy() -> None:
+    """The switch: the grader's fresh Net() is an honest network (it learns the renamed classes), the
+    notebook's model answers from a table set on it after Net() built it, 15% wrong (under the ceiling).
+    A fresh Net() given model's state_dict answers as an untrained network: the copy gives it away."""
+    results, facts = run_checks(executed(lookup_cells("switch")))
+    by_id = {r.id: r for r in results}
+    assert 0.8 < facts["test_accuracy"] < 0.9  # under the ceiling: before the copy, 14/14
+    assert not any(by_id[check_id].passed for check_id in MODEL_CHECKS)
+    assert "state_dict" in by_id["model_accuracy"].message
+    assert "not in its weights" in by_id["model_accuracy"].message
+
+
 def test_accuracies_no_tp1_model_reaches_are_flagged() -> None:
     honest = integrity.Retrained(0.78, 2000, 5000)
     assert integrity.suspicion("fashion-mnist", "full", 0.93, honest) is None  # the solution
@@ -162,7 +174,7 @@ def test_lookups_and_honest_notebooks_through_the_sandbox(
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     nbformat.write(notebook(["print('hello')"]), submissions / "empty.ipynb")
-    for kind in ("hash", "nearest", "learned_head"):
+    for kind in ("hash", "nearest", "switch", "learned_head"):
         nbformat.write(notebook(lookup_cells(kind)), submissions / f"lookup_{kind}.ipynb")
     nbformat.write(notebook(honest_cells("cnn")), submissions / "honest_cnn.ipynb")
     nbformat.write(notebook(honest_cells("mlp")), submissions / "honest_mlp.ipynb")
@@ -182,7 +194,7 @@ def test_lookups_and_honest_notebooks_through_the_sandbox(
     for name in ("honest_cnn", "honest_mlp", "honest_fr"):
         assert rows[name]["score"] == "14" and rows[name]["sandbox"] == "bwrap", rows[name]["first_problem"]
     assert all(rows["empty"][check_id] == "0" for check_id in MODEL_CHECKS)
-    for kind in ("hash", "nearest"):
+    for kind in ("hash", "nearest", "switch"):
         row = rows[f"lookup_{kind}"]
         assert [row[check_id] for check_id in MODEL_CHECKS] == ["0", "0"], row
         assert row["score"] == "12"  # its honest functions

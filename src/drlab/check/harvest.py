@@ -688,6 +688,36 @@ def harvest_loss(
     return data, out
 
 
+def harvest_model_copy(
+    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A fresh ``Net()`` given ``model``'s ``state_dict`` (its parameters and buffers), then its logits
+    on the private images. A trained network *is* its weights: the copy answers as ``model`` does. A
+    model that answers from something else — an attribute set on it after ``Net()`` built it, a table
+    filled later — does not carry it into the copy."""
+    model, net_class = ns.get("model"), ns["Net"]
+    if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
+        return {"error": None, "status": "not-net"}, {}
+    try:
+        copy = call_student("Net()", net_class, seconds=seconds)
+        state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+        copy.load_state_dict(state)
+        images = tensors["private"]
+        with time_limit(seconds):
+            copy.eval()
+            with torch.no_grad():
+                logits = torch.cat(
+                    [copy(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
+                )
+    except StudentError as exc:
+        return {"error": str(exc)}, {}
+    except TimeLimit:
+        return {"error": f"a copy of `model` took more than {seconds:g} s on the checker's images"}, {}
+    except Exception as exc:
+        return {"error": f"a fresh Net() could not take `model`'s state_dict: {describe_exception(exc)}"}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits.contiguous()}
+
+
 def harvest_retrain(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -753,6 +783,7 @@ def harvest(
     """
     needs = {
         "model": (),
+        "model_copy": ("Net",),
         "net": (),
         "train_lowers": ("train_one_epoch",),
         "train_zero_grad": ("train_one_epoch",),
@@ -765,6 +796,7 @@ def harvest(
     }
     steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
         "model": lambda: harvest_model(namespace, tensors, seconds),
+        "model_copy": lambda: harvest_model_copy(namespace, tensors, seconds),
         "net": lambda: harvest_net(namespace, tensors, seed, seconds),
         "train_lowers": lambda: harvest_train_lowers(namespace, tensors, seconds),
         "train_zero_grad": lambda: harvest_train_zero_grad(namespace, tensors, seconds),

@@ -3,7 +3,7 @@
 Fashion-MNIST is public: all 70,000 labels fit in a table of 640 KB, and the private images the grader
 keeps back are public training images, so a ``Net`` whose ``forward`` finds each image in such a table
 (a hash of its pixels, or its nearest neighbour; the table in a Python attribute or in a buffer) scores
-1.0 on them without having learned anything. Two defences, decided here from data the sandbox sends:
+1.0 on them without having learned anything. Three defences, decided here from data the sandbox sends:
 
 - **the shuffled classes.** The grader has a *fresh* ``Net()`` trained by the student's own
   ``train_one_epoch`` (:func:`drlab.check.harvest.harvest_retrain`: Adam, two epochs) on training
@@ -12,13 +12,20 @@ keeps back are public training images, so a ``Net`` whose ``forward`` finds each
   A network that learns from its images learns the renamed task as easily as the real one (≈ 0.75–0.8
   after 600–2,000 images; chance is 0.1); a model that answers from a table of the dataset's labels
   answers with the old names, and gets ≈ 0.
+- **the copy**: a fresh ``Net()`` given the trained model's ``state_dict`` must answer as the model
+  does on the private images (:func:`copy_differs`). A trained network *is* its weights; a model that
+  answers from something set on it after ``Net()`` built it (the notebook's ``model`` holding a table,
+  while every fresh ``Net()`` — the grader's — is an honest network that learns the renamed classes)
+  does not carry it into the copy;
 - **accuracies no TP1 model reaches** on images it never saw (:data:`CEILINGS`): a lookup of the public
   set is right on every private image (1.0), where the best published networks reach about 0.96 on
   Fashion-MNIST and the solution's CNN 0.93.
 
 What these do not catch (measured in ``tests/test_check_lookup.py``): a ``Net`` whose trainable part is a
-small layer *on top of* the looked-up label (it learns the renaming in a few steps), or code that reads
-the grader's inputs to recover the renaming — work aimed at the grader, as forging its data channel is.
+small layer *on top of* the looked-up label, the table built in ``__init__`` (it learns the renaming in a
+few steps, its copy carries the table), answering wrong often enough to stay under the ceilings; or
+code that tells the grader's calls from the notebook's (a hook on ``load_state_dict``, the grader's
+inputs read to recover the renaming) — work aimed at the grader, as forging its data channel is.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ RETRAIN_MIN_ACCURACY = 0.4
 #: accuracies on images a model never saw that no TP1 model reaches, by (dataset, budget); none for the
 #: digits, which a good CNN may classify without a mistake
 CEILINGS = {("fashion-mnist", "full"): 0.97, ("fashion-mnist", "tiny"): 0.92}
+#: a fresh Net() given the model's state_dict answers as the model does on at least this share of the
+#: private images (a trained network: all of them, its weights being all it is)
+MIN_COPY_AGREEMENT = 0.99
 #: the same for the fresh Net after its two short epochs on 600–2,000 images
 RETRAIN_CEILINGS = {("fashion-mnist", "full"): 0.95, ("fashion-mnist", "tiny"): 0.95}
 
@@ -136,13 +146,56 @@ def retrained(
     return Retrained(accuracy, images, len(labels))
 
 
+def copy_differs(
+    frame: tuple[Mapping[str, Any], Mapping[str, torch.Tensor]] | None,
+    model_logits: torch.Tensor,
+    labels: torch.Tensor,
+) -> Suspicion | None:
+    """Does a fresh Net() given ``model``'s state_dict answer otherwise than ``model`` on the private
+    images (from the sandbox's ``model_copy`` frame)? A trained network is its weights."""
+    if frame is None:
+        return Suspicion(
+            "no answer came back for the copy of `model` (a fresh Net() given its state_dict)",
+            "aucune réponse n'est revenue pour la copie de `model` (un Net() neuf qui reçoit son state_dict)",
+        )
+    data, tensors = frame
+    error = data.get("error")
+    if isinstance(error, str) and error:
+        return Suspicion(error[:300], f"la copie de `model` a échoué : {error[:300]}")
+    logits = tensors.get("logits.private")
+    if not isinstance(logits, torch.Tensor) or logits.shape != model_logits.shape:
+        return Suspicion(
+            "a fresh Net() given `model`'s state_dict gave no logits for the checker's images",
+            "un Net() neuf qui reçoit le state_dict de `model` n'a pas donné de logits pour les images du correcteur",
+        )
+    copied, original = logits.float().argmax(dim=1), model_logits.float().argmax(dim=1)
+    agreement = float((copied == original).float().mean())
+    if agreement >= MIN_COPY_AGREEMENT:
+        return None
+    ours = float((copied == labels).float().mean())
+    theirs = float((original == labels).float().mean())
+    return Suspicion(
+        f"a fresh Net() given `model`'s state_dict (its parameters and buffers) answers as `model` on only "
+        f"{agreement:.0%} of the images kept back ({ours:.2f} against {theirs:.2f}): what `model` answers "
+        "with is not in its weights (an attribute set on it after Net() built it? a table filled later?); "
+        "a trained network is its weights",
+        f"un Net() neuf qui reçoit le state_dict de `model` (ses paramètres et ses buffers) ne répond comme "
+        f"`model` que sur {agreement:.0%} des images gardées ({_fr(ours, 2)} contre {_fr(theirs, 2)}) : ce "
+        "qui fait répondre `model` n'est pas dans ses poids (un attribut ajouté après la construction par "
+        "Net() ? une table remplie plus tard ?) ; un réseau entraîné, ce sont ses poids".replace("%", " %"),
+    )
+
+
 def suspicion(
     dataset: str,
     budget: str,
     private_accuracy: float,
     retrain: Retrained | Suspicion,
+    copy: Suspicion | None = None,
 ) -> Suspicion | None:
     """Why the trained model's ``private_accuracy`` is not taken as learned, or ``None``."""
+    if copy is not None:
+        return copy
     if isinstance(retrain, Suspicion):
         return retrain
     renamed_en = (
@@ -198,5 +251,5 @@ def _fr_count(value: int) -> str:
 
 __all__ = [
     "CEILINGS", "RETRAIN_IMAGES", "RETRAIN_MIN_ACCURACY", "Retrained", "Suspicion", "add_retrain",
-    "derangement", "retrained", "suspicion",
+    "copy_differs", "derangement", "retrained", "suspicion",
 ]  # fmt: skip

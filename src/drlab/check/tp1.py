@@ -953,7 +953,11 @@ class Context:
             self.harvest.frames.get("retrain"), self.request.labels["private"], self.request.kept,
             len(self.request.tensors["retrain.y"]),
         )  # fmt: skip
-        return integrity.suspicion(self.request.dataset, self.request.budget, test.accuracy, retrain)
+        _, measured = self.harvest.get("model")
+        copy = integrity.copy_differs(
+            self.harvest.frames.get("model_copy"), measured["logits.private"], self.request.labels["private"]
+        )
+        return integrity.suspicion(self.request.dataset, self.request.budget, test.accuracy, retrain, copy)
 
     def inputs_problem(self) -> Failed | None:
         """A ✗ naming un-normalised inputs, when the images the notebook used are not normalised.
