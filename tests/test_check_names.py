@@ -80,3 +80,19 @@ def test_hostile_names_and_cells_reach_neither_the_terminal_nor_the_sheet(
     assert "macOS" in by_name["._escapes.ipynb"]["first_problem"]
     assert by_name["caf\\xe9 \\xff.ipynb"]["status"] == "ok"
     assert "\\x1b[2J" in by_name["escapes.ipynb"]["first_problem"]
+
+
+def test_two_names_never_share_a_row_once_escaped(tmp_path: Path) -> None:
+    """A row of the score sheet is found by its escaped name: the escape must tell every name apart (a
+    CR and the two characters backslash-r; a formula and the same text quoted), or one notebook's row
+    would overwrite a classmate's."""
+    from drlab.check.report import NotebookReport, write_scores_csv
+
+    names = ["x\r.ipynb", "x\\r.ipynb", "=a.ipynb", "'=a.ipynb", "caf\udce9.ipynb", "caf\\xe9.ipynb"]
+    sheet = tmp_path / "scores.csv"
+    reports = [NotebookReport(notebook=name, status="ok", max_score=1) for name in names]
+    write_scores_csv(reports, sheet, ["runs"])
+    write_scores_csv(reports[::-1], sheet, ["runs"])  # graded again, in another order: the same rows
+    with open(sheet, newline="", encoding="utf-8") as handle:
+        keys = [row["notebook"] for row in csv.DictReader(handle)]
+    assert len(keys) == len(set(keys)) == len(names)

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["ok", "cell-errors", "timeout", "killed", "checks-failed", "unreadable"]
-#: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR), and the
+#: quote that marks a cell as text (so that "'=x" and "=x" stay two different cells once guarded)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+BACKSLASH = "\\"
 #: a notebook larger than this is not read (a TP1 notebook without outputs is ~30 KB)
 MAX_NOTEBOOK_BYTES = 64 << 20
 
@@ -79,10 +81,16 @@ def printable(text: str) -> str:
     """``text`` safe to show on a terminal or in a spreadsheet, whoever wrote it: every character of
     :data:`HIDDEN_CATEGORIES` is written as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``; a file
     name's byte that is not UTF-8 as ``\\xff``), so that no escape sequence reaches the terminal and no
-    carriage return splits a CSV row."""
-    return "".join(
-        _escaped(char) if unicodedata.category(char) in HIDDEN_CATEGORIES else char for char in text
-    )
+    carriage return splits a CSV row. A backslash is doubled, so that two different texts never look
+    the same (a name holding a carriage return, another holding the two characters backslash and r):
+    a notebook's row in the score sheet is found by its escaped name."""
+    return "".join(_shown(char) for char in text)
+
+
+def _shown(char: str) -> str:
+    if unicodedata.category(char) in HIDDEN_CATEGORIES:
+        return _escaped(char)
+    return BACKSLASH * 2 if char == BACKSLASH else char
 
 
 def _escaped(char: str) -> str:
