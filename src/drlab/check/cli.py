@@ -141,7 +141,11 @@ class Printer:
                 return
             try:
                 stream = sys.stderr if err else sys.stdout
-                print(text, file=stream, flush=True)
+                try:
+                    print(text, file=stream, flush=True)
+                except UnicodeEncodeError:  # a terminal that cannot show ✓ or é: escaped, never dropped
+                    encoding = getattr(stream, "encoding", None) or "ascii"
+                    print(text.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
             except (BrokenPipeError, ValueError, OSError):
                 self.closed = True
                 # the pipe is gone: later writes (and the interpreter's final flush) go nowhere
