@@ -101,3 +101,22 @@ def test_a_full_temporary_folder_stops_the_grading_with_one_line(tmp_path: Path)
     assert len(err) == 1 and err[0].startswith("error: the temporary folder") and "is full" in err[0]
     assert "TMPDIR" in err[0]
     assert not (tmp_path / "scores.csv").exists()  # no row of 0/14 for a notebook never run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_grading_stopped_by_a_signal_cleans_up_as_ctrl_c_does(tmp_path: Path, stop: signal.Signals) -> None:
+    """``kill`` or a closed terminal: the sandbox stops, the rows graded are kept, nothing is left."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    slow = write_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(600)  # drlab-stop-test")
+    process = grader(tmpdir, str(slow), "--budget", "tiny", "--timeout", "600", stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not [p for p in drlab_folders(tmpdir) if p.name.startswith("drlab-request-")]:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.5)
+    time.sleep(2)
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and b"interrupted: 0 of 1 notebooks graded" in err
+    assert drlab_folders(tmpdir) == []

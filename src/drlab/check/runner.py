@@ -305,27 +305,33 @@ def grade_class(
     return reports
 
 
+#: the signals that stop a grading as Ctrl-C does (every sandbox stopped, the rows kept, the temporary
+#: files removed): Ctrl-C, ``kill``, the terminal closing
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 class _CtrlC:
-    """While active (``with``), Ctrl-C (SIGINT) only sets a flag; :meth:`raise_if_pressed` raises it.
+    """While active (``with``), Ctrl-C (SIGINT, and SIGTERM, SIGHUP) only sets a flag;
+    :meth:`raise_if_pressed` raises KeyboardInterrupt.
 
     Only the main thread can install a signal handler; elsewhere Python's own handling stays.
     """
 
     def __init__(self) -> None:
         self.pressed = False
-        self._installed = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._note)
-            self._installed = True
+            self._previous = {signum: signal.signal(signum, self._note) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
-            self._installed = False
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
 
     def _note(self, signum: int, frame: Any) -> None:
         self.pressed = True
