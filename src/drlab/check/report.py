@@ -77,20 +77,22 @@ class NotebookReport:
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, injective: bool = False) -> str:
     """``text`` safe to show on a terminal or in a spreadsheet, whoever wrote it: every character of
     :data:`HIDDEN_CATEGORIES` is written as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``; a file
     name's byte that is not UTF-8 as ``\\xff``), so that no escape sequence reaches the terminal and no
-    carriage return splits a CSV row. A backslash is doubled, so that two different texts never look
-    the same (a name holding a carriage return, another holding the two characters backslash and r):
-    a notebook's row in the score sheet is found by its escaped name."""
-    return "".join(_shown(char) for char in text)
+    carriage return splits a CSV row. Escaped text comes out unchanged.
+
+    ``injective``: a backslash is doubled too, so that two different texts never look the same (a name
+    holding a carriage return, another holding the two characters backslash and r): a notebook's row in
+    the score sheet is found by its name escaped so."""
+    return "".join(_shown(char, injective) for char in text)
 
 
-def _shown(char: str) -> str:
+def _shown(char: str, injective: bool) -> str:
     if unicodedata.category(char) in HIDDEN_CATEGORIES:
         return _escaped(char)
-    return BACKSLASH * 2 if char == BACKSLASH else char
+    return BACKSLASH * 2 if injective and char == BACKSLASH else char
 
 
 def _escaped(char: str) -> str:
@@ -256,7 +258,7 @@ def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> l
     for report in reports:
         failed = [check for check in report.checks if not check.passed]
         row: dict[str, Any] = {
-            "notebook": report.notebook,
+            "notebook": printable(report.notebook, injective=True),  # the row's key: one per notebook
             "status": report.status,
             "score": report.score,
             "max_score": report.max_score,
