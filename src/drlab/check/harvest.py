@@ -688,6 +688,21 @@ def harvest_loss(
     return data, out
 
 
+def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, what: str) -> torch.Tensor:
+    """``net``'s logits on ``images``, as the lecture's evaluate computes them (eval mode, no autograd),
+    500 at a time, within ``seconds``; a failure is a one-line :class:`StudentError` naming ``what``."""
+    try:
+        with time_limit(seconds):
+            net.eval()
+            with torch.no_grad():
+                chunks = [net(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
+        return torch.cat(chunks).contiguous()
+    except TimeLimit:
+        raise StudentError(f"{what} took more than {seconds:g} s on the checker's images") from None
+    except Exception as exc:
+        raise StudentError(f"{what} failed on the checker's images: {describe_exception(exc)}") from None
+
+
 def harvest_model_copy(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -702,20 +717,15 @@ def harvest_model_copy(
         copy = call_student("Net()", net_class, seconds=seconds)
         state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
         copy.load_state_dict(state)
-        images = tensors["private"]
-        with time_limit(seconds):
-            copy.eval()
-            with torch.no_grad():
-                logits = torch.cat(
-                    [copy(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
-                )
     except StudentError as exc:
         return {"error": str(exc)}, {}
-    except TimeLimit:
-        return {"error": f"a copy of `model` took more than {seconds:g} s on the checker's images"}, {}
     except Exception as exc:
         return {"error": f"a fresh Net() could not take `model`'s state_dict: {describe_exception(exc)}"}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits.contiguous()}
+    try:
+        logits = eval_logits(copy, tensors["private"], seconds, "a copy of `model`")
+    except StudentError as exc:
+        return {"error": str(exc)}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
 
 
 def harvest_retrain(
@@ -752,20 +762,10 @@ def harvest_retrain(
                 "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
                 net, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
             )  # fmt: skip
-        images = tensors["private"]
-        with time_limit(seconds):
-            net.eval()
-            with torch.no_grad():
-                logits = torch.cat(
-                    [net(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
-                )
+        logits = eval_logits(net, tensors["private"], seconds, "the retrained Net")
     except StudentError as exc:
         return {"error": str(exc)}, {}
-    except TimeLimit:
-        return {"error": f"the retrained Net took more than {seconds:g} s on the checker's images"}, {}
-    except Exception as exc:
-        return {"error": f"the retrained Net failed on the checker's images: {describe_exception(exc)}"}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits.contiguous()}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
 
 
 def harvest(
