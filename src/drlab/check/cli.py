@@ -69,9 +69,14 @@ kept back; the dataset's own files are hidden. Without bwrap every report and CS
 
 No check passes on the sandbox's word: each is decided on data held against the grader's reference
 (weights, batch-norm statistics, the numbers evaluate returns on marked probes, logits on the images
-kept back). What the grader cannot tell is who computed them: a notebook that writes the data channel
-itself still needs the right data, but Net's output and size are those data, and any classifier's
-logits pass the model's checks (README, "Known limits"). Open the notebook when a score surprises you.
+kept back). The trained model must also have learned: a fresh Net() trained by the notebook's
+train_one_epoch on images whose 10 classes the checker renamed must learn the renaming, a fresh Net()
+given the model's state_dict must answer as the model does, and no accuracy above what a TP1 model
+reaches is taken (a Net that looks the public dataset's labels up fails all three). What the grader
+cannot tell is who computed the data: a notebook that writes the data channel itself still needs the
+right data, but Net's output and size are those data, and a classifier that is not the student's
+trained Net can pass the model's checks (README, "Known limits"). Open the notebook when a score
+surprises you.
 """
 
 TP1_EPILOG = """\
