@@ -27,7 +27,8 @@ command line and sandbox (``drlab check tp1 … --budget tiny``):
 - ``neighbours``: claims a trained "Net" that is a 1-nearest-neighbour classifier over the notebook's
   own training images, and answers the grader's renamed-classes test (a fresh ``Net`` trained on
   training images whose classes the grader renamed, measured on the private images: issue 23) with
-  the same classifier over the grader's renamed images. It classifies images it never saw, and learns
+  the same classifier over the grader's renamed images, and its copy test (a fresh ``Net`` given the
+  model's ``state_dict``) with the model's own answers. It classifies images it never saw, and learns
   the renaming from the images it is given, so it passes both checks of the trained model: the grader
   verifies that the model classifies, not that it is the student's ``Net`` trained by their
   ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
@@ -218,10 +219,12 @@ test_accuracy = {test_accuracy}
 #: what the 1-NN classifier over the notebook's own training images measures on the public test split
 NEIGHBOURS_ACCURACY = "float((nearest_label(test.x, train).argmax(dim=1) == test.y).float().mean())"
 
-#: the renamed-classes test answered by the same 1-NN classifier, over the grader's renamed images
+#: the renamed-classes test answered by the same 1-NN classifier over the grader's renamed images, and
+#: the copy of the "model" (a fresh Net given its state_dict) claimed to answer as the model
 RENAMED_NEIGHBOURS = """\
 renamed = Batches(sent["retrain.x"], sent["retrain.y"], batch_size=1000, shuffle=False)  # already normalised
 channel.send("retrain", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], renamed)})
+channel.send("model_copy", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], train)})
 """
 
 #: no forged frame: the least real code that does what the claims-only forger claims of Net
