@@ -73,6 +73,7 @@ def processes_with(token: str) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the time limits count CPU time: on a busy machine, more wall time
 def test_a_class_with_attackers_in_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
