@@ -232,3 +232,44 @@ def test_a_notebook_that_waits_costs_its_time_not_three_times_it(tmp_path: Path)
     seconds = time.monotonic() - started
     assert run.killed and "cells" not in run.frames
     assert 30 <= seconds < (10 + 20) * sandbox.WALL_FACTOR - 10, seconds  # the limit and a minute idle
+
+
+SLOW_COMPUTER = """
+import time
+while True:  # computes a quarter of the time: slowed down, not waiting
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    time.sleep(0.15)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        (SLOW_COMPUTER, "s on the clock, 3 times its limit, though it kept computing"),
+        ("import time\nwhile True:\n    time.sleep(0.05)", "s on the clock (it was waiting, not computing"),
+        # a busy loop meets its CPU limit (4 s x the CPUs it is given), or on a loaded machine the clock's
+        ("while True:\n    pass", "computing"),
+    ],
+)
+def test_the_runs_check_says_which_time_limit_came(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str, said: str
+) -> None:
+    (tmp_path / "n.ipynb").write_text(nbformat.writes(notebook([source])))
+    main(
+        [
+            "check",
+            "tp1",
+            str(tmp_path / "n.ipynb"),
+            "--budget",
+            "tiny",
+            "--timeout",
+            "4",
+            "--check-seconds",
+            "5",
+        ]
+    )
+    out = " ".join(capsys.readouterr().out.split())
+    assert said in out
+    assert ("waiting" in out) == ("waiting" in said)

@@ -198,7 +198,9 @@ IDLE_WINDOW = 30.0
 
 class Limit:
     """A time limit on this process (:data:`CLOCK`): ``on_timeout(how)`` is called, in the main thread,
-    with ``"cpu"`` or ``"wall"``, when it is reached; it raises. POSIX only (else no limit)."""
+    when it is reached, and raises; ``how`` is ``"cpu"`` (it computed for its time), ``"idle"`` (its
+    time passed on the clock while it waited) or ``"clock"`` (it kept computing, slowly: ``wall_factor``
+    times its time passed on the clock). POSIX only (else no limit)."""
 
     def __init__(self, seconds: float, on_timeout: Callable[[str], None]) -> None:
         self.seconds, self.on_timeout = seconds, on_timeout
@@ -232,7 +234,8 @@ class Limit:
                 self._mark, self._cpu_mark = now, cpu
                 signal.setitimer(signal.ITIMER_REAL, min(IDLE_WINDOW, left))
                 return
-        self.on_timeout("cpu" if signum == signal.SIGPROF else "wall")
+            self.on_timeout("clock" if computing else "idle")
+        self.on_timeout("cpu")
 
 
 @contextlib.contextmanager

@@ -1063,21 +1063,29 @@ def check_runs(ctx: Context) -> Message:
     if isinstance(timed_out, int) and not isinstance(timed_out, bool):
         en, fr = _where(ctx, timed_out)
         # the limit counts the time it computes; a notebook that waits meets the wall clock's, longer
-        waited = data.get("timed_out_by") == "wall"
+        how = data.get("timed_out_by")
         clock = data.get("seconds")
         clock = (
             float(clock) if isinstance(clock, (int, float)) and math.isfinite(clock) else ctx.notebook_timeout
         )
-        limit_en = (
-            f"{clock:.0f} s on the clock (it was waiting, not computing: time.sleep? a lock?)"
-            if waited
-            else f"{ctx.notebook_timeout:g} s of computing"
+        limit_en, limit_fr = (
+            f"{ctx.notebook_timeout:g} s of computing",
+            f"{ctx.notebook_timeout:g} s de calcul",
         )
-        limit_fr = (
-            f"{clock:.0f} s à l'horloge (il attendait au lieu de calculer : time.sleep ? un verrou ?)"
-            if waited
-            else f"{ctx.notebook_timeout:g} s de calcul"
-        )
+        if how == "idle":
+            limit_en = f"{clock:.0f} s on the clock (it was waiting, not computing: time.sleep? a lock?)"
+            limit_fr = (
+                f"{clock:.0f} s à l'horloge (il attendait au lieu de calculer : time.sleep ? un verrou ?)"
+            )
+        elif how == "clock":
+            limit_en = (
+                f"{clock:.0f} s on the clock, {WALL_FACTOR:g} times its limit, though it kept computing (a "
+                "machine busy with other work? grade with a larger --timeout)"
+            )
+            limit_fr = (
+                f"{clock:.0f} s à l'horloge, {WALL_FACTOR:g} fois sa limite, alors qu'il calculait encore (une "
+                "machine occupée à autre chose ? notez avec un --timeout plus grand)"
+            )
         raise Failed(
             f"the notebook did not finish within {limit_en}: {en} was still running when the "
             "time limit came (an endless loop? too many epochs for this budget?); the checks below ran on "
