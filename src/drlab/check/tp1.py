@@ -1063,27 +1063,20 @@ def check_runs(ctx: Context) -> Message:
     if isinstance(timed_out, int) and not isinstance(timed_out, bool):
         en, fr = _where(ctx, timed_out)
         # the limit counts the time it computes; a notebook that waits meets the wall clock's, longer
-        how = data.get("timed_out_by")
-        clock = data.get("seconds")
-        clock = (
-            float(clock) if isinstance(clock, (int, float)) and math.isfinite(clock) else ctx.notebook_timeout
-        )
-        limit_en, limit_fr = (
-            f"{ctx.notebook_timeout:g} s of computing",
-            f"{ctx.notebook_timeout:g} s de calcul",
-        )
+        how, limit = data.get("timed_out_by"), f"{ctx.notebook_timeout:g} s"
+        limit_en, limit_fr = f"{limit} of computing", f"{limit} de calcul"
         if how == "idle":
-            limit_en = f"{clock:.0f} s on the clock (it was waiting, not computing: time.sleep? a lock?)"
-            limit_fr = (
-                f"{clock:.0f} s à l'horloge (il attendait au lieu de calculer : time.sleep ? un verrou ?)"
+            limit_en = (
+                f"{limit} (they passed on the clock while it was waiting, not computing: time.sleep? a lock?)"
             )
+            limit_fr = f"{limit} (passées à l'horloge pendant qu'il attendait au lieu de calculer : time.sleep ? un verrou ?)"
         elif how == "clock":
             limit_en = (
-                f"{clock:.0f} s on the clock, {WALL_FACTOR:g} times its limit, though it kept computing (a "
-                "machine busy with other work? grade with a larger --timeout)"
+                f"{limit}: {WALL_FACTOR:g} times as long passed on the clock though it kept computing (a machine "
+                "busy with other work? grade with a larger --timeout)"
             )
             limit_fr = (
-                f"{clock:.0f} s à l'horloge, {WALL_FACTOR:g} fois sa limite, alors qu'il calculait encore (une "
+                f"{limit} : {WALL_FACTOR:g} fois plus ont passé à l'horloge alors qu'il calculait encore (une "
                 "machine occupée à autre chose ? notez avec un --timeout plus grand)"
             )
         raise Failed(
