@@ -2,7 +2,8 @@
 # Set up drlab in ./.venv, on a fresh machine, with no internet beyond the Python package index.
 #
 #   bash setup.sh          drlab and what it needs to run (CPU build of PyTorch)
-#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, nbclient, ipykernel)
+#   bash setup.sh --dev    the same, plus the test tools (pytest, ruff, mypy, nbclient, ipykernel), the
+#                          documentation's (mkdocs) and, as root with apt, Chromium for the site's screenshots
 #   bash setup.sh --notebooks   the same, plus Jupyter, to open the course notebooks
 #
 # PyTorch comes first, as a CPU build: a bare `torch` requirement would pull a CUDA build of several GB
@@ -16,7 +17,7 @@ for arg in "$@"; do
   case "$arg" in
     --dev) wanted+=(dev) ;;
     --notebooks) wanted+=(notebooks) ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "error: unknown option $arg (see 'bash setup.sh --help')" >&2; exit 2 ;;
   esac
 done
@@ -41,27 +42,37 @@ fi
 
 echo "setup: installing drlab${extras}"
 "${pip[@]}" -e ".${extras}"
-
-# Graphviz's `dot` draws the computation graphs (drlab graph); without it drlab writes .dot sources.
-if ! command -v dot >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Graphviz (apt-get)"
-    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) \
-      || echo "setup: could not install Graphviz; drlab graph will write .dot files instead of pictures"
-  else
-    echo "setup: Graphviz's 'dot' not found: install it (apt install graphviz / brew install graphviz / conda install graphviz) to draw graphs"
-  fi
+# Box2D (LunarLander) and pygame (drlab rl evaluate --gif): wheels for the usual platforms; without them
+# everything else works, and those two say what to install.
+if ! .venv/bin/python -c "import Box2D, pygame" >/dev/null 2>&1; then
+  echo "setup: installing Box2D and pygame (LunarLander, drlab rl evaluate --gif)"
+  "${pip[@]}" -e ".[envs]" \
+    || echo "setup: could not install Box2D/pygame: LunarLander and --gif need them (pip install 'drlab[envs]')"
 fi
+
+# A system program, installed with apt-get when we are root on Debian/Ubuntu; elsewhere, how to get it.
+#   system_program COMMAND PACKAGE HOW_ELSEWHERE WITHOUT_IT
+system_program() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing $2 (apt-get)"
+    (apt-get update -qq && apt-get install -y -qq "$2" >/dev/null) || echo "setup: could not install $2; $4"
+  else
+    echo "setup: '$1' not found: install it ($3); meanwhile $4"
+  fi
+}
+# Graphviz's `dot` draws the computation graphs (drlab graph); without it drlab writes .dot sources.
+system_program dot graphviz "apt install graphviz / brew install graphviz / conda install graphviz" \
+  "drlab graph writes .dot files instead of pictures"
 # Bubblewrap's `bwrap` gives `drlab check tp1` one sandbox per graded notebook (Linux only); without it
 # grading still works, and every report and score-sheet row says "not sandboxed".
-if [ "$(uname -s)" = Linux ] && ! command -v bwrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing bubblewrap (apt-get)"
-    (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
-      || echo "setup: could not install bubblewrap; drlab check tp1 will grade without a sandbox"
-  else
-    echo "setup: bubblewrap's 'bwrap' not found: install it (apt install bubblewrap / dnf install bubblewrap) so that drlab check tp1 grades each notebook in a sandbox"
-  fi
+if [ "$(uname -s)" = Linux ]; then
+  system_program bwrap bubblewrap "apt install bubblewrap / dnf install bubblewrap" \
+    "drlab check tp1 grades without a sandbox"
+fi
+# Chromium draws the documentation site in tests/test_docs.py (headless screenshots); only for --dev.
+if [[ " ${wanted[*]-} " == *" dev "* ]]; then
+  system_program chromium chromium "apt install chromium" "the documentation's screenshot test is skipped"
 fi
 
 # The real Fashion-MNIST for TP1, offline: Debian/Ubuntu's package puts Zalando's four files in

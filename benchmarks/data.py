@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import json
 import os
 import statistics
 import struct
@@ -44,6 +43,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.data import Batches
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's standard normalisation
@@ -199,11 +199,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="where the model trains and Batches keeps the data")
     parser.add_argument("--verify", action="store_true", help="only time the verification of the real files")
+    record.add_save_option(parser)
     args = parser.parse_args()
     if args.verify:
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         result = {"benchmark": "data-verify", **verification(2 if args.quick else 5)}
-        print("RESULT " + json.dumps({**result, "load_average": round(os.getloadavg()[0], 1)}))
+        record.emit("data-verify", {**result, "load_average": round(os.getloadavg()[0], 1)}, args.save)
         return
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -281,7 +282,7 @@ def main() -> None:
         "targets": TARGETS,
         "targets_met": all(speedups[k] >= v for k, v in TARGETS.items()),
     }
-    print("RESULT " + json.dumps(result))
+    record.emit("data", result, args.save)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn import functional as F
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.data import Batches
 from drlab.models import build_model, count_parameters
 from drlab.train import distributed as D
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a few steps only (a smoke test in seconds)")
+    record.add_save_option(parser)
     args = parser.parse_args(argv)
     if sys.platform.startswith("linux"):
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # gloo's own sockets stay on loopback
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         f"gloo over loopback, 2 processes: t ≈ {latency_s * 1e6:.0f} µs + bytes / {bandwidth / 1e9:.2f} GB/s "
         "(latency + bandwidth fit over 1 KiB … 64 MiB)"
     )
-    print("RESULT " + json.dumps(summary))
+    record.emit("distributed", summary, args.save)
     return 0
 
 

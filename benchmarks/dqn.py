@@ -3,7 +3,7 @@
 For each seed, drlab's DQN trains with its defaults (the rl-zoo settings) and is evaluated greedily every
 2,500 steps on 20 episodes; the best-evaluated model is kept and then re-evaluated, as
 ``drlab rl evaluate`` does, on 10 held-out start states. With ``--sb3``, SB3's DQN trains with the same
-hyperparameters (the zoo's, plus drlab's linear learning-rate decay: ``--set final_learning_rate_fraction=1``
+hyperparameters (the zoo's, plus drlab's linear learning-rate decay: ``--set final_lr_fraction=1``
 gives both the zoo's constant rate) and the same evaluation schedule; evaluation time (and drlab's checkpoint
 time) is excluded from both speeds, and both run on the same number of torch threads.
 
@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import record  # benchmarks/record.py: the RESULT line and --save
+
 THRESHOLD = 475.0
 
 
@@ -36,13 +38,13 @@ def run_drlab(
 ) -> dict[str, Any]:
     from drlab.rl.config import DQNConfig
     from drlab.rl.evaluate import HELD_OUT_SEED, evaluate_greedy
-    from drlab.rl.runs import load_run_model, train_dqn_run
+    from drlab.rl.runs import load_run_model, train_run
 
     config = DQNConfig(
         seed=seed, total_steps=total_steps, num_threads=threads, eval_freq=eval_freq, **overrides
     )
     with tempfile.TemporaryDirectory() as tmp:
-        result = train_dqn_run(config, Path(tmp) / "run")
+        result = train_run(config, Path(tmp) / "run")
         # what `drlab rl evaluate RUN` does: load the kept model, 10 greedy episodes on held-out seeds
         kept, _ = load_run_model(Path(tmp) / "run", "best")
         reevaluation = evaluate_greedy(kept, config.env, 10, HELD_OUT_SEED)
@@ -98,8 +100,8 @@ def run_sb3(
     from drlab.rl.config import DQNConfig
 
     # the same learning-rate schedule as drlab's config (SB3 calls it with progress_remaining: 1 → 0)
-    config = DQNConfig(**{k: v for k, v in overrides.items() if k == "final_learning_rate_fraction"})
-    lr, fraction = config.learning_rate, config.final_learning_rate_fraction
+    config = DQNConfig(**{k: v for k, v in overrides.items() if k == "final_lr_fraction"})
+    lr, fraction = config.lr, config.final_lr_fraction
 
     def learning_rate(progress_remaining: float) -> float:
         return lr * (fraction + (1.0 - fraction) * progress_remaining)
@@ -177,6 +179,7 @@ def main() -> None:
         help="override a DQNConfig field for drlab's runs (repeatable), e.g. --set tau=0.5",
     )
     parser.add_argument("--first-seed", type=int, default=0)
+    record.add_save_option(parser)
     args = parser.parse_args()
     overrides = dict(_parse_override(text) for text in args.set)
     if args.quick:
@@ -238,7 +241,7 @@ def main() -> None:
             f"sb3:   {s['seeds_reaching_475']}/{args.seeds} seeds reached ≥ {THRESHOLD:g}; "
             f"{s['steps_per_s_median']:.0f} steps/s; drlab/sb3 speed: {result['speedup_vs_sb3']:.2f}x"
         )
-    print("RESULT " + json.dumps(result))
+    record.emit("dqn", result, args.save)
 
 
 def _print_row(row: dict[str, Any]) -> None:

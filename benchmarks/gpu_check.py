@@ -16,7 +16,6 @@ The last line printed is ``RESULT {json}``; the exit code is 1 when a check fail
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import torch
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.common.device import resolve_device
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, MODELS, build_model
@@ -105,6 +105,7 @@ def main() -> int:
         "--samples", type=int, default=None, help="synthetic images (default: 60000, quick 1024)"
     )
     parser.add_argument("--expect-cuda", action="store_true", help="fail unless --device auto picks CUDA")
+    record.add_save_option(parser)
     args = parser.parse_args()
     device = resolve_device(args.device)
     n = args.samples or (1024 if args.quick else 60_000)
@@ -132,10 +133,7 @@ def main() -> int:
     print(f"  drlab train digits cnn-bn bf16, 1 epoch + resume to 2: {job}")
     if not job["ok"]:
         failures.append("drlab train job (resume) failed")
-    print(
-        "RESULT "
-        + json.dumps({**info, "models": results, "run_job": job, "failures": failures}, sort_keys=True)
-    )
+    record.emit("gpu_check", {**info, "models": results, "run_job": job, "failures": failures}, args.save)
     return 1 if failures else 0
 
 

@@ -7,7 +7,13 @@ We report the wall time, notebooks per minute and the scores; with ``--baseline`
 also graded with ``--jobs 1`` in this process, and the ratio (jobs 1 time / jobs J time) is the
 speed-up that parallel grading gives on this machine.
 
-    .venv/bin/python benchmarks/grading.py [--count 30] [--jobs 2] [--budget tiny] [--baseline]
+With ``--moodle R`` the same class is also packed as Moodle's "Download all submissions" zip, with its
+grading worksheet, and graded R times through the round trip (``drlab check tp1 ZIP --moodle WORKSHEET
+--out DIR``: extraction, the filled worksheet, feedback.zip, the class report), alternating with R
+plain gradings of the folder (``--csv``): ``moodle_over_plain`` is the ratio of their median times
+(1.0: the round trip costs nothing beyond the grading).
+
+    .venv/bin/python benchmarks/grading.py [--count 30] [--jobs 2] [--budget tiny] [--baseline] [--moodle 3]
 
 The last line printed is ``RESULT {json}``.
 """
@@ -21,12 +27,15 @@ import io
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.check.sandbox import bwrap_problem
 from drlab.cli import main as drlab_main
 
@@ -55,6 +64,32 @@ def grade(folder: Path, jobs: int, budget: str, seed: int, timeout: float) -> di
     }
 
 
+def moodle_class(folder: Path, scratch: Path) -> tuple[Path, Path]:
+    """The notebooks of ``folder`` as Moodle's submissions zip (in folders) and its English worksheet."""
+    submissions, worksheet = scratch / "submissions.zip", scratch / "worksheet.csv"
+    rows = ["Identifier,Grade,Maximum grade,Last modified (grade),Feedback comments"]
+    with zipfile.ZipFile(submissions, "w", zipfile.ZIP_DEFLATED) as archive:
+        for number, path in enumerate(sorted(folder.glob("*.ipynb")), start=1000):
+            archive.write(path, f"Student {number}_{number}_assignsubmission_file/{path.name}")
+            rows.append(f'"Participant {number}",,100.00,-,')
+    worksheet.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    return submissions, worksheet
+
+
+def round_trip(
+    submissions: Path, worksheet: Path, out: Path, jobs: int, budget: str, seed: int, timeout: float
+) -> float:
+    """Seconds of one ``drlab check tp1 ZIP --moodle WORKSHEET --out DIR`` (a fresh DIR)."""
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        drlab_main(
+            ["check", "tp1", str(submissions), "--moodle", str(worksheet), "--out", str(out), "--jobs", str(jobs),
+             "--budget", budget, "--seed", str(seed), "--timeout", str(timeout)]
+        )  # fmt: skip
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=1200.0, help="--timeout of each notebook (s)")
     parser.add_argument("--baseline", action="store_true", help="also grade the class with --jobs 1")
+    record.add_save_option(parser)
+    parser.add_argument(
+        "--moodle", type=int, default=0, metavar="R",
+        help="also time R Moodle round trips of the class, alternated with R plain gradings",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.count < 1 or args.jobs < 1:
         parser.error("--count and --jobs must be ≥ 1")
@@ -87,8 +127,20 @@ def main(argv: list[str] | None = None) -> int:
             result["baseline"] = grade(folder, 1, args.budget, args.seed, args.timeout)
             result["speedup"] = round(result["baseline"]["seconds"] / result["parallel"]["seconds"], 2)
             print(f"--jobs 1: {json.dumps(result['baseline'])}", flush=True)
+        if args.moodle > 0:
+            submissions, worksheet = moodle_class(folder, Path(scratch))
+            plain, moodle = [], []
+            for _ in range(args.moodle):  # alternated: a drift of the machine's load hits both alike
+                plain.append(grade(folder, args.jobs, args.budget, args.seed, args.timeout)["seconds"])
+                moodle.append(round(round_trip(submissions, worksheet, Path(scratch) / "graded", args.jobs,
+                                               args.budget, args.seed, args.timeout), 1))  # fmt: skip
+                print(f"plain {plain[-1]} s, moodle round trip {moodle[-1]} s", flush=True)
+            result["moodle"] = {
+                "plain_seconds": plain, "moodle_seconds": moodle,
+                "moodle_over_plain": round(statistics.median(moodle) / statistics.median(plain), 3),
+            }  # fmt: skip
     result["load_average"] = round(os.getloadavg()[0], 1)
-    print("RESULT " + json.dumps(result))
+    record.emit("grading", result, args.save)
     return 0
 
 

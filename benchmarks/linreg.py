@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn, optim
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.linreg.data import RegressionData, make_data
 from drlab.linreg.lab import fit
 
@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed pairs per method (default 15, quick 3)"
     )
+    record.add_save_option(parser)
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 15)
     scale = 10 if args.quick else 1
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         f"worst drlab/lecture ratio: {summary['max_ratio']} ({worst}); target ≤ {TARGET_RATIO}; "
         f"autograd costs {results['autograd']['drlab_ratio_to_numpy_batch']}× NumPy batch per epoch"
     )
-    print("RESULT " + json.dumps(summary), flush=True)
+    record.emit("linreg", summary, args.save)
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import record  # benchmarks/record.py: the RESULT line and --save
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
 
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data-dir", default=None, help="where the Fashion-MNIST files are")
     parser.add_argument("--out", default=None, help="keep the run folders here (default: a temporary one)")
     parser.add_argument("--quick", action="store_true", help="digits, 300 images, 1 epoch, seed 0: seconds")
+    record.add_save_option(parser)
     args = parser.parse_args(argv)
 
     import torch
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             }
             print(f"{name:<9} {results['recipes'][name]['summary']}", flush=True)
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print("RESULT " + json.dumps(results, sort_keys=True))
+    record.emit("speedrun", results, args.save)
     return results
 
 

@@ -32,7 +32,6 @@ The last line printed is ``RESULT {json}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.common.errors import DrlabError
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, build_model, summarize
@@ -407,6 +407,7 @@ def main() -> None:
         "--models", default="softmax,mlp", help="--real: comma-separated models (default: softmax,mlp)"
     )
     parser.add_argument("--seeds", default="0,1,2", help="--real: comma-separated seeds (default: 0,1,2)")
+    record.add_save_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.real:
@@ -415,7 +416,7 @@ def main() -> None:
         if unknown:
             parser.error(f"--models: unknown {', '.join(unknown)} (choose from {', '.join(REAL_GOALS)})")
         seeds = [int(seed) for seed in args.seeds.split(",") if seed]
-        print("RESULT " + json.dumps({"real": real_section(models, seeds)}, sort_keys=True))
+        record.emit("train-real", {"real": real_section(models, seeds)}, args.save)
         return
     n_train, n_test = (4_000, 1_000) if args.quick else (60_000, 10_000)
     epochs = args.epochs or (2 if args.quick else 3)
@@ -459,7 +460,7 @@ def main() -> None:
         "lightning_ratio_ge_1.2": lightning is not None and lightning["ratio"] >= 1.2,
         "drlab_help_under_1s": (results["startup_seconds"]["drlab_help"] or 99) < 1.0,
     }
-    print("RESULT " + json.dumps(results, sort_keys=True))
+    record.emit("train", results, args.save)
 
 
 if __name__ == "__main__":

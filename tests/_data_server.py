@@ -95,7 +95,8 @@ def make_tiny_dataset(tmp_dir: Path, mirrors: tuple[str, ...] = ()) -> TinyDatas
 
 @dataclass
 class MirrorState:
-    """What each mirror prefix does: ``modes[prefix]`` is one of ok, 403, 404, 500, drop, slow, stall, wrong, other."""
+    """What each mirror prefix does: ``modes[prefix]`` is one of ok, 403, 404, 500, drop, slow, stall,
+    trickle, wrong, other."""
 
     files: dict[str, bytes]
     other_files: dict[str, bytes]
@@ -141,6 +142,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if mode == "trickle":  # every byte comes, but slowly: `delay` seconds between small pieces
+            try:
+                for start in range(0, len(body), 256):
+                    self.wfile.write(body[start : start + 256])
+                    self.wfile.flush()
+                    time.sleep(state.delay)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
+                pass
+            return
         if mode in ("drop", "stall"):
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()

@@ -5,7 +5,7 @@ labels classifies them all (1.0). The lookup notebooks (``_lookup_notebooks.py``
 in a Python attribute, nearest thumbnails in buffers; honest ``train_one_epoch``, ``evaluate`` and
 ``loss_fn``; ``model = Net()`` never trained) used to score 14/14. Now the grader also trains a fresh
 ``Net()`` with the student's ``train_one_epoch`` on training images whose classes it renamed, and
-measures it on the private images under the same renaming (:mod:`drlab.check.integrity`): a network
+measures it on the private images under the same renaming (:mod:`drlab.check.tp1.integrity`): a network
 that learns, learns the renamed task; a table answers with the old names. The bar: a lookup scores no
 more than an empty notebook on the model's two checks, every honest solution (CNN and MLP, English and
 French, both budgets) keeps 14/14.
@@ -26,7 +26,8 @@ import pytest
 import torch
 
 from _lookup_notebooks import fashion_mnist, honest_cells, lookup_cells, notebook
-from drlab.check import integrity, tp1
+from drlab.check.tp1 import integrity
+from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY
 from drlab.check.sandbox import bwrap_problem
 from drlab.cli import main
 from test_check_tp1 import request, run_checks
@@ -87,7 +88,7 @@ def test_honest_networks_learn_the_renamed_classes_and_keep_14(net: str) -> None
     results, facts = run_checks(executed(honest_cells(net)))
     failed = {r.id: r.message for r in results if not r.passed}
     assert failed == {}
-    assert facts["test_accuracy"] > tp1.TINY_MIN_TEST_ACCURACY
+    assert facts["test_accuracy"] > TINY_MIN_TEST_ACCURACY
 
 
 @pytest.mark.parametrize("kind", ["hash", "nearest"])
@@ -126,7 +127,7 @@ def test_a_lookup_under_the_ceiling_is_caught_by_the_renaming() -> None:
     measured = integrity.retrained(frame, sent.labels["private"], sent.kept, len(sent.tensors["retrain.y"]))
     assert isinstance(measured, integrity.Retrained) and measured.accuracy < 0.05
     verdict = integrity.suspicion("fashion-mnist", "tiny", 0.85, measured)
-    assert verdict is not None and "renamed" in verdict.en and "renommé" in verdict.fr
+    assert verdict is not None and "renamed" in verdict.render("en") and "renommé" in verdict.render("fr")
 
 
 def test_a_model_that_is_not_its_weights_is_caught_by_its_copy() -> None:

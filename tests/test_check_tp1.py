@@ -23,7 +23,11 @@ import torch
 from torch import nn
 
 from drlab.check import harvest, tp1
+from drlab.check.messages import CATALOGUE
 from drlab.check.report import CheckResult
+from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY, WHERE
+from drlab.check.tp1.request import hold_out, private_size
+from drlab.check.tp1.train import train_mode_reference
 from drlab.data import tp1 as tp1_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +123,7 @@ def test_solution_functions_pass_every_check(solution_results: dict[str, CheckRe
 
 
 def test_every_check_is_reported_once_in_order(solution_results: dict[str, CheckResult]) -> None:
-    assert list(solution_results) == [check_id for check_id, _, _ in tp1.CHECKS] == list(tp1.CHECK_IDS)
+    assert list(solution_results) == [check.id for check in tp1.CHECKS] == list(tp1.CHECK_IDS)
     assert len(tp1.CHECK_IDS) == 14
 
 
@@ -221,7 +225,7 @@ SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]
          ("tp1-13", "        loss = loss_fn(logits, y_batch)  # ❷ loss\n",
           "        model.train()  # too late: the forward pass ran in eval mode\n"
           "        loss = loss_fn(logits, y_batch)  # ❷ loss\n")),
-        "train_mode", "stayed in evaluation mode", (),
+        "train_mode", "does not put the model in training mode", (),
     ),
     "a percentage, in training mode": (
         (("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),
@@ -305,9 +309,12 @@ def test_the_verdicts_follow_the_data_not_the_claims() -> None:
     )
     assert all(lying[check_id].passed for check_id in FUNCTION_CHECKS)
 
-    start, _ = tp1.Context(request(), tp1.Harvest(frames)).train_mode_reference
+    start, _ = train_mode_reference(tp1.Context(request(), tp1.Harvest(frames)))
     unmoved = decided(train_mode=(data, {f"buffer.{name}": value for name, value in start.items()}))
-    assert not unmoved["train_mode"].passed and "stayed in evaluation mode" in unmoved["train_mode"].message
+    assert (
+        not unmoved["train_mode"].passed
+        and "does not put the model in training mode" in unmoved["train_mode"].message
+    )
     for name, hint in (("eval_mode", "model.eval()"), ("eval_no_grad", "torch.no_grad()")):
         logits, labels = request().kept[f"{name}.logits"], request().tensors[f"{name}.y"]
         marked = float((logits.roll(1, dims=1).argmax(dim=1) == labels).float().mean())
@@ -338,7 +345,7 @@ def test_the_notebooks_copy_of_the_data_round_trips(tmp_path: Path, monkeypatch:
     """The file the grader writes for a sandbox is what load_tp1_dataset returns there (tiny: limited);
     a file that is not one fails in one line, without unpickling anything."""
     full, _ = tp1_data.load_tp1_dataset("full")
-    seen, _, _ = tp1.hold_out(full, 0, "tiny")
+    seen, _, _ = hold_out(full, 0, "tiny")
     path = tmp_path / "tp1_data.safetensors"
     tp1_data.save_tp1_snapshot(seen, "a reason", path)
     monkeypatch.setenv(tp1_data.SNAPSHOT_VARIABLE, str(path))
@@ -393,8 +400,8 @@ def test_model_checks_measure_the_test_set_themselves() -> None:
     results, facts = run_checks(namespace)
     by_id = {r.id: r for r in results}
     assert facts["dataset"] == namespace["dataset"].name
-    assert facts["threshold"] == tp1.TINY_MIN_TEST_ACCURACY
-    assert 0.0 <= facts["test_accuracy"] < tp1.TINY_MIN_TEST_ACCURACY  # an untrained model
+    assert facts["threshold"] == TINY_MIN_TEST_ACCURACY
+    assert 0.0 <= facts["test_accuracy"] < TINY_MIN_TEST_ACCURACY  # an untrained model
     assert not by_id["model_accuracy"].passed and "does not beat" in by_id["model_accuracy"].message
     assert not by_id["reported_accuracy"].passed and "not the training" in by_id["reported_accuracy"].message
     # the oracle: the notebook's own evaluate on the notebook's own test split
@@ -413,9 +420,9 @@ def test_model_must_be_an_instance_of_net_of_plausible_size() -> None:
     assert not by_id["reported_accuracy"].passed
 
 
-def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
-    """A Net whose forward looks the public test labels up (here by the images' bytes): 1.0 on the test
-    images, chance on the private images the grader kept back → fails the bar, and its test_accuracy too."""
+def looking_up_the_test_set() -> dict[str, Any]:
+    """The solution's functions, with a trained "Net" whose forward looks the public test labels up by the
+    images' bytes, and test_accuracy = 1.0."""
     namespace = define()
     table = {
         bytes(x.numpy().tobytes()): int(y)
@@ -430,7 +437,13 @@ def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
     namespace["Net"] = LookupNet
     namespace["model"] = LookupNet()
     namespace["test_accuracy"] = 1.0
-    results, facts = run_checks(namespace)
+    return namespace
+
+
+def test_a_model_that_looks_the_test_images_up_is_caught() -> None:
+    """A Net whose forward looks the public test labels up (here by the images' bytes): 1.0 on the test
+    images, chance on the private images the grader kept back → fails the bar, and its test_accuracy too."""
+    results, facts = run_checks(looking_up_the_test_set())
     by_id = {r.id: r for r in results}
     assert not by_id["model_accuracy"].passed
     assert "recognises the public test images" in by_id["model_accuracy"].message
@@ -507,7 +520,7 @@ def test_the_grader_measures_on_private_images_and_the_notebooks_test_set(
     seen = sent.notebook_data
     assert seen is not None and seen.mean == full.mean and seen.std == full.std
     private = len(sent.labels["private"])
-    assert private == tp1.private_size(full, budget) > 0
+    assert private == private_size(full, budget) > 0
     assert len(seen.y_train) == len(full.y_train) - private and len(seen.y_test) == len(full.y_test)
     assert (seen.x_train[: tp1_data.TINY_SAMPLES] == full.x_train[: tp1_data.TINY_SAMPLES]).all()
     # the oracle: every private image is a training image of the full dataset, none is in the notebook's
@@ -535,7 +548,7 @@ def test_without_fashion_mnist_the_grader_keeps_digits_back(
     assert sent.dataset == "digits" and sent.fashion_mnist_missing
     full, _ = tp1_data.load_tp1_dataset("full")
     assert full.name == "digits"
-    assert len(sent.labels["private"]) == tp1.private_size(full, "tiny") == (len(full.y_train) - 600) // 2
+    assert len(sent.labels["private"]) == private_size(full, "tiny") == (len(full.y_train) - 600) // 2
     namespace = define(train=True)
     assert namespace["dataset"].name == "digits"
     collector = Collector()
@@ -543,7 +556,7 @@ def test_without_fashion_mnist_the_grader_keeps_digits_back(
     harvest.harvest(namespace, sent.tensors, collector, seed=0, seconds=60.0)
     results, facts = tp1.decide(sent, tp1.Harvest(collector.frames))
     assert [r.id for r in results if not r.passed] == []
-    assert facts["dataset"] == "digits" and facts["test_accuracy"] > tp1.TINY_MIN_TEST_ACCURACY
+    assert facts["dataset"] == "digits" and facts["test_accuracy"] > TINY_MIN_TEST_ACCURACY
 
 
 def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -626,10 +639,11 @@ def test_trained_mistake_first_failure_names_its_cause(mistake: str) -> None:
 
 
 def test_every_check_speaks_english_and_french() -> None:
-    for check_id, (english, french), _ in tp1.CHECKS:
-        assert english and french and english != french, check_id
-    for name, (english, french) in tp1.WHERE.items():
-        assert english != french, name
+    for check in tp1.CHECKS:
+        english, french = check.title.render("en"), check.title.render("fr")
+        assert english and french and english != french, check.id
+    for name, key in WHERE.items():
+        assert CATALOGUE["en"][key] != CATALOGUE["fr"][key], name
 
 
 @pytest.mark.parametrize(
@@ -643,7 +657,7 @@ def test_french_report_names_the_same_cause_in_french(mistake: str) -> None:
     assert [r.passed for r in french.values()] == [r.passed for r in english.values()]
     first = first_failure(french)
     assert first.id == check_id
-    assert first.title == dict((i, t) for i, t, _ in tp1.CHECKS)[check_id][1]
+    assert first.title == {check.id: check.title for check in tp1.CHECKS}[check_id].render("fr")
     assert first.message != english[check_id].message
     for consequence in consequences:
         assert french[consequence].message.startswith("conséquence de l'échec ci-dessus")
@@ -675,7 +689,7 @@ def test_french_report_text() -> None:
     text = format_report(report)
     assert text.startswith("Vérification du TP1 — tp1.ipynb")
     assert "le notebook tournait encore quand son temps a expiré" in text
-    assert "score: 0/14 — 14 à corriger" in text
+    assert "score\u00a0: 0/14 — 14 à corriger" in text
     assert "the notebook" not in text
 
 

@@ -111,7 +111,7 @@ CASES: list[Case] = [
         )
     ],
     _c("train", *TRAIN, "--resume", "--force", "--out", "tr", message="contradict"),
-    _c("train", *TRAIN, "--device", "tpu-of-dreams", "--out", "new", message="unknown device"),
+    _c("train", *TRAIN, "--device", "tpu-of-dreams", "--out", "new", message="not a device drlab can use"),
     *([] if HAS_CUDA else [_c("train", *TRAIN, "--device", "cuda", "--out", "new", message="no CUDA GPU")]),
     # --- train --resume: the saved run decides, damaged files are one line ----------------------------------
     _c("train", "--resume", "--out", "tr", "--epochs", "1", message="already trained 2 epochs"),
@@ -161,7 +161,7 @@ CASES: list[Case] = [
     *[
         _c("rl", "qlearning", *bad, "--out", "new", message=bad[0])
         for bad in _pairs(
-            "--epsilon-start nan, --epsilon-start 5, --epsilon-end -0.1, --learning-rate 0, --learning-rate "
+            "--epsilon-start nan, --epsilon-start 5, --epsilon-end -0.1, --lr 0, --lr "
             "inf, --gamma 2, --gamma nan, --episodes 0, --eval-episodes -3, --exploration-fraction nan, "
             "--seed -1"
         )
@@ -186,8 +186,8 @@ CASES: list[Case] = [
     *[
         _c("rl", "dqn", *bad, "--out", "new", message=bad[0])
         for bad in _pairs(
-            "--learning-rate inf, --learning-rate nan, --max-grad-norm -1, --epsilon-start 5, "
-            "--learning-starts -5, --final-learning-rate-fraction -3, --tau nan, --gamma inf, --total-steps "
+            "--lr inf, --lr nan, --max-grad-norm -1, --epsilon-start 5, "
+            "--learning-starts -5, --final-lr-fraction -3, --tau nan, --gamma inf, --total-steps "
             "0, --buffer-size 0, --batch-size -1, --hidden-sizes 0, --hidden-sizes 8 -8, --eval-freq -1, "
             "--num-threads 0, --seed -1, --exploration-fraction 2"
         )
@@ -196,7 +196,7 @@ CASES: list[Case] = [
     *([] if HAS_CUDA else [_c("rl", "dqn", "--device", "cuda", "--out", "new", message="no CUDA GPU")]),
     _c("rl", "dqn", "--resume", "--force", "--out", "dq", message="contradict"),
     _c("rl", "dqn", "--resume", "--out", "dqbad", message="no 'gamma'"),
-    _c("rl", "dqn", "--resume", "--out", "dqkeys", message="not a DQN checkpoint"),
+    _c("rl", "dqn", "--resume", "--out", "dqkeys", message="its content has no q_network"),
     _c("rl", "dqn", "--resume", "--out", "dqcorrupt", message="damaged checkpoint"),
     _c("rl", "dqn", "--resume", "--out", "dq", "--total-steps", "100", message="already trained 600 steps"),
     _c("rl", "dqn", "--resume", "--out", "dq", "--train-freq", "256", message="--train-freq 64, not 256"),
@@ -209,7 +209,30 @@ CASES: list[Case] = [
     _c("rl", "evaluate", "dq", "--seed", "4294967295", "--episodes", "2", message="--seed"),
     _c("rl", "evaluate", "dqbad", message="no 'gamma'"),
     _c("rl", "evaluate", "missing", message="no such run"),
-    _c("rl", "evaluate", "tr", message="not a DQN run"),
+    _c("rl", "evaluate", "tr", message="not a DQN, REINFORCE, A2C or PPO run"),
+    _c("rl", "evaluate", "dq", "--gif", "out.png", message="must end in .gif"),
+    # --- rl reinforce, a2c, ppo -------------------------------------------------------------------------
+    *[
+        _c("rl", "ppo", *bad, "--out", "new", message=bad[0])
+        for bad in _pairs(
+            "--lr 0, --lr nan, --gamma 2, --gae-lambda -1, --clip-range 0, --ent-coef -1, --vf-coef nan, "
+            "--max-grad-norm -1, --num-envs 0, --n-steps 0, --n-epochs 0, --batch-size 0, --total-steps 0, "
+            "--hidden-sizes 0, --seed -1, --num-threads 0, --eval-freq -1, --log-std-init inf"
+        )
+    ],
+    *[
+        _c("rl", "a2c", *bad, "--out", "new", message=bad[0])
+        for bad in _pairs("--n-steps 0, --gae-lambda 2, --lr inf, --num-envs 5000")
+    ],
+    *[
+        _c("rl", "reinforce", *bad, "--out", "new", message=bad[0])
+        for bad in _pairs("--episodes 0, --vf-coef -1")
+    ],
+    _c("rl", "ppo", "--batch-size", "100", "--out", "new", message="must divide"),
+    _c("rl", "ppo", "--env", "Nope-v1", "--out", "new", message="Nope-v1"),
+    _c("rl", "a2c", "--env", "FrozenLake-v1", "--out", "new", message="vector observations"),
+    _c("rl", "ppo", "--resume", "--out", "dq", message="not a PPO run"),
+    _c("rl", "reinforce", "--resume", "--out", "new", message="holds no drlab REINFORCE run"),
     # --- linreg and graph -----------------------------------------------------------------------------
     *[
         _c("linreg", *bad, message=bad[0])

@@ -28,7 +28,7 @@ from drlab.common.config import (
     merge_on_resume,
     to_dict,
 )
-from drlab.common.device import resolve_device
+from drlab.common.device import check_device, resolve_device
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import (
     atomic_write,
@@ -41,7 +41,6 @@ from drlab.common.io import (
     write_csv_atomic,
     write_json_atomic,
 )
-from drlab.common.rundir import LOCK_NAME, MARKER_NAME, claim_run_dir, prepare_run_dir, release_run_dir
 from drlab.common.seeding import seed_everything
 
 
@@ -125,127 +124,6 @@ def test_safetensors_weights_round_trip_and_bad_file(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(UsageError):
         load_weights(tmp_path / "bad.safetensors")
-
-
-# --- run directories ------------------------------------------------------------------------------
-def test_a_new_run_folder_is_marked_with_its_kind(tmp_path: Path) -> None:
-    with claim_run_dir(tmp_path / "run", "qlearning") as run:
-        marker = read_json(run / MARKER_NAME)
-        assert marker["kind"] == "qlearning" and "q_table.png" in marker["files"]
-        assert (run / LOCK_NAME).is_file()  # held while the run writes
-    assert not (run / LOCK_NAME).exists()  # released (and removed) at the end
-
-
-def test_prepare_run_dir_protects_an_existing_run(tmp_path: Path) -> None:
-    with claim_run_dir(tmp_path / "run", "train") as run:
-        (run / "config.json").write_text("{}")
-        (run / "tensorboard").mkdir()
-        (run / "tensorboard" / "events.out.tfevents.1").write_text("e")
-        (run / ".checkpoint.pt.abc123.tmp").write_text("left by a killed run")
-    (run / "precious.txt").write_text("keep me")  # the user's notes beside the run
-    with pytest.raises(UsageError, match="already holds a run"):
-        prepare_run_dir(run, "train")
-    assert (run / "config.json").exists() and (run / "precious.txt").read_text() == "keep me"
-    with claim_run_dir(run, "train", resume=True) as resumed:
-        assert resumed == run and (run / "config.json").exists()
-    with pytest.raises(UsageError, match="not a DQN run"):
-        prepare_run_dir(run, "dqn", resume=True)
-    with claim_run_dir(run, "train", force=True):
-        # only what the previous run's marker lists (and drlab's temporary files) is gone
-        assert sorted(p.name for p in run.iterdir()) == sorted([MARKER_NAME, LOCK_NAME, "precious.txt"])
-    with pytest.raises(UsageError, match="holds no drlab training run"):
-        prepare_run_dir(tmp_path / "missing", "train", resume=True)
-    assert not (tmp_path / "missing").exists()
-
-
-def test_a_folder_drlab_did_not_mark_is_never_written(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    (project / ".git").mkdir(parents=True)
-    (project / "config.json").write_text('{"editor": "settings"}')  # not drlab's, whatever its name
-    (project / "thesis.tex").write_text("three years of work")
-    for force in (False, True):
-        with pytest.raises(UsageError, match="not a drlab run folder"):
-            prepare_run_dir(project, "train", force=force)
-    with pytest.raises(UsageError, match="holds no drlab training run"):
-        prepare_run_dir(project, "train", resume=True)
-    assert sorted(p.name for p in project.iterdir()) == [".git", "config.json", "thesis.tex"]
-
-
-def test_force_refuses_dangerous_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    inner = tmp_path / "outer" / "inner"
-    inner.mkdir(parents=True)
-    monkeypatch.chdir(inner)
-    (tmp_path / "real").mkdir()
-    (tmp_path / "link").symlink_to(tmp_path / "real")
-    (tmp_path / "file").write_text("x")
-    cases = [
-        ("", "empty"),
-        (".", "contains the current folder"),
-        (str(tmp_path / "outer"), "contains the current folder"),
-        ("/", "root folder"),
-        (str(Path.home()), "home folder"),
-        (str(tmp_path / "link"), "symbolic link"),
-        (str(tmp_path / "file"), "not a folder"),
-        (str(tmp_path / "file" / "run"), "a file"),
-    ]
-    for path, reason in cases:
-        with pytest.raises(UsageError, match=reason):
-            prepare_run_dir(path, "dqn", force=True)
-    for path, reason in cases[:1] + cases[5:]:  # refused with or without --force
-        with pytest.raises(UsageError, match=reason):
-            prepare_run_dir(path, "dqn")
-    assert (tmp_path / "file").read_text() == "x" and list((tmp_path / "real").iterdir()) == []
-
-
-def test_a_second_run_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
-    import fcntl
-
-    run = prepare_run_dir(tmp_path / "run", "dqn")
-    release_run_dir(run)
-    # another process holds the lock: the same thing as a second open file description here
-    fd = os.open(run / LOCK_NAME, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, b"pid 4242 on labhost since 2026-01-01 00:00:00 UTC\n")
-        for resume in (False, True):
-            with pytest.raises(UsageError, match="in use by another drlab run \\(pid 4242 on labhost"):
-                prepare_run_dir(run, "dqn", resume=resume, force=not resume)
-        assert (run / MARKER_NAME).is_file()  # the force above removed nothing
-    finally:
-        os.close(fd)
-    # the holder died: the kernel dropped its lock, the file it left says nothing any more
-    assert (run / LOCK_NAME).read_text().startswith("pid 4242")
-    with claim_run_dir(run, "dqn", resume=True):
-        assert f"pid {os.getpid()} " in (run / LOCK_NAME).read_text()
-
-
-def test_two_processes_racing_for_one_folder_one_wins(tmp_path: Path) -> None:
-    code = (
-        "import sys, time; from drlab.common.rundir import prepare_run_dir; from drlab.common.errors import UsageError\n"
-        "try:\n    prepare_run_dir(sys.argv[1], 'qlearning'); print('won', flush=True); time.sleep(3)\n"
-        "except UsageError as e:\n    print('lost', e, flush=True)\n"
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
-    outputs = sorted(proc.communicate(timeout=60)[0] for proc in procs)
-    assert outputs[0].startswith("lost") and outputs[1].startswith("won"), outputs
-    assert "in use by another drlab run" in outputs[0] or "already holds" in outputs[0]
-
-
-def test_a_damaged_marker_is_refused(tmp_path: Path) -> None:
-    run = prepare_run_dir(tmp_path / "run", "train")
-    release_run_dir(run)
-    (run / "notes.txt").write_text("mine")
-    marker = read_json(run / MARKER_NAME)
-    marker["files"] = ["../notes.txt"]  # a hand edit must not aim --force outside the run
-    write_json_atomic(run / MARKER_NAME, marker)
-    with pytest.raises(UsageError, match="damaged drlab marker"):
-        prepare_run_dir(run, "train", force=True)
-    assert (run / "notes.txt").exists()
 
 
 # --- files: permissions, strict JSON, a full disk, damaged checkpoints ----------------------------------
@@ -375,8 +253,13 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA GPU"):
             resolve_device("cuda")
-    with pytest.raises(UsageError, match="unknown device"):
-        resolve_device("tpu-of-dreams")
+    # torch.device() takes these too, but no drlab run can use them: refused by the one rule
+    for name in ("tpu-of-dreams", "meta", "cpu:1", "cuda:-1", "cuda:x", "xla", "", "cuda:1\n", "cuda:٣"):
+        with pytest.raises(UsageError, match="is not a device drlab can use"):
+            resolve_device(name)
+        with pytest.raises(UsageError, match="is not a device drlab can use"):
+            check_device(name)
+    assert [check_device(n) for n in ("auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps")]
 
 
 # --- the CLI --------------------------------------------------------------------------------------

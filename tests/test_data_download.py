@@ -97,7 +97,8 @@ def test_first_mirror_404_then_second_mirror(
         ("drop", r"connection dropped after {half:,} of {size:,} bytes"),
         ("wrong", r"wrong file: MD5 [0-9a-f]{{32}} instead of"),
         ("slow", rf"no answer within {TIMEOUT:g} s"),
-        ("stall", rf"stalled: no data for {TIMEOUT:g} s after {{half:,}} bytes"),
+        # the whole file has TIMEOUT seconds: half of it, then nothing, runs out of time
+        ("stall", rf"too slow: {{half:,}} of {{size:,}} bytes in {TIMEOUT:g} s \(--timeout\)"),
         (
             "other",
             r"wrong file: this is Tiny-MNIST, not Tiny-Fashion \(it is Tiny-MNIST's train-images-idx3-ubyte.gz\)",
@@ -512,3 +513,49 @@ def test_a_redirect_that_silently_serves_another_dataset(
     _assert_cache_holds_exactly(tiny, tmp_path, [])
     _fetch(tiny, tmp_path, (base + "a/", base + "b/"))  # the next mirror is tried and is right
     _assert_cache_holds_exactly(tiny, tmp_path, list(NAMES.values()))
+
+
+def test_a_mirror_that_trickles_runs_out_of_time(
+    tiny: TinyDataset, mirror: tuple[MirrorState, str], tmp_path: Path
+) -> None:
+    """--timeout is the time the whole file has: 256 bytes every 0.15 s never waits 0.5 s for a read, yet
+    the file takes longer than 0.5 s, so the mirror is left (a per-read timeout would wait for ever)."""
+    state, base = mirror
+    state.modes, state.delay = {"slow": "trickle"}, 0.15
+    size = len(tiny.files[NAMES["train_images"]])
+    assert size > 256 * 6  # more than 0.9 s of trickling
+    start = time.monotonic()
+    with pytest.raises(DrlabError, match=r"too slow: [\d,]+ of [\d,]+ bytes in 0.5 s \(--timeout\)"):
+        _fetch(tiny, tmp_path, (base + "slow/",), timeout=0.5)
+    assert time.monotonic() - start < 0.5 + 0.4  # the deadline, not the whole trickle
+    _assert_cache_holds_exactly(tiny, tmp_path, [])
+
+
+def test_a_local_mirror_that_is_a_fifo_is_refused_not_waited_for(tiny: TinyDataset, tmp_path: Path) -> None:
+    import threading
+
+    folder = tmp_path / "share"
+    folder.mkdir()
+    for name, data in tiny.files.items():
+        (folder / name).write_bytes(data)
+    fifo = folder / NAMES["train_images"]
+    fifo.unlink()
+    os.mkfifo(fifo)
+    outcome: list[BaseException | None] = []
+
+    def fetch() -> None:
+        try:
+            _fetch(tiny, tmp_path / "data", (folder.as_uri(),), timeout=3)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # blocked in open(): release it (a writer opens the FIFO) before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=10)
+        pytest.fail("a FIFO mirror blocked the download")
+    assert isinstance(outcome[0], DrlabError) and "not a regular file" in str(outcome[0])
+    _assert_cache_holds_exactly(tiny, tmp_path / "data", [])

@@ -30,7 +30,8 @@ RECIPE = [
     "--optimizer", "sgd", "--lr", "0.05", "--scheduler", "cosine", "--seed", "1",
 ]  # fmt: skip
 
-# records every file a process opens for writing (and every folder it makes or renames) under WATCH_DIR
+# records every file a process opens for writing (and every folder it makes or renames) under WATCH_DIR,
+# or by a name relative to a folder it opened
 AUDIT_HOOK = textwrap.dedent(
     """
     import os, sys
@@ -46,7 +47,10 @@ AUDIT_HOOK = textwrap.dedent(
                 path = args[0]
             else:
                 return
-            if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_watch):
+            # drlab writes in a run folder by names relative to the folder it opened (openat): count those
+            if isinstance(path, (str, os.PathLike)) and (
+                os.fspath(path).startswith(_watch) or not os.path.isabs(os.fspath(path))
+            ):
                 with open(f"{_log}.rank{_rank}", "a") as handle:
                     handle.write(f"{event} {os.fspath(path)}\\n")
         sys.addaudithook(_hook)

@@ -89,9 +89,14 @@ def test_graph_never_overwrites_a_file_it_did_not_write(
     assert len(err) == 1 and err[0].startswith("error:") and "loss.dot" in err[0]
     assert mine.read_text() == "my own graph"
     assert sorted(p.name for p in out.iterdir()) == ["loss.dot"]  # nothing written beside it
-    # in a folder of drlab's own pictures, a second run replaces them
+    # in a folder of drlab's own pictures, a second run replaces them, unless one was edited since
     fresh = tmp_path / "graphs"
     assert main(["graph", "--out", str(fresh)]) == 0
-    (fresh / "loss.dot").write_text("stale")
+    first = (fresh / "loss.dot").read_text()
     assert main(["graph", "--out", str(fresh)]) == 0
     assert "MeanBackward0" in (fresh / "loss.dot").read_text()  # node ids are addresses: compare content
+    capsys.readouterr()
+    (fresh / "loss.dot").write_text(first + "// my annotation\n")
+    assert main(["graph", "--out", str(fresh)]) == 2
+    assert "loss.dot changed since drlab wrote it" in capsys.readouterr().err
+    assert (fresh / "loss.dot").read_text().endswith("// my annotation\n")

@@ -256,10 +256,11 @@ def test_numpy_methods_are_listed_first() -> None:
 def test_plots_are_png_files(
     tmp_path: Path, data: RegressionData, lecture_runs: dict[str, FitResult]
 ) -> None:
+    from drlab.common.plots import figure_bytes
     from drlab.linreg.plots import plot_fits, plot_losses
 
     results = list(lecture_runs.values())
-    fits = plot_fits(data, results, least_squares(data.x_train, data.y_train), tmp_path / "fits.png")
-    losses = plot_losses(results, tmp_path / "losses.png")
-    for path in (fits, losses):
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fits = plot_fits(data, results, least_squares(data.x_train, data.y_train))
+    losses = plot_losses(results)
+    for figure in (fits, losses):
+        assert figure_bytes(figure)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from _typography import french_typography_problems, prose
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 EDITIONS = {"en": NOTEBOOKS, "fr": NOTEBOOKS / "fr"}
@@ -54,6 +56,8 @@ def test_the_course_notebooks_are_there_in_both_editions() -> None:
         "02_pytorch_regression.ipynb",
         EXERCISE,
         "04_dqn_cartpole.ipynb",
+        "05_policy_gradient.ipynb",
+        "06_ppo.ipynb",
     } <= english
     assert {path.name for path in EDITIONS["fr"].glob("*.ipynb")} == english
     assert all(path.is_file() for path in SOLUTION_NOTEBOOKS)
@@ -133,6 +137,28 @@ def test_the_edition_comparison_sees_a_changed_line() -> None:
     assert edition_differences(nb, changed)[0] == f"{n} code cells in English, {n - 1} in French"
 
 
+# the French notebooks written to the rule of tests/_typography.py (01–04 predate it and use ordinary spaces)
+TYPESET_FRENCH = ["05_policy_gradient.ipynb", "06_ppo.ipynb"]
+
+
+@pytest.mark.parametrize("name", TYPESET_FRENCH)
+def test_french_notebooks_follow_french_typography(name: str) -> None:
+    """No-break spaces before : ; ? ! in the prose, and French decimals (0,99) rather than English ones."""
+    cells = read(EDITIONS["fr"] / name).cells
+    text = "\n\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    assert french_typography_problems(text) == []
+    assert re.search(r"\w\u00a0:", prose(text)), "no French colon at all: is this the French edition?"
+    assert re.findall(r"\b\d+\.\d+\b", prose(text)) == []  # 0,99, not 0.99 (code and math aside)
+
+
+def test_the_typography_rule_sees_what_it_forbids() -> None:
+    assert french_typography_problems("Le retour\u00a0: G. Pourquoi\u202f? Oui\u202f; non\u202f!") == []
+    assert len(french_typography_problems("Le retour : G ; pourquoi ? Ainsi !")) == 4
+    assert french_typography_problems("le retour: G") == ["colon glued to 'r:'"]
+    # code and math are not prose
+    assert french_typography_problems("`a : b` and $x : y$ and\n```\nc ; d\n```\n") == []
+
+
 def test_one_word_for_the_forward_pass(capsys: pytest.CaptureFixture[str]) -> None:
     """The notebooks and `drlab linreg --help` say "propagation avant", never "passe avant"."""
     for path in ALL_NOTEBOOKS:
@@ -188,8 +214,11 @@ def test_tp1_solution_passes_the_checker(lang: str, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert code == 0, out
     # the checker answers in the notebook's language
-    verdict = {"en": "all checks pass", "fr": "toutes les vérifications passent"}[lang]
-    assert f"score: 14/14 — {verdict}" in out
+    verdict = {
+        "en": "score: 14/14 — all checks pass",
+        "fr": "score\u00a0: 14/14 — toutes les vérifications passent",
+    }
+    assert verdict[lang] in out
 
 
 @pytest.mark.slow

@@ -239,10 +239,13 @@ def test_recipe_fast_learns_the_digits(tmp_path: Path) -> None:
     assert result.metrics["test_accuracy"] >= 0.95
 
 
-def test_speedrun_benchmark_quick_mode_reports_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
+def test_speedrun_benchmark_quick_mode_reports_every_figure(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "speedrun.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # its `import record`, as when the script runs
     spec = importlib.util.spec_from_file_location("speedrun", path)
     assert spec is not None and spec.loader is not None
     speedrun = importlib.util.module_from_spec(spec)

@@ -27,7 +27,7 @@ from drlab.rl.dqn import DQNState, QNetwork, td_loss, td_target, train_dqn, trai
 from drlab.rl.envs import make_dqn_env, make_tabular_env
 from drlab.rl.evaluate import evaluate_greedy
 from drlab.rl.qlearning import greedy_action, q_learning_update
-from drlab.rl.runs import load_run_model, train_dqn_run
+from drlab.rl.runs import load_run_model, train_run
 from drlab.rl.schedules import linear_schedule
 
 # A DQN small enough to train in about a second: tests exercise the real loop, not a mock of it.
@@ -274,7 +274,7 @@ def test_same_seed_same_run() -> None:
 
 
 def test_run_directory_and_checkpoint_are_safe_to_load(tmp_path: Path) -> None:
-    result = train_dqn_run(TINY, tmp_path)
+    result = train_run(TINY, tmp_path)
     for name in (
         "config.json",
         "returns.csv",
@@ -330,15 +330,15 @@ class CtrlCAt(gym.Wrapper[Any, Any, Any, Any]):
 def test_interrupted_then_resumed_equals_uninterrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = train_dqn_run(TINY, tmp_path / "whole")
+    whole = train_run(TINY, tmp_path / "whole")
     with monkeypatch.context() as patch:
         patch.setattr(dqn, "make_dqn_env", lambda env_id: _interrupted(make_dqn_env(env_id), at=1_101))
         with pytest.raises(KeyboardInterrupt):
-            train_dqn_run(TINY, tmp_path / "cut")
+            train_run(TINY, tmp_path / "cut")
     step = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"]
     assert 800 <= step <= 1_100  # the last checkpoint, taken at an episode end
     assert (tmp_path / "cut" / "model.safetensors").is_file()  # the kept model so far, already usable
-    resumed = train_dqn_run(TINY, tmp_path / "cut", resume=True)
+    resumed = train_run(TINY, tmp_path / "cut", resume=True)
     assert resumed.episodes == whole.episodes and resumed.evaluations == whole.evaluations
     assert resumed.metrics.steps_this_session == TINY.total_steps - step
     for x, y in zip(resumed.q_network.parameters(), whole.q_network.parameters(), strict=True):
@@ -371,16 +371,16 @@ def test_dqn_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
 def test_a_checkpoint_that_does_not_fit_is_a_usage_error() -> None:
     state = DQNState.create(TINY, torch.device("cpu")).state_dict()
     del state["evaluations"]
-    with pytest.raises(UsageError, match="does not fit"):
+    with pytest.raises(UsageError, match="its content has no evaluations"):
         train_dqn(TINY, resume_from=state)
     wider = DQNState.create(dataclasses.replace(TINY, hidden_sizes=(64, 64)), torch.device("cpu"))
-    with pytest.raises(UsageError, match="does not fit"):
+    with pytest.raises(UsageError, match=r"q_network.layers.0.weight should have shape \(32, 4\)"):
         train_dqn(TINY, resume_from=wider.state_dict())
 
 
 # --- the learning-rate schedule and the books of time ---------------------------------------------------
 def test_learning_rate_decays_linearly_to_its_final_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = dataclasses.replace(TINY, final_learning_rate_fraction=0.25, eval_freq=0)
+    config = dataclasses.replace(TINY, final_lr_fraction=0.25, eval_freq=0)
     seen: list[float] = []
     real_phase = dqn.train_phase
 
@@ -398,7 +398,7 @@ def test_learning_rate_decays_linearly_to_its_final_fraction(monkeypatch: pytest
         if s % config.train_freq == 0 and s > config.learning_starts
     ]
     # lr(t) = lr₀ (1 − (1 − f) t / T): from lr₀ at t = 0 to f·lr₀ at t = T
-    expected = [config.learning_rate * (1 - 0.75 * t / config.total_steps) for t in phase_ends]
+    expected = [config.lr * (1 - 0.75 * t / config.total_steps) for t in phase_ends]
     assert seen == pytest.approx(expected, rel=1e-12)
 
 

@@ -83,8 +83,11 @@ def test_dqn_train_evaluate_resume(tmp_path: Path, capsys: pytest.CaptureFixture
     capsys.readouterr()
 
     # resume: continue to a longer budget; other options may not change
+    assert main(["rl", "dqn", "--out", str(run), "--resume", "--lr", "0.1"]) == 2
+    assert "--lr" in _one_line_error(capsys)
+    # the old spelling still reaches the same setting
     assert main(["rl", "dqn", "--out", str(run), "--resume", "--learning-rate", "0.1"]) == 2
-    assert "--learning-rate" in _one_line_error(capsys)
+    assert "--lr 0.0023, not 0.1" in _one_line_error(capsys)
     # typed on the command line counts, even when it equals the default: this run trained with
     # --train-freq 64, and asking for 256 (the default) is not "left out"
     assert main(["rl", "dqn", "--out", str(run), "--resume", "--train-freq", "256"]) == 2
@@ -103,18 +106,25 @@ def test_dqn_resume_merges_what_was_typed(
 ) -> None:
     """The resume merge through the CLI: untyped options keep the saved run's values, typed ones count
     even when they equal the default (``--total-steps 50000`` on a 5,000-step run)."""
+    import torch
+
     import drlab.rl.runs
     from drlab.common.config import to_dict
-    from drlab.common.io import save_checkpoint, write_json_atomic
     from drlab.common.rundir import claim_run_dir
-    from drlab.rl.cli import DQN_CHECKPOINT_KEYS
+    from drlab.common.runfiles import write_run_files
     from drlab.rl.config import DQNConfig
+    from drlab.rl.dqn import DQNState
 
     run = tmp_path / "run"
     saved = DQNConfig(total_steps=5000, hidden_sizes=(16, 16), learning_starts=200, train_freq=64)
-    with claim_run_dir(run, "dqn"):
-        write_json_atomic(run / "config.json", {"algorithm": "dqn", "config": to_dict(saved)})
-        save_checkpoint({**dict.fromkeys(DQN_CHECKPOINT_KEYS, 0), "step": 5000}, run / "checkpoint.pt")
+    state = DQNState.create(saved, torch.device("cpu"))  # a checkpoint of this config, as if at its end
+    state.step = 5000
+    with claim_run_dir(run, "dqn") as claimed:
+        write_run_files(
+            claimed,
+            records={"config.json": {"algorithm": "dqn", "config": to_dict(saved)}},
+            checkpoints={"checkpoint.pt": state.state_dict()},
+        )
     seen: list[DQNConfig] = []
 
     class Stop(Exception):
@@ -124,7 +134,7 @@ def test_dqn_resume_merges_what_was_typed(
         seen.append(config)
         raise Stop
 
-    monkeypatch.setattr(drlab.rl.runs, "train_dqn_run", fake_train)
+    monkeypatch.setattr(drlab.rl.runs, "train_run", fake_train)
     for argv, total in ((["--total-steps", "50000"], 50_000), ([], 5_000)):
         with pytest.raises(Stop):
             main(["rl", "dqn", "--out", str(run), "--resume", "--quiet", *argv])
@@ -161,7 +171,7 @@ def test_evaluate_and_resume_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     capsys.readouterr()
     assert main(["rl", "evaluate", str(q_run)]) == 2
-    assert "not a DQN run" in _one_line_error(capsys)
+    assert "not a DQN, REINFORCE, A2C or PPO run" in _one_line_error(capsys)
     # a bad option with --force fails before the earlier run is removed
     assert main(["rl", "qlearning", "--env", "Pendulum-v1", "--out", str(q_run), "--force"]) == 2
     assert main(["rl", "dqn", "--tau", "0", "--out", str(q_run), "--force"]) == 2

@@ -10,8 +10,8 @@ import pytest
 import drlab.train.run
 from drlab.cli import main
 from drlab.common.config import to_dict
-from drlab.common.io import write_json_atomic
 from drlab.common.rundir import claim_run_dir
+from drlab.common.runfiles import write_run_files
 from drlab.train.config import TrainConfig
 
 
@@ -24,8 +24,8 @@ def saved_run(tmp_path: Path) -> Path:
     """A run folder whose config.json says: mlp on digits with SGD, lr 0.2, 5 epochs (no training needed)."""
     run = tmp_path / "run"
     saved = TrainConfig(dataset="digits", optimizer="sgd", epochs=5, limit=150, out=str(run)).resolved()
-    with claim_run_dir(run, "train"):
-        write_json_atomic(run / "config.json", {"config": to_dict(saved), "dataset": {}})
+    with claim_run_dir(run, "train") as claimed:
+        write_run_files(claimed, records={"config.json": {"config": to_dict(saved), "dataset": {}}})
     return run
 
 

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from drlab.check.config import CheckConfig
+from drlab.check.config import CheckConfig, ClassReportConfig
 from drlab.common.config import add_command, add_dataclass_arguments, dataclass_from_namespace
 from drlab.common.errors import DrlabError, UsageError
 
@@ -23,6 +23,8 @@ CHECK_DESCRIPTION = """\
 Grade course exercises automatically. One exercise so far:
 
   tp1    the TP1 notebook (notebooks/03_tp1_fashion_mnist.ipynb): a classifier for Fashion-MNIST
+
+and the class report of a grading already done (drlab check report SCORES.csv --out DIR).
 """
 
 TP1_DESCRIPTION = """\
@@ -75,7 +77,7 @@ given the model's state_dict must answer as the model does, and no accuracy abov
 reaches is taken (a Net that looks the public dataset's labels up fails all three). What the grader
 cannot tell is who computed the data: a notebook that writes the data channel itself still needs the
 right data, but Net's output and size are those data, and a classifier that is not the student's
-trained Net can pass the model's checks (README, "Known limits"). Open the notebook when a score
+trained Net can pass the model's checks (docs/grading.md, "Known limits"). Open the notebook when a score
 surprises you.
 """
 
@@ -85,9 +87,22 @@ examples:
   drlab check tp1 my_tp1.ipynb --budget tiny                        a quick look (small data, lower bar)
   drlab check tp1 notebooks/fr/03_tp1_fashion_mnist.ipynb --lang en the French edition, reported in English
   drlab check tp1 submissions/ --csv scores.csv --jobs 2            a class's submissions
+  drlab check tp1 submissions.zip --moodle worksheet.csv --out graded/ --jobs 2
+        Moodle's round trip: graded/ gets the filled worksheet (same name) for "Upload grading worksheet",
+        feedback.zip for "Upload multiple feedback files in a zip", scores.csv, report.html (the class)
+  drlab check tp1 submissions/ --out graded/                          feedback pages, report, scores.csv
+  drlab check report graded/scores.csv --out report/                  the class report, without grading again
 
 The notebook trains on Fashion-MNIST when its files are cached (drlab data download fashion-mnist),
 else on the digits, enlarged to 28×28, with a lower bar — as when you run it yourself.
+"""
+
+
+REPORT_DESCRIPTION = """\
+The class report of a grading already done, from its score sheet (the scores.csv of --out, or a --csv):
+the score histogram, each check's pass rate, the causes the hints named for each check that failed first,
+the notebooks that crashed, timed out or ran without a sandbox, the time per notebook. The submissions
+that look alike need the notebooks: they are in the report that --out writes.
 """
 
 
@@ -108,9 +123,40 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description=TP1_DESCRIPTION,
         epilog=TP1_EPILOG,
     )
-    tp1.add_argument("path", metavar="NOTEBOOK_OR_FOLDER", help="a .ipynb file, or a folder of them")
-    add_dataclass_arguments(tp1, CheckConfig)
+    tp1.add_argument(
+        "path",
+        metavar="NOTEBOOK_OR_FOLDER",
+        help="a .ipynb file, a folder of them, or Moodle's submissions zip",
+    )
+    add_dataclass_arguments(
+        tp1,
+        CheckConfig,
+        metavars={
+            "out": "DIR",
+            "moodle": "WORKSHEET.csv",
+            "moodle_columns": "COLUMNS",
+            "skeleton": "NOTEBOOK",
+        },
+    )
     tp1.set_defaults(handler=run_check_tp1)
+    report = add_command(
+        exercises,
+        "report",
+        help="the class report of a grading already done, from its scores.csv (no grading again)",
+        description=REPORT_DESCRIPTION,
+    )
+    report.add_argument(
+        "scores", metavar="SCORES.csv", help="the score sheet of a grading (scores.csv, or --csv)"
+    )
+    add_dataclass_arguments(report, ClassReportConfig, metavars={"out": "DIR"})
+    report.set_defaults(handler=run_check_report)
+
+
+def run_check_report(args: argparse.Namespace) -> int:
+    """``drlab check report SCORES.csv --out DIR``."""
+    from drlab.check.roundtrip import run_class_report
+
+    return run_class_report(dataclass_from_namespace(ClassReportConfig, args), Path(args.scores))
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:
@@ -171,6 +217,11 @@ def run_check_tp1(args: argparse.Namespace) -> int:
             f"drlab check reads notebooks with nbformat, which is missing ({exc.name}): "
             "pip install -e '.[notebooks]' (or bash setup.sh --dev)"
         ) from None
+    target = Path(args.path)
+    if config.out is not None or config.moodle is not None or target.suffix.lower() == ".zip":
+        from drlab.check.roundtrip import run_class  # the class round trip: a zip, a run folder, Moodle
+
+        return run_class(config, target, Printer())
     from drlab.check.report import (
         check_csv_target,
         find_notebooks,
@@ -178,11 +229,10 @@ def run_check_tp1(args: argparse.Namespace) -> int:
         printable,
         write_scores_csv,
     )
-    from drlab.check.runner import GradingSettings, grade_class
+    from drlab.check.runner import grade_class, grading_settings
     from drlab.check.sandbox import bwrap_problem
     from drlab.check.scoresheet import SheetError
 
-    target = Path(args.path)
     if target.is_symlink():
         raise UsageError(f"{target}: a symbolic link; give the notebook or the folder itself")
     if not target.exists():
@@ -207,10 +257,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
     problem = bwrap_problem()
     if problem is not None:
         out(f"warning: not sandboxed ({problem}): each notebook runs with your rights", err=True)
-    settings = GradingSettings(
-        timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
-        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
-    )  # fmt: skip
+    settings = grading_settings(config)
     graded: list[Any] = []
     started: list[Path] = []
     many = len(notebooks) > 1

@@ -31,3 +31,30 @@ class CheckConfig:
     space of each process)"""
     lang: Literal["auto", "en", "fr"] = "auto"
     """language of the reports: auto is the notebook's own (its metadata drlab.lang: en or fr), else English"""
+    out: str | None = None
+    """write the grading into this folder: scores.csv, the class report (report.html and its PNGs) and each
+    student's feedback page (feedback/, or feedback.zip with --moodle); a new or empty folder, or a grading
+    drlab wrote (with --force)"""
+    moodle: str | None = None
+    """Moodle's grading worksheet (CSV, from "Download grading worksheet"): its filled copy, under the same
+    name, and feedback.zip for "Upload multiple feedback files in a zip" go into --out; it is never modified"""
+    moodle_columns: str | None = None
+    """the worksheet's columns by name, for a Moodle site neither in English nor in French:
+    'IDENTIFIER,GRADE,MAXIMUM GRADE[,FEEDBACK COMMENTS]'"""
+    skeleton: tuple[str, ...] = ()
+    """the exercise notebooks handed out: their lines are nobody's own code when submissions are compared
+    (default: drlab's TP1 exercise, in English and French, when its notebooks are found)"""
+    force: bool = False
+    """replace the grading already in --out (only the files drlab wrote there are deleted)"""
+
+
+@dataclass
+class ClassReportConfig:
+    """``drlab check report``: the class report of a grading already done, from its score sheet."""
+
+    out: str | None = None
+    """the folder to write report.html and its PNGs into (required)"""
+    lang: Literal["en", "fr"] = "en"
+    """the language of the report"""
+    force: bool = False
+    """replace a report drlab wrote in --out before"""

@@ -8,7 +8,9 @@ student's code runs too — so nothing here decides anything. It
 2. calls the student's ``Net``, ``train_one_epoch``, ``evaluate`` and ``model`` on the inputs the
    grader chose (probe networks and images, read from the request folder);
 3. writes what came out — tensors as safetensors, numbers and types as JSON — to the data channel, one
-   *frame* per step, as soon as the step ends (a kill mid-way keeps the steps done).
+   *frame* per step, as soon as the step ends (a kill mid-way keeps the steps done). What went wrong is
+   sent as an *event* (``{"kind": "timeout", "call": "evaluate", "seconds": 60}``, ``{"kind":
+   "exception", …}``), never as a sentence: the grader words it, in the report's language.
 
 The grader (:mod:`drlab.check.tp1`, in its own process) compares those data with its own reference and
 its own labels, which never enter the sandbox. A student who rewrites this file's behaviour from a
@@ -42,6 +44,10 @@ import torch
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+Namespace = Mapping[str, Any]
+Tensors = Mapping[str, torch.Tensor]
+#: what a step sends: JSON data, and tensors
+Frame = tuple[dict[str, Any], dict[str, torch.Tensor]]
 #: taken before any student code runs: a cell that replaces os.write does not reach the channel's
 _os_write = os.write
 #: first bytes of every frame on the data channel: ``FRAME_TAG name json_bytes tensor_bytes\n``
@@ -56,13 +62,18 @@ PROBES: dict[str, dict[str, Any]] = {
     "eval_mode": {"marker": "training"},
     "eval_no_grad": {"marker": "autograd"},
 }
+#: how the grader trains a probe with the student's train_one_epoch: epochs, batch size, optimizer, learning
+#: rate, and the label smoothing of the cross-entropy it is given — not the notebook's loss on the zero_grad
+#: probe, so that a function that ignores its loss_fn argument trains another way
+PROBE_TRAINING: dict[str, tuple[int, int, str, float, float]] = {
+    "lowers": (3, 32, "Adam", 0.01, 0.0),
+    "zero_grad": (1, 16, "SGD", 0.1, 0.1),
+}
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
-#: how the grader has a fresh Net() trained by the student's train_one_epoch on its relabelled images
-#: (:func:`harvest_retrain`; the grader, :mod:`drlab.check.integrity`, imports these)
-RETRAIN_EPOCHS = 2
-RETRAIN_BATCH = 64
-RETRAIN_LR = 1e-3
+#: how a fresh Net() is trained by the student's train_one_epoch on the grader's renamed classes
+#: (:func:`harvest_retrain`): epochs, batch size, Adam's learning rate
+RETRAIN = (2, 64, 1e-3)
 
 
 class ProbeNet(nn.Module):
@@ -94,15 +105,18 @@ class ProbeNet(nn.Module):
 
 
 class ForwardSpy:
-    """Records, at each forward call of a model, its mode (any sub-module training?) and autograd's state."""
+    """Records, at each forward call of a model, its mode (any sub-module training?), autograd's state and
+    how many images it was given (-1: not a tensor)."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.calls: list[tuple[bool, bool]] = []
+        self.calls: list[tuple[bool, bool, int]] = []
         self._handle = model.register_forward_pre_hook(self._record)
 
     def _record(self, module: nn.Module, inputs: Any) -> None:
         training = any(m.training for m in module.modules())
-        self.calls.append((training, torch.is_grad_enabled()))
+        first = inputs[0] if inputs else None
+        rows = int(first.shape[0]) if isinstance(first, torch.Tensor) and first.ndim else -1
+        self.calls.append((training, torch.is_grad_enabled(), rows))
 
     def remove(self) -> None:
         self._handle.remove()
@@ -111,37 +125,36 @@ class ForwardSpy:
 class TrainingSpy:
     """Evidence of the four steps inside the student's ``train_one_epoch`` (data for the grader's hints).
 
-    It counts the model's forward calls (❶), the gradients that reached its parameters during
-    ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters' ``.grad``
-    held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
+    It counts the model's forward calls (❶) and the images of each, the calls of the loss function it
+    was given (❷: :meth:`loss_fn` is what it receives), the gradients that reached the model's parameters
+    during ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters'
+    ``.grad`` held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: nn.Module) -> None:
         self.forward = ForwardSpy(model)
-        self.gradients_in = 0
+        self.gradients_in = self.loss_calls = 0
         self.steps: list[str] = []
-        self._handles = [
-            parameter.register_hook(self._count)
-            for parameter in model.parameters()
-            if parameter.requires_grad
-        ]
+        self._loss = loss
+        self._handles = [p.register_hook(self._count) for p in model.parameters() if p.requires_grad]
         self._handles.append(optimizer.register_step_pre_hook(self._before_step))
+
+    def loss_fn(self, logits: Any, labels: Any) -> Any:
+        self.loss_calls += 1
+        return self._loss(logits, labels)
 
     def _count(self, grad: torch.Tensor) -> None:
         self.gradients_in += 1
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
-        if all(g is None for g in grads):
-            self.steps.append("none")
-        elif all(g is None or not bool(g.any()) for g in grads):
-            self.steps.append("zero")
-        else:
-            self.steps.append("some")
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        self.steps.append("none" if not grads else "some" if any(bool(g.any()) for g in grads) else "zero")
 
     def data(self) -> dict[str, Any]:
         return {
             "forward_calls": len(self.forward.calls),
+            "rows": [rows for *_, rows in self.forward.calls[:1000]],
+            "loss_calls": self.loss_calls,
             "gradients_in": self.gradients_in,
             "steps": self.steps[:1000],
         }
@@ -183,73 +196,59 @@ class TimeLimit(BaseException):
 
 
 class StudentError(Exception):
-    """The student's code raised or ran too long; the message says so in one line."""
+    """The student's code raised or ran too long: ``event`` says which, as data for the grader."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__(event.get("kind"))
+        self.event = event
 
 
-#: how a time limit of ``seconds`` is counted (set by :func:`main` from the grader's limits.json): the
-#: CPU time of this process, up to ``seconds`` × the CPUs the sandbox is given — the time it computes,
-#: which a busy machine or a classmate's notebook does not eat. Code that waits instead of computing
-#: meets the wall clock: at ``seconds`` if it used less than ``idle_share`` of a CPU lately, and at
-#: ``wall_factor`` × ``seconds`` whatever it did
-CLOCK = {"cpus": 1.0, "wall_factor": 3.0, "idle_share": 0.02}
-#: how often, past ``seconds`` on the wall clock, a limit looks again at whether the code still computes
-IDLE_WINDOW = 30.0
-
-
-class Limit:
-    """A time limit on this process (:data:`CLOCK`): ``on_timeout(how)`` is called, in the main thread,
-    when it is reached, and raises; ``how`` is ``"cpu"`` (it computed for its time), ``"idle"`` (its
-    time passed on the clock while it waited) or ``"clock"`` (it kept computing, slowly: ``wall_factor``
-    times its time passed on the clock). POSIX only (else no limit)."""
-
-    def __init__(self, seconds: float, on_timeout: Callable[[str], None]) -> None:
-        self.seconds, self.on_timeout = seconds, on_timeout
-        self.armed = seconds > 0 and hasattr(signal, "setitimer")
-        self.armed = self.armed and threading.current_thread() is threading.main_thread()
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> Limit:
-        if self.armed:
-            for signum in (signal.SIGPROF, signal.SIGALRM):
-                self._previous[signum] = signal.signal(signum, self._fired)
-            self._started = self._mark = time.monotonic()
-            self._cpu_mark = time.process_time()
-            signal.setitimer(signal.ITIMER_PROF, self.seconds * CLOCK["cpus"])
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.armed:
-            signal.setitimer(signal.ITIMER_PROF, 0)
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            for signum, handler in self._previous.items():
-                signal.signal(signum, handler)
-
-    def _fired(self, signum: int, frame: Any) -> None:
-        if signum == signal.SIGALRM:
-            now, cpu = time.monotonic(), time.process_time()
-            computing = cpu - self._cpu_mark >= CLOCK["idle_share"] * (now - self._mark)
-            left = self.seconds * CLOCK["wall_factor"] - (now - self._started)
-            if computing and left > 0:  # slowed down by a busy machine, not waiting: look again later
-                self._mark, self._cpu_mark = now, cpu
-                signal.setitimer(signal.ITIMER_REAL, min(IDLE_WINDOW, left))
-                return
-            self.on_timeout("clock" if computing else "idle")
-        self.on_timeout("cpu")
+#: how a limit of ``seconds`` counts (:func:`main` sets it from limits.json): this process's CPU time, up
+#: to ``seconds`` × the sandbox's CPUs — what a busy machine or a classmate does not eat. Code that waits
+#: meets the wall clock: at ``seconds`` if it used under ``idle_share`` of a CPU lately (looked at again
+#: every ``window`` s), at ``wall_factor`` × ``seconds`` whatever it did
+CLOCK = {"cpus": 1.0, "wall_factor": 3.0, "idle_share": 0.02, "window": 30.0}
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block with :class:`TimeLimit` when its :class:`Limit` of ``seconds`` is reached.
-
-    A notebook can switch the alarm off; the sandbox's own limits still end it.
-    """
-
-    def stop(how: str) -> None:
-        raise TimeLimit(f"no answer within {seconds:g} s")
-
-    with Limit(seconds, stop):
+def time_limit(seconds: float, on_timeout: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Call ``on_timeout(how)`` in the block when its limit of ``seconds`` (:data:`CLOCK`) is reached:
+    ``"cpu"`` (it computed for its time), ``"idle"`` (it waited), ``"clock"`` (it kept computing, slowly);
+    by default raise :class:`TimeLimit`. POSIX main thread only (else no limit); a notebook can switch
+    the timers off, the sandbox's own limits still end it."""
+    armed = seconds > 0 and hasattr(signal, "setitimer")
+    if not armed or threading.current_thread() is not threading.main_thread():
         yield
+        return
+    started = mark = time.monotonic()
+    cpu_mark = time.process_time()
+
+    def fired(signum: int, frame: Any) -> None:
+        nonlocal mark, cpu_mark
+        how = "cpu"
+        if signum == signal.SIGALRM:
+            now, cpu = time.monotonic(), time.process_time()
+            computing = cpu - cpu_mark >= CLOCK["idle_share"] * (now - mark)
+            left = seconds * CLOCK["wall_factor"] - (now - started)
+            if computing and left > 0:  # slowed down by a busy machine, not waiting: look again later
+                mark, cpu_mark = now, cpu
+                signal.setitimer(signal.ITIMER_REAL, min(CLOCK["window"], left))
+                return
+            how = "clock" if computing else "idle"
+        if on_timeout is None:
+            raise TimeLimit
+        on_timeout(how)
+
+    previous = {signum: signal.signal(signum, fired) for signum in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, seconds * CLOCK["cpus"])
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        for timer in (signal.ITIMER_PROF, signal.ITIMER_REAL):
+            signal.setitimer(timer, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 _LIBRARY_PATHS = tuple(
@@ -257,35 +256,37 @@ _LIBRARY_PATHS = tuple(
 )
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``Type: first line of the message``, plus the student's line where it happened when we can find it."""
+def describe_exception(exc: BaseException) -> dict[str, Any]:
+    """The exception's type, the first line of its message, and the student's function and line where it
+    happened when we can find them (``None`` otherwise): ``{"type", "message", "function", "line"}``."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
     if len(first) > 240:
         first = first[:237] + "…"
-    where = ""
+    function = line = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
         if "site-packages" in name or name.startswith(_LIBRARY_PATHS) or name.startswith("<frozen"):
             continue
         if "/drlab/" in name:  # drlab's own library code, called by the student's
             continue
-        line = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
-        if line and not (first and first in line):  # `raise X("message")` would only repeat the message
-            where = f" (in {frame.name}, at `{line[:100]}`)"
+        source = (frame.line or linecache.getline(name, frame.lineno or 0)).strip()
+        if source and not (first and first in source):  # `raise X("message")` would only repeat the message
+            function, line = frame.name, source[:100]
         break
-    return f"{type(exc).__name__}: {first}{where}" if first else f"{type(exc).__name__}{where}"
+    return {"type": type(exc).__name__[:80], "message": first, "function": function, "line": line}
 
 
-def call_student(label: str, function: Callable[..., Any], *args: Any, seconds: float) -> Any:
-    """Call the student's ``function(*args)`` with a time limit; any failure is a one-line StudentError."""
+def call_student(call: str, function: Callable[..., Any], *args: Any, seconds: float) -> Any:
+    """Call the student's ``function(*args)`` with a time limit; a failure is a StudentError whose event
+    names the ``call`` (``"net_init"``, ``"evaluate"``…) and what happened."""
     try:
         with time_limit(seconds):
             return function(*args)
     except TimeLimit:
-        raise StudentError(f"{label} did not return within {seconds:g} s (an endless loop?)") from None
+        raise StudentError({"kind": "timeout", "call": call, "seconds": seconds}) from None
     except Exception as exc:
-        raise StudentError(f"{label} raised {describe_exception(exc)}") from None
+        raise StudentError({"kind": "exception", "call": call, **describe_exception(exc)}) from None
 
 
 def describe_value(value: Any) -> dict[str, Any]:
@@ -367,7 +368,6 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     errors: list[dict[str, Any]] = []
     timed_out_at: int | None = None
     started = time.monotonic()
-
     timed_out_by = ""
 
     def stop(how: str) -> None:
@@ -375,40 +375,37 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
         timed_out_by = how
         raise NotebookTimeout
 
-    limit = Limit(seconds, stop).__enter__()
     try:
-        for cell in cells:
-            index, source = int(cell["index"]), str(cell["source"])
-            exc: BaseException | None = None
-            count: int | None = None
-            try:
-                if shell is not None:
-                    count = shell.execution_count
-                    result = shell.run_cell(source, store_history=True)
-                    exc = result.error_before_exec or result.error_in_exec
-                else:
-                    exec(compile(source, f"<cell {index}>", "exec"), namespace)
-            except NotebookTimeout as timeout:
-                exc = timeout
-            except BaseException as raised:
-                exc = raised
-            if isinstance(exc, NotebookTimeout):
-                timed_out_at = index
-                break
-            if exc is not None:
-                errors.append(
-                    {
-                        "index": index,
-                        "ename": type(exc).__name__[:80],
-                        "evalue": str(exc).strip()[:300],
-                        "line": _cell_line(exc, count),
-                    }
-                )
-            _close_figures()
+        with time_limit(seconds, stop):
+            for cell in cells:
+                index, source = int(cell["index"]), str(cell["source"])
+                exc: BaseException | None = None
+                count: int | None = None
+                try:
+                    if shell is not None:
+                        count = shell.execution_count
+                        result = shell.run_cell(source, store_history=True)
+                        exc = result.error_before_exec or result.error_in_exec
+                    else:  # the cell's lines for tracebacks, as IPython keeps them
+                        linecache.cache[f"<cell {index}>"] = (len(source), None, source.splitlines(True), "")
+                        exec(compile(source, f"<cell {index}>", "exec"), namespace)
+                except NotebookTimeout as timeout:
+                    exc = timeout
+                except BaseException as raised:
+                    exc = raised
+                if isinstance(exc, NotebookTimeout):
+                    timed_out_at = index
+                    break
+                if exc is not None:
+                    kind, message, line = (
+                        type(exc).__name__[:80],
+                        str(exc).strip()[:300],
+                        _cell_line(exc, count),
+                    )
+                    errors.append({"index": index, "ename": kind, "evalue": message, "line": line})
+                _close_figures()
     except NotebookTimeout:
         timed_out_at = timed_out_at if timed_out_at is not None else -1
-    finally:
-        limit.__exit__()
     report = {
         "errors": errors,
         "timed_out_at": timed_out_at,
@@ -431,62 +428,106 @@ def _close_figures() -> None:
 # The steps: each calls the student's code on the grader's inputs and sends what came out
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Any:
-    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook), else a list."""
+def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int | None = None) -> Any:
+    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook; shuffled from
+    ``seed`` when given), else a list."""
     try:
         from drlab.data.batches import Batches
 
-        return Batches(x, y, batch_size=batch_size, shuffle=False)
+        return Batches(x, y, batch_size=batch_size, shuffle=seed is not None, seed=seed or 0)
     except ImportError:
         return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size)]
 
 
-def harvest_model(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own."""
+def harvest_model(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
+    """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own;
+    and what the training cell left: its losses, its learning rate, the first images and labels it trained on."""
     data: dict[str, Any] = {
         "test_accuracy": describe_value(ns["test_accuracy"]) if "test_accuracy" in ns else None,
         "inputs": input_statistics(ns),
     }
+    out: dict[str, torch.Tensor] = {}
+    with contextlib.suppress(Exception):  # the student's objects may be anything: no record of them then
+        data["train_loss"] = [float(loss) for loss in ns["history"]["train_loss"][:200]]
+    with contextlib.suppress(Exception):
+        group = ns["optimizer"].param_groups[0]
+        data["lr"] = float(group.get("initial_lr", group["lr"]))
+    with contextlib.suppress(Exception):
+        batches = ns["train_batches"]
+        out = {"sample.x": batches.x[:256].detach().float().cpu(), "sample.y": batches.y[:256].cpu().long()}
     if "model" not in ns:
-        return {**data, "status": "missing"}, {}
+        return {**data, "status": "missing"}, out
     model = ns["model"]
     if not isinstance(model, nn.Module):
-        return {**data, "status": "not-module", "type": type(model).__name__[:60]}, {}
+        return {**data, "status": "not-module", "type": type(model).__name__[:60]}, out
     net_class = ns.get("Net")
     data["is_net"] = isinstance(net_class, type) and isinstance(model, net_class)
     data["type"] = type(model).__name__[:60]
-    out = trainable(model)
+    out.update(trainable(model))
     try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    try:
-        with time_limit(seconds):
-            model.eval()  # measured as the lecture's evaluate does: eval mode, no autograd
-            with torch.no_grad():
-                for name in ("test", "private"):
-                    images = tensors[name]
-                    out[f"logits.{name}"] = torch.cat(
-                        [
-                            model(images[start : start + 500].to(device)).detach().float().cpu()
-                            for start in range(0, len(images), 500)
-                        ]
-                    )
-    except TimeLimit:
-        return {
-            **data,
-            "status": "error",
-            "error": f"measuring `model` on the test set took more than {seconds:g} s",
-        }, out
-    except Exception as exc:
-        return {
-            **data,
-            "status": "error",
-            "error": f"`model` failed on the test images: {describe_exception(exc)}",
-        }, out
+        for name in ("test", "private"):
+            out[f"logits.{name}"] = eval_logits(model, tensors[name], seconds, "model")
+    except StudentError as exc:
+        return {**data, "status": "error", "error": exc.event}, out
     return {**data, "status": "ok"}, out
+
+
+def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, call: str) -> torch.Tensor:
+    """``net``'s logits on ``images`` as the lecture's evaluate computes them (eval mode, no autograd),
+    500 at a time, within ``seconds``; a failure is a :class:`StudentError` naming the ``call``."""
+    device = next((parameter.device for parameter in net.parameters()), torch.device("cpu"))
+
+    def logits() -> torch.Tensor:
+        net.eval()
+        with torch.no_grad():
+            chunks = [net(images[i : i + 500].to(device)).float().cpu() for i in range(0, len(images), 500)]
+        return torch.cat(chunks).contiguous()
+
+    return call_student(call, logits, seconds=seconds)
+
+
+def harvest_model_copy(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
+    """A fresh ``Net()`` given ``model``'s ``state_dict`` (parameters and buffers), then its logits on the
+    private images. A trained network *is* its weights: the copy answers as ``model`` does; a model that
+    answers from something set on it after ``Net()`` built it does not carry it into the copy."""
+    model, net_class = ns.get("model"), ns["Net"]
+    if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
+        return {"error": None, "status": "not-net"}, {}
+    state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+    try:
+        copy = call_student("net_init", net_class, seconds=seconds)
+        call_student("load_state_dict", copy.load_state_dict, state, seconds=seconds)
+        logits = eval_logits(copy, tensors["private"], seconds, "model_copy")
+    except StudentError as exc:
+        return {"error": exc.event}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
+
+
+def harvest_retrain(ns: Namespace, tensors: Tensors, seed: int, seconds: float) -> Frame:
+    """A fresh ``Net()`` trained by the student's ``train_one_epoch`` (:data:`RETRAIN`) on images whose
+    classes the grader renamed, then its logits on the private images: a network that learns from its
+    images learns the renamed classes, a table of the dataset's labels answers with the old names."""
+    if not (isinstance(ns["Net"], type) and issubclass(ns["Net"], nn.Module)):
+        return {"error": None, "status": "not-module"}, {}
+    epochs, batch_size, lr = RETRAIN
+    torch.manual_seed(seed)
+    try:
+        net = call_student("net_init", ns["Net"], seconds=seconds)
+        if not isinstance(net, nn.Module) or not any(p.requires_grad for p in net.parameters()):
+            return {"error": None, "status": "no-parameters"}, {}
+        batches = _batches(tensors["retrain.x"], tensors["retrain.y"], batch_size, seed=seed)
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        for epoch in range(epochs):
+            if hasattr(batches, "set_epoch"):
+                batches.set_epoch(epoch)
+            call_student(
+                "train_one_epoch", ns["train_one_epoch"], net, batches, optimizer, nn.CrossEntropyLoss(),
+                seconds=seconds,
+            )  # fmt: skip
+        logits = eval_logits(net, tensors["private"], seconds, "retrain")
+    except StudentError as exc:
+        return {"error": exc.event}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
 
 
 def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -499,21 +540,15 @@ def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
                 value = getattr(value, "x", None)
             if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() > 0:
                 sample = value[:2000].detach().float().cpu()
-                found[name] = {
-                    "mean": float(sample.mean()),
-                    "std": float(sample.std()),
-                    "min": float(sample.min()),
-                    "max": float(sample.max()),
-                }
+                found[name] = {key: float(getattr(sample, key)()) for key in ("mean", "std", "min", "max")}
         except Exception:  # a student's object may raise on access: no statistics for it
             continue
     return found
 
 
-def harvest_net(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``Net()``: built with the grader's seed, its output on 5 images of the grader's, its parameters."""
+def harvest_net(ns: Namespace, tensors: Tensors, seed: int, seconds: float) -> Frame:
+    """``Net()``: built with the grader's seed, its output on 5 images of the grader's, its parameters, and
+    the images' spread where its first layer receives them, relative to the images' own (``x / 255`` shows)."""
     if "Net" not in ns:
         return {"status": "missing"}, {}
     net_class = ns["Net"]
@@ -521,70 +556,55 @@ def harvest_net(
         return {"status": "not-module"}, {}
     torch.manual_seed(seed)
     try:
-        net = call_student("Net()", net_class, seconds=seconds)
+        net = call_student("net_init", net_class, seconds=seconds)
     except StudentError as exc:
-        return {"status": "init-error", "error": str(exc)}, {}
+        return {"status": "init-error", "error": exc.event}, {}
     if not isinstance(net, nn.Module):
         return {"status": "not-module"}, {}
     out = trainable(net)
+    spreads: list[float] = []  # the first layer's input, relative to the images: x / 255 shows
+
+    def first_layer(module: nn.Module, inputs: Any) -> None:
+        if not spreads and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].is_floating_point():
+            spreads.append(float(inputs[0].std()) / float(tensors["net_x"].std()))
+
+    hooks = [
+        m.register_forward_pre_hook(first_layer) for m in net.modules() if next(m.children(), None) is None
+    ]
     try:
         with torch.no_grad():
-            output = call_student(
-                "Net()(x) on a batch of shape (5, 1, 28, 28)", net, tensors["net_x"], seconds=seconds
-            )
+            output = call_student("net_forward", net, tensors["net_x"], seconds=seconds)
     except StudentError as exc:
-        return {"status": "forward-error", "error": str(exc)}, out
-    data: dict[str, Any] = {"status": "ok", "output": describe_value(output)}
+        return {"status": "forward-error", "error": exc.event}, out
+    finally:
+        for hook in hooks:
+            hook.remove()
+    data: dict[str, Any] = {"status": "ok", "output": describe_value(output), "input_scale": spreads[:1]}
     if isinstance(output, torch.Tensor):
         out["output"] = output.detach().float().cpu().contiguous()
     return data, out
 
 
-def harvest_train_lowers(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Three epochs of the student's ``train_one_epoch`` on one fixed batch (Adam): the probe's weights after."""
-    probe = make_probe(tensors, "lowers")
-    x, y = tensors["lowers.x"], tensors["lowers.y"]
-    batches = _batches(x, y, 32)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
-    spy = TrainingSpy(probe, optimizer)
+def harvest_training(ns: Namespace, tensors: Tensors, name: str, seconds: float) -> Frame:
+    """The student's ``train_one_epoch`` on probe ``name``, as :data:`PROBE_TRAINING` says: the probe's
+    weights after, what the last call returned, and what the spy saw of the four steps."""
+    epochs, batch_size, optimizer_name, lr, smoothing = PROBE_TRAINING[name]
+    probe = make_probe(tensors, name)
+    batches = _batches(tensors[f"{name}.x"], tensors[f"{name}.y"], batch_size)
+    optimizer = getattr(torch.optim, optimizer_name)(probe.parameters(), lr=lr)
+    spy = TrainingSpy(probe, optimizer, nn.CrossEntropyLoss(label_smoothing=smoothing))
+    arguments = (probe, batches, optimizer, spy.loss_fn)
     try:
-        for _ in range(3):
-            call_student(
-                "train_one_epoch(model, batches, optimizer, loss_fn)",
-                ns["train_one_epoch"], probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
-            )  # fmt: skip
+        for _ in range(epochs):
+            returned = call_student("train_one_epoch", ns["train_one_epoch"], *arguments, seconds=seconds)
     except StudentError as exc:
-        return {"error": str(exc)}, {}
-    finally:
-        spy.remove()
-    return {"error": None, **spy.data()}, trainable(probe)
-
-
-def harvest_train_zero_grad(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """One epoch of two batches (SGD, lr 0.1): the probe's weights after, and what the function returned."""
-    probe = make_probe(tensors, "zero_grad")
-    batches = _batches(tensors["zero_grad.x"], tensors["zero_grad.y"], 16)
-    optimizer = torch.optim.SGD(probe.parameters(), lr=0.1)
-    spy = TrainingSpy(probe, optimizer)
-    try:
-        returned = call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
-            probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
-        )  # fmt: skip
-    except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     finally:
         spy.remove()
     return {"error": None, "returned": describe_value(returned), **spy.data()}, trainable(probe)
 
 
-def harvest_train_mode(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_train_mode(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """One batch of the student's ``train_one_epoch`` on a batch-norm probe left in eval mode: its
     batch-norm statistics after (they move only in a forward pass in training mode)."""
     probe = make_probe(tensors, "train_mode")
@@ -593,11 +613,11 @@ def harvest_train_mode(
     spy = ForwardSpy(probe)
     try:
         call_student(
-            "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
+            "train_one_epoch", ns["train_one_epoch"],
             probe, batches, torch.optim.SGD(probe.parameters(), lr=0.01), nn.CrossEntropyLoss(), seconds=seconds,
         )  # fmt: skip
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     finally:
         spy.remove()
     statistics = {
@@ -607,65 +627,47 @@ def harvest_train_mode(
     return {"error": None, "calls": spy.calls}, statistics
 
 
-def harvest_evaluate(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_evaluate(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """The student's ``evaluate`` on the grader's probe, on 64 images then on 1,037: the values returned
     (and, for the hints, whether it called the probe at all)."""
     probe = make_probe(tensors, "evaluate")
     spy = ForwardSpy(probe)
     try:
         returned = call_student(
-            "evaluate(model, x, y)",
-            ns["evaluate"],
-            probe,
-            tensors["evaluate.x"],
-            tensors["evaluate.y"],
-            seconds=seconds,
+            "evaluate", ns["evaluate"], probe, tensors["evaluate.x"], tensors["evaluate.y"], seconds=seconds
         )
     except StudentError as exc:
-        return {"error": str(exc), "calls": spy.calls}, {}
+        return {"error": exc.event, "calls": spy.calls}, {}
     finally:
         spy.remove()
     data: dict[str, Any] = {"error": None, "calls": spy.calls, "returned": describe_value(returned)}
     # a second call on 1,037 images (a prime number of them: whatever the chunk size, the last chunk
     # is smaller), where averaging per-chunk accuracies gives another number than the accuracy
+    big_x, big_y = tensors["evaluate_big.x"], tensors["evaluate_big.y"]
     try:
         data["returned_big"] = describe_value(
-            call_student(
-                "evaluate(model, x, y)",
-                ns["evaluate"],
-                probe,
-                tensors["evaluate_big.x"],
-                tensors["evaluate_big.y"],
-                seconds=seconds,
-            )
+            call_student("evaluate", ns["evaluate"], probe, big_x, big_y, seconds=seconds)
         )
     except StudentError as exc:
-        data["error_big"] = str(exc)
+        data["error_big"] = exc.event
     return data, {}
 
 
-def harvest_marked_evaluate(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], name: str, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_marked_evaluate(ns: Namespace, tensors: Tensors, name: str, seconds: float) -> Frame:
     """The student's ``evaluate`` on a marked probe (``eval_mode``: its scores move in training mode,
     left on by train_one_epoch; ``eval_no_grad``: they move under autograd): the value returned."""
     probe = make_probe(tensors, name)
     probe.train()  # as train_one_epoch leaves it
     try:
         returned = call_student(
-            "evaluate(model, x, y)", ns["evaluate"], probe, tensors[f"{name}.x"], tensors[f"{name}.y"],
-            seconds=seconds,
-        )  # fmt: skip
+            "evaluate", ns["evaluate"], probe, tensors[f"{name}.x"], tensors[f"{name}.y"], seconds=seconds
+        )
     except StudentError as exc:
-        return {"error": str(exc)}, {}
+        return {"error": exc.event}, {}
     return {"error": None, "returned": describe_value(returned)}, {}
 
 
-def harvest_loss(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_loss(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """The student's ``loss_fn`` on the grader's logits and labels: its value and its gradient."""
     loss_fn = ns["loss_fn"]
     logits = tensors["loss.logits"].clone().requires_grad_(True)
@@ -675,11 +677,9 @@ def harvest_loss(
             warnings.catch_warnings()
         ):  # MSELoss warns of the broadcast it is about to fail: the hint says it
             warnings.simplefilter("ignore")
-            value = call_student(
-                "loss_fn(logits, y_batch)", loss_fn, logits, tensors["loss.y"], seconds=seconds
-            )
+            value = call_student("loss_fn", loss_fn, logits, tensors["loss.y"], seconds=seconds)
     except StudentError as exc:
-        return {**data, "error": None, "raised": str(exc)}, {}
+        return {**data, "error": None, "raised": exc.event}, {}
     data.update(error=None, returned=describe_value(value))
     out: dict[str, torch.Tensor] = {}
     if isinstance(value, torch.Tensor):
@@ -691,147 +691,40 @@ def harvest_loss(
     return data, out
 
 
-def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, what: str) -> torch.Tensor:
-    """``net``'s logits on ``images``, as the lecture's evaluate computes them (eval mode, no autograd),
-    500 at a time, within ``seconds``; a failure is a one-line :class:`StudentError` naming ``what``."""
-    try:
-        with time_limit(seconds):
-            net.eval()
-            with torch.no_grad():
-                chunks = [net(images[i : i + 500]).detach().float().cpu() for i in range(0, len(images), 500)]
-        return torch.cat(chunks).contiguous()
-    except TimeLimit:
-        raise StudentError(f"{what} took more than {seconds:g} s on the checker's images") from None
-    except Exception as exc:
-        raise StudentError(f"{what} failed on the checker's images: {describe_exception(exc)}") from None
-
-
-def harvest_model_copy(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """A fresh ``Net()`` given ``model``'s ``state_dict`` (its parameters and buffers), then its logits
-    on the private images. A trained network *is* its weights: the copy answers as ``model`` does. A
-    model that answers from something else — an attribute set on it after ``Net()`` built it, a table
-    filled later — does not carry it into the copy."""
-    model, net_class = ns.get("model"), ns["Net"]
-    if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
-        return {"error": None, "status": "not-net"}, {}
-    try:
-        copy = call_student("Net()", net_class, seconds=seconds)
-        state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
-        copy.load_state_dict(state)
-    except StudentError as exc:
-        return {"error": str(exc)}, {}
-    except Exception as exc:
-        return {"error": f"a fresh Net() could not take `model`'s state_dict: {describe_exception(exc)}"}, {}
-    try:
-        logits = eval_logits(copy, tensors["private"], seconds, "a copy of `model`")
-    except StudentError as exc:
-        return {"error": str(exc)}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits}
-
-
-def harvest_retrain(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """A fresh ``Net()`` trained by the student's ``train_one_epoch`` (Adam, the grader's cross-entropy)
-    on the grader's images and labels — labels whose classes the grader renamed by a permutation that
-    stays in the grader — then its logits on the private images. A network that learns from the images
-    it is given learns the renamed classes; a model that answers from a table of the dataset's labels
-    cannot (it answers with the old names)."""
-    if not (isinstance(ns["Net"], type) and issubclass(ns["Net"], nn.Module)):
-        return {"error": None, "status": "not-module"}, {}
-    torch.manual_seed(seed)
-    try:
-        net = call_student("Net()", ns["Net"], seconds=seconds)
-    except StudentError as exc:
-        return {"error": str(exc)}, {}
-    if not isinstance(net, nn.Module) or not any(p.requires_grad for p in net.parameters()):
-        return {"error": None, "status": "no-parameters"}, {}
-    try:
-        from drlab.data.batches import Batches
-
-        batches: Any = Batches(
-            tensors["retrain.x"], tensors["retrain.y"], batch_size=RETRAIN_BATCH, shuffle=True, seed=seed
-        )
-    except ImportError:
-        batches = _batches(tensors["retrain.x"], tensors["retrain.y"], RETRAIN_BATCH)
-    optimizer = torch.optim.Adam(net.parameters(), lr=RETRAIN_LR)
-    try:
-        for epoch in range(RETRAIN_EPOCHS):
-            if hasattr(batches, "set_epoch"):
-                batches.set_epoch(epoch)
-            call_student(
-                "train_one_epoch(model, batches, optimizer, loss_fn)", ns["train_one_epoch"],
-                net, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
-            )  # fmt: skip
-        logits = eval_logits(net, tensors["private"], seconds, "the retrained Net")
-    except StudentError as exc:
-        return {"error": str(exc)}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits}
-
-
-def harvest(
-    namespace: Mapping[str, Any],
-    tensors: Mapping[str, torch.Tensor],
-    channel: Any,
-    *,
-    seed: int,
-    seconds: float,
-) -> None:
+def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds: float) -> None:
     """Every step, in the grader's order, each sent as soon as it ends.
 
     The trained ``model`` is measured first: the other steps call the student's functions, which might
     (wrongly) train the global ``model`` instead of the probe they are given.
     """
-    needs = {
-        "model": (),
-        "model_copy": ("Net",),
-        "net": (),
-        "train_lowers": ("train_one_epoch",),
-        "train_zero_grad": ("train_one_epoch",),
-        "train_mode": ("train_one_epoch",),
-        "evaluate": ("evaluate",),
-        "eval_mode": ("evaluate",),
-        "eval_no_grad": ("evaluate",),
-        "loss": ("loss_fn",),
-        "retrain": ("Net", "train_one_epoch"),
+    t = tensors
+    steps: dict[str, tuple[str, Callable[[], Frame]]] = {  # each step, and the names of the contract it calls
+        "model": ("", lambda: harvest_model(ns, t, seconds)),
+        "model_copy": ("Net", lambda: harvest_model_copy(ns, t, seconds)),
+        "net": ("", lambda: harvest_net(ns, t, seed, seconds)),
+        "train_lowers": ("train_one_epoch", lambda: harvest_training(ns, t, "lowers", seconds)),
+        "train_zero_grad": ("train_one_epoch", lambda: harvest_training(ns, t, "zero_grad", seconds)),
+        "train_mode": ("train_one_epoch", lambda: harvest_train_mode(ns, t, seconds)),
+        "evaluate": ("evaluate", lambda: harvest_evaluate(ns, t, seconds)),
+        "eval_mode": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_mode", seconds)),
+        "eval_no_grad": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_no_grad", seconds)),
+        "loss": ("loss_fn", lambda: harvest_loss(ns, t, seconds)),
+        "retrain": ("Net train_one_epoch", lambda: harvest_retrain(ns, t, seed, seconds)),
     }
-    steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
-        "model": lambda: harvest_model(namespace, tensors, seconds),
-        "model_copy": lambda: harvest_model_copy(namespace, tensors, seconds),
-        "net": lambda: harvest_net(namespace, tensors, seed, seconds),
-        "train_lowers": lambda: harvest_train_lowers(namespace, tensors, seconds),
-        "train_zero_grad": lambda: harvest_train_zero_grad(namespace, tensors, seconds),
-        "train_mode": lambda: harvest_train_mode(namespace, tensors, seconds),
-        "evaluate": lambda: harvest_evaluate(namespace, tensors, seconds),
-        "eval_mode": lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds),
-        "eval_no_grad": lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
-        "loss": lambda: harvest_loss(namespace, tensors, seconds),
-        "retrain": lambda: harvest_retrain(namespace, tensors, seed, seconds),
-    }
-    for name, step in steps.items():
-        missing = [needed for needed in needs[name] if needed not in namespace]
-        if missing:
-            channel.send(name, {"error": None, "missing": missing[0]})
-            continue
-        if any(not callable(namespace[needed]) for needed in needs[name]):
-            channel.send(
-                name,
-                {
-                    "error": None,
-                    "not_callable": needs[name][0],
-                    "type": type(namespace[needs[name][0]]).__name__[:60],
-                },
-            )
+    for name, (needs, run) in steps.items():
+        absent = next((n for n in needs.split() if not callable(ns.get(n))), None)
+        if absent is not None:  # a name the step calls is not defined, or not a function
+            found = ns.get(absent)
+            shown = {"not_callable": absent, "type": type(found).__name__[:60]} if absent in ns else {}
+            channel.send(name, {"error": None, **(shown or {"missing": absent})})
             continue
         started = time.monotonic()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
-                data, out = step()
+                data, out = run()
             except BaseException as exc:
-                data, out = {"error": f"could not run: {describe_exception(exc)}"}, {}
+                data, out = {"error": {"kind": "crash", **describe_exception(exc)}}, {}
         channel.send(name, {**data, "seconds": time.monotonic() - started}, out)
 
 

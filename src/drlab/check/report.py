@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from drlab.check.messages import format_number, say
+
 Status = Literal["ok", "cell-errors", "timeout", "killed", "checks-failed", "unreadable"]
 #: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR), and the
 #: quote that marks a cell as text (so that "'=x" and "=x" stay two different cells once guarded)
@@ -158,64 +160,36 @@ def find_notebooks(folder: Path) -> list[Path]:
 # Reports as text
 
 
-#: the report's own words, in English and French (the checks' titles and hints come translated)
-WORDS = {
-    "en": {
-        "title": "TP1 check",
-        "unsandboxed": "the notebook ran with the grader's rights",
-        "per_process": "its limits held each process, not all of them together (a notebook that starts "
-        "many processes can take more CPU and memory than its share)",
-        "digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
-        "missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in order? "
-        "(the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
-        "budget": "budget",
-        "all": "all checks pass",
-        "to_fix": "{n} to fix",
-        "not_graded": "not graded",
-        "score": "score",
-    },
-    "fr": {
-        "title": "Vérification du TP1",
-        "unsandboxed": "le notebook a tourné avec les droits du correcteur",
-        "per_process": "ses limites ont porté sur chaque processus, pas sur tous ensemble (un notebook qui "
-        "lance beaucoup de processus peut prendre plus que sa part de processeur et de mémoire)",
-        "digits": "note : Fashion-MNIST n'est pas disponible ici : noté sur les chiffres (agrandis en 28×28)",
-        "missing": "ce notebook ne définit pas {names} : est-ce bien le notebook du TP1, complété et exécuté "
-        "dans l'ordre ? (les noms sont listés en tête de 03_tp1_fashion_mnist.ipynb)",
-        "budget": "budget",
-        "all": "toutes les vérifications passent",
-        "to_fix": "{n} à corriger",
-        "not_graded": "non noté",
-        "score": "score",
-    },
-}
-
-
 def format_report(report: NotebookReport, *, width: int = 100) -> str:
     """The report a student reads, in the report's language: one ✓/✗ line per check, a hint under each
     ✗ (a ✗ whose root is reported above says so), the score."""
-    words = WORDS.get(report.lang, WORDS["en"])
+    lang = report.lang
     facts = report.facts
     context = ", ".join(
         part
         for part in (
             str(facts.get("dataset", "")),
-            f"{words['budget']} {facts['budget']}" if facts.get("budget") else "",
-            f"{report.seconds:.0f} s" if report.seconds else "",
+            f"{say(lang, 'report.budget')} {facts['budget']}" if facts.get("budget") else "",
+            f"{format_number(report.seconds, '.0f', lang)} s" if report.seconds else "",
             report.sandbox if report.sandboxed else "",
         )
         if part
     )
-    lines = [f"{words['title']} — {printable(report.notebook)}" + (f"  ({context})" if context else "")]
+    lines = [
+        f"{say(lang, 'report.title')} — {printable(report.notebook)}" + (f"  ({context})" if context else "")
+    ]
     if report.sandbox and not report.sandboxed:
-        lines.extend(_wrap(f"! {printable(report.sandbox)}: {words['unsandboxed']}", width))
+        lines.extend(_wrap(f"! {printable(report.sandbox)}: {say(lang, 'report.unsandboxed')}", width))
     if report.limits.startswith("no cgroup"):
-        lines.extend(_wrap(f"! {printable(report.limits)}: {words['per_process']}", width))
+        lines.extend(_wrap(f"! {printable(report.limits)}: {say(lang, 'report.per_process')}", width))
     if facts.get("fashion_mnist_missing"):
-        lines.append(f"  {words['digits']}")
+        lines.append(f"  {say(lang, 'report.digits')}")
     missing = facts.get("missing") or []
-    if len(missing) >= 3:
-        lines.extend(_wrap("! " + words["missing"].format(names=", ".join(missing)), width))
+    if facts.get("todos"):  # the exercise, not finished yet: say what is left, not "is it TP1's?"
+        todos = ", ".join(str(n) for n in facts["todos"])
+        lines.extend(_wrap("! " + say(lang, "report.todos", todos=todos), width))
+    elif len(missing) >= 3:
+        lines.extend(_wrap("! " + say(lang, "report.missing", names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
         message = printable(check.message)  # it may quote the notebook: a cell's first line, an error
@@ -227,11 +201,19 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
-    verdict = words["all"] if report.passed else words["to_fix"].format(n=report.max_score - report.score)
-    if report.status == "unreadable":
-        verdict = words["not_graded"]
-    lines.append(f"{words['score']}: {report.score}/{report.max_score} — {verdict}")
+    lines.append(
+        say(lang, "report.score", score=report.score, max_score=report.max_score, verdict=verdict(report))
+    )
     return "\n".join(printable(line) for line in lines)  # whatever else a notebook put in: shown, not obeyed
+
+
+def verdict(report: NotebookReport) -> str:
+    """The score's word, in the report's language: "all checks pass", "2 to fix" or "not graded"."""
+    if report.status == "unreadable":
+        return say(report.lang, "report.not_graded")
+    if report.passed:
+        return say(report.lang, "report.all_pass")
+    return say(report.lang, "report.to_fix", n=report.max_score - report.score)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -348,5 +330,6 @@ __all__ = [
     "score_rows",
     "spreadsheet_safe",
     "unreadable_report",
+    "verdict",
     "write_scores_csv",
 ]

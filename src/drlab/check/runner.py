@@ -24,6 +24,7 @@ from drlab.check.report import NotebookReport, read_submission, unreadable_repor
 from drlab.common.errors import DrlabError
 
 if TYPE_CHECKING:
+    from drlab.check.config import CheckConfig
     from drlab.check.tp1 import Lang
 
 #: the file of a request folder that holds the request's tensors (probes, their data, the images)
@@ -46,6 +47,14 @@ class GradingSettings:
     threads: int = 1
     lang: str = "auto"
     """"auto" (the notebook's language), "en" or "fr\""""
+
+
+def grading_settings(config: CheckConfig) -> GradingSettings:
+    """The settings of a grading from the command line's options (the CPU's threads shared by the jobs)."""
+    return GradingSettings(
+        timeout=config.timeout, seed=config.seed, budget=config.budget, check_seconds=config.check_seconds,
+        memory_gb=config.memory_gb, threads=max(1, (os.cpu_count() or 1) // config.jobs), lang=config.lang,
+    )  # fmt: skip
 
 
 def checks_share(settings: GradingSettings) -> float:
@@ -195,6 +204,7 @@ def grade_notebook(
         killed=run.killed,
         exit_code=run.exit_code,
         cell_labels=cell_labels(nb),
+        cell_sources={cell["index"]: cell["source"] for cell in cells},
     )
     lang = report_language(nb, settings.lang)
     checks, facts = decide(request, outcome, notebook_timeout=settings.timeout, lang=lang)

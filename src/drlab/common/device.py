@@ -15,15 +15,32 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 Precision = Literal["fp32", "bf16", "auto"]
 
 
+def check_device(name: object, option: str = "--device") -> str:
+    """``name`` if drlab can train on it — ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` — else a
+    one-line :class:`UsageError`. The one rule for every ``--device``; torch is not imported.
+
+    PyTorch itself accepts more (``meta``, whose tensors hold no numbers; ``xla``, ``cpu:3``…): none of
+    them can run a drlab training, so they are refused here rather than deep inside the first step.
+    """
+    text = name if isinstance(name, str) else ""
+    kind, _, index = text.partition(":")
+    if text in DEVICE_CHOICES or (kind == "cuda" and index.isascii() and index.isdigit() and len(index) < 4):
+        return text
+    raise UsageError(
+        f"{option} {name!r} is not a device drlab can use (choose from auto, cpu, cuda, cuda:N, mps)"
+    )
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn ``auto``/``cpu``/``cuda``/``cuda:N``/``mps`` into a ``torch.device`` that exists here.
 
     ``auto`` asks ``torch.accelerator`` (PyTorch ≥ 2.6) for the current accelerator, and falls back to
-    probing CUDA then MPS on older versions. Asking for a device this machine lacks is a
-    :class:`UsageError`, not a crash deep inside the first ``.to()``.
+    probing CUDA then MPS on older versions. A name :func:`check_device` refuses, or a device this
+    machine lacks, is a :class:`UsageError`, not a crash deep inside the first ``.to()``.
     """
     import torch
 
+    check_device(name)
     if name == "auto":
         accelerator = getattr(torch, "accelerator", None)
         if accelerator is not None and accelerator.is_available():
@@ -40,9 +57,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError as exc:
         raise UsageError(f"unknown device {name!r} (choose from {', '.join(DEVICE_CHOICES)})") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA GPU is available here (try --device auto)")
+        raise UsageError(f"--device {name} asked for, but no CUDA GPU is available here (try --device auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(
+            f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps asked for, but MPS is not available here (try --device auto)")
+        raise UsageError(f"--device {name} asked for, but MPS is not available here (try --device auto)")
     return device
 
 

@@ -26,9 +26,9 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from drlab.common.errors import DrlabError, UsageError
 
@@ -80,11 +80,20 @@ def atomic_write(
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        no_room = _no_room(exc)
+        no_room = no_room_error(exc, target, kept=target.exists())
         if no_room is not None:
-            kept = f"the previous {target.name} is intact" if target.exists() else "nothing was written"
-            raise DrlabError(f"could not write {target}: {no_room}; {kept}") from None
+            raise no_room from None
         raise
+
+
+def no_room_error(exc: BaseException, target: Path, *, kept: bool) -> DrlabError | None:
+    """The one-line error for a write of ``target`` that failed because the disk is full (``None``
+    if ``exc`` says something else); ``kept``: whether the previous version of ``target`` is intact."""
+    reason = _no_room(exc)
+    if reason is None:
+        return None
+    what = f"the previous {target.name} is intact" if kept else "nothing was written"
+    return DrlabError(f"could not write {target}: {reason}; {what}")
 
 
 def _no_room(exc: BaseException) -> str | None:
@@ -99,10 +108,15 @@ def _no_room(exc: BaseException) -> str | None:
     return None
 
 
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+
+
 def write_text_atomic(path: PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def strict_json(obj: Any) -> Any:
@@ -127,20 +141,31 @@ def dumps_json(obj: Any, *, indent: int | None = None) -> str:
     )
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The content of a JSON file of ``obj``: indented, strict (NaN and ±Infinity become ``null``)."""
+    return (dumps_json(obj, indent=2) + "\n").encode("utf-8")
+
+
 def write_json_atomic(path: PathLike, obj: Any) -> None:
     """Write ``obj`` as indented, strict JSON to ``path`` atomically."""
-    write_text_atomic(path, dumps_json(obj, indent=2) + "\n")
+    write_bytes_atomic(path, json_bytes(obj))
+
+
+def csv_bytes(rows: Sequence[Mapping[str, Any]], fieldnames: Sequence[str] | None = None) -> bytes:
+    """The content of a CSV file of a list of dicts (header from ``fieldnames`` or the first row)."""
+    names = list(fieldnames) if fieldnames is not None else (list(rows[0]) if rows else [])
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8")
 
 
 def write_csv_atomic(
     path: PathLike, rows: Sequence[Mapping[str, Any]], fieldnames: Sequence[str] | None = None
 ) -> None:
     """Write a list of dicts as CSV (header from ``fieldnames`` or the first row) atomically."""
-    names = list(fieldnames) if fieldnames is not None else (list(rows[0]) if rows else [])
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_bytes_atomic(path, csv_bytes(rows, fieldnames))
 
 
 def read_json(path: PathLike) -> Any:
@@ -192,13 +217,20 @@ CHECKPOINT_FORMAT = "drlab-checkpoint/1"
 
 
 def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> None:
-    """``torch.save`` a checkpoint dict atomically, with the SHA-256 of its content.
+    """``torch.save`` a checkpoint dict atomically, with the SHA-256 of its content (see
+    :func:`checkpoint_bytes`). A disk that fills up mid-write is a one-line :class:`DrlabError` saying
+    that the previous checkpoint is intact.
+    """
+    write_bytes_atomic(path, checkpoint_bytes(obj))
+
+
+def checkpoint_bytes(obj: Mapping[str, Any]) -> bytes:
+    """The content of a checkpoint file of the dict ``obj``, with the SHA-256 of its content.
 
     Keep it to tensors, numbers, strings, lists, dicts (and NumPy arrays converted to tensors) so that
     :func:`load_checkpoint` can read it back with ``weights_only=True``. The file stays a plain torch
     file (``torch.load(path, weights_only=True)`` opens it): a dict ``{"format", "sha256", "payload"}``
-    whose payload holds the state's own ``torch.save`` bytes. A disk that fills up mid-write is a
-    one-line :class:`DrlabError` saying that the previous checkpoint is intact.
+    whose payload holds the state's own ``torch.save`` bytes.
     """
     import torch
 
@@ -212,8 +244,7 @@ def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> None:
     }
     whole = io.BytesIO()  # serialised in memory first: the file sees plain writes, and a full disk
     torch.save(envelope, whole)  # is a plain OSError, not torch's zip writer failing half-way
-    with atomic_write(path, "wb") as handle:
-        handle.write(whole.getbuffer())
+    return whole.getvalue()
 
 
 def load_checkpoint(path: PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
@@ -273,13 +304,45 @@ def _torch_load(source: Path | io.BytesIO, file: Path, map_location: str | torch
 def save_weights(
     state_dict: Mapping[str, torch.Tensor], path: PathLike, metadata: Mapping[str, str] | None = None
 ) -> None:
-    """Export a model's weights as safetensors, atomically (contiguous CPU copies of each tensor)."""
+    """Export a model's weights as safetensors, atomically (see :func:`weights_bytes`)."""
+    write_bytes_atomic(path, weights_bytes(state_dict, metadata))
+
+
+def weights_bytes(state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> bytes:
+    """The content of a safetensors file of a model's weights (contiguous CPU copies of each tensor)."""
     from safetensors.torch import save
 
     tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in state_dict.items()}
-    data = save(tensors, metadata=dict(metadata) if metadata else None)
-    with atomic_write(path, "wb") as handle:
-        handle.write(data)
+    return save(tensors, metadata=dict(metadata) if metadata else None)
+
+
+_Model = TypeVar("_Model", bound="torch.nn.Module")
+
+
+def load_model_weights(build: Callable[[], _Model], path: PathLike, what: str) -> _Model:
+    """``build()``'s model holding the weights of the safetensors file ``path``; else a one-line
+    :class:`UsageError` naming the first tensor that does not fit ``what`` (the model's name).
+
+    The model is first built on PyTorch's ``meta`` device, which holds shapes and no numbers: a
+    config whose sizes do not match the file (a ``config.json`` edited to ask for billions of weights)
+    is refused before any memory is taken, not after minutes of allocation.
+    """
+    import torch
+
+    weights = load_weights(path)
+    with torch.device("meta"):
+        skeleton = build()
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    found = {name: tuple(tensor.shape) for name, tensor in weights.items()}
+    if expected != found:
+        name = next(n for n in [*expected, *found] if expected.get(n) != found.get(n))
+        raise UsageError(
+            f"{path}: these weights do not fit {what} ({name} is {found.get(name, 'missing')} in the file, "
+            f"{expected.get(name, 'not a weight')} for the model)"
+        )
+    model = build()
+    model.load_state_dict(weights)
+    return model
 
 
 def load_weights(path: PathLike, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

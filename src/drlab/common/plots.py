@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drlab.common.io import atomic_write
+from drlab.common.io import write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,6 +28,12 @@ def new_figure(*args: Any, **kwargs: Any) -> tuple[Figure, Any]:
 def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Save ``fig`` as PNG atomically and return its path."""
     target = Path(path)
-    with atomic_write(target, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=dpi)
+    write_bytes_atomic(target, figure_bytes(fig, dpi))
     return target
+
+
+def figure_bytes(fig: Figure, dpi: int = 120) -> bytes:
+    """The PNG file of ``fig``, drawn in memory (no file is touched until it is whole)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

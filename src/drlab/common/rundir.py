@@ -1,55 +1,104 @@
-"""Run folders: one folder per run, drlab's only when its marker says so, and one writer at a time.
+"""Run folders: one folder per run, drlab's only when its marker says so, one writer at a time, and
+``--force`` deletes only what the previous run wrote.
 
-Every command that writes a run folder (``drlab train``, ``drlab rl dqn``, ``drlab rl qlearning``) goes
-through :func:`claim_run_dir`, which:
+Every command that writes into a run folder (``drlab train``, ``drlab evaluate``, ``drlab rl dqn``,
+``drlab rl reinforce|a2c|ppo``, ``drlab rl qlearning``, and the library calls behind them) claims it with :func:`claim_run_dir` and
+writes through the :class:`RunDir` it returns (a :class:`~drlab.common.folders.RecordedFolder`).
+:func:`inspect_run_dir` runs the same checks without touching anything, for a command to call before it
+loads data or builds a model. A claim:
 
-1. refuses, before touching anything, the folders no run may take: ``""``, a symlink, a path under a
-   file, a folder that holds files drlab did not write, a drlab run without ``--resume``/``--force``;
-   and with ``--force`` also ``/``, the home folder and any folder that contains the current one;
-2. locks the folder (``.drlab-run.lock``, ``flock``): a second run into it is refused with the pid and
-   host of the first; the kernel drops the lock when its process dies, so a stale lock never blocks;
-3. writes the marker ``.drlab-run.json``: the kind of run and the names of the files it writes.
+1. refuses, before touching anything, the folders no run may take: ``""``, a symbolic link, a path
+   under a file, a folder that holds files drlab did not write, a drlab run without
+   ``--resume``/``--force``, a run of another kind, a run marked by an older drlab whose marker does not
+   record what it wrote, and a file the run would replace that is not what drlab wrote there; with
+   ``--force`` also ``/``, the home folder and any folder that contains the current one;
+2. locks the folder (``.drlab-run.lock``, ``flock``, opened without following links): a second run into
+   it is refused with the pid and host of the first; the kernel drops the lock when its process dies, so
+   a stale lock never blocks;
+3. with ``--force``, deletes the files the previous run wrote that are still what it wrote (size and
+   SHA-256 as its marker records them), its leftover temporary files, and the subfolders it made if they
+   are then empty; a file changed since, or one drlab never wrote, stays (and is named on stderr);
+4. writes the marker ``.drlab-run.json``: the kind of run, then every file it writes, with its size and
+   SHA-256, recorded before the file is renamed into place.
 
-``--force`` *deletes* the files the previous run's marker lists (and drlab's temporary files), and
-nothing else: notes or data a user put beside them stay. It does not move the old run aside: a run is
-reproducible from its config (same seed, same numbers on CPU), a moved-aside copy would double the
-disk a run takes (a DQN checkpoint holds its replay buffer) on every ``--force`` and pile up unseen; the
-danger that matters, deleting what drlab did not write, is the one the marker removes.
+``--force`` does not move the old run aside: a run is reproducible from its config (same seed, same
+numbers on CPU), and a moved-aside copy would double the disk a run takes (a DQN checkpoint holds its
+replay buffer) on every ``--force``; the danger that matters, deleting what drlab did not write, is the
+one the marker removes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import os
-import shutil
 import socket
+import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from drlab.common.errors import UsageError
+from drlab.common.folders import (
+    Dir,
+    RecordedFolder,
+    check_folder_path,
+    make_folder,
+)
+from drlab.common.io import no_room_error
 
 CONFIG_NAME = "config.json"
 MARKER_NAME = ".drlab-run.json"
-#: in a folder of pictures (``drlab linreg --plot``, ``drlab graph --out``): the files drlab wrote there
-OUTPUTS_NAME = ".drlab-files.json"
+MARKER_FORMAT = "drlab-run/2"
 LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
-RUN_LABELS = {"train": "training", "dqn": "DQN", "qlearning": "Q-learning"}
-#: what the run folder of each kind of run holds (the marker records it; --force removes only these)
+RUN_LABELS = {
+    "train": "training", "dqn": "DQN", "reinforce": "REINFORCE", "a2c": "A2C", "ppo": "PPO",
+    "qlearning": "Q-learning", "check": "grading",
+}  # fmt: skip
+#: the kinds whose label is read with "an" ("an A2C run"); every other takes "a"
+_AN = frozenset({"a2c"})
+#: the commands that read each kind of run, for the messages that meet the wrong kind
+RUN_READERS = {
+    "train": "drlab evaluate RUN and drlab predict RUN IMAGE read it",
+    "dqn": "drlab rl evaluate RUN reads it",
+    "reinforce": "drlab rl evaluate RUN reads it",
+    "a2c": "drlab rl evaluate RUN reads it",
+    "ppo": "drlab rl evaluate RUN reads it",
+    "qlearning": "its metrics.json and q_table.png hold its results",
+    "check": "its report.html and scores.csv hold its results",
+}
+#: the kinds of run that ``--resume`` can continue
+RESUMABLE = ("train", "dqn", "reinforce", "a2c", "ppo")
+#: what a resumed run reads before it rewrites them: :func:`inspect_run_dir` leaves them to the caller,
+#: which checks their content first (a damaged checkpoint is named as such); the claim checks them after
+RESUME_INPUTS = ("config.json", "checkpoint.pt")
+#: the files each kind of run writes, checked before it starts (a subfolder ends in "/")
 RUN_FILES: dict[str, tuple[str, ...]] = {
     "train": (
-        "config.json", "checkpoint.pt", "history.csv", "model.safetensors", "metrics.json",
-        "metrics_val.json", "metrics_train.json", "curves.png", "confusion_matrix.png", "predictions.png",
-        "confused_pairs.png", "tensorboard/",
+        "config.json", "checkpoint.pt", "history.csv", "model.safetensors", "metrics.json", "curves.png",
+        "confusion_matrix.png", "predictions.png", "confused_pairs.png",
     ),
     "dqn": (
         "config.json", "checkpoint.pt", "returns.csv", "learning_curve.png", "metrics.json",
         "model.safetensors", "final_model.safetensors",
     ),
+    **dict.fromkeys(
+        ("reinforce", "a2c", "ppo"),
+        (
+            "config.json", "checkpoint.pt", "returns.csv", "updates.csv", "learning_curve.png",
+            "metrics.json", "model.safetensors", "final_model.safetensors",
+        ),
+    ),
     "qlearning": ("config.json", "returns.csv", "metrics.json", "q_table.png"),
+    # drlab check tp1 --out (and drlab check report): the claim also names the filled worksheet's file
+    "check": (
+        "scores.csv", "report.html", "scores.png", "checks.png", "seconds.png", "feedback.zip", "feedback/",
+    ),
 }  # fmt: skip
 
 if sys.platform != "win32":
@@ -57,8 +106,162 @@ if sys.platform != "win32":
 else:  # pragma: no cover - no flock on Windows: runs there are not locked
     fcntl = None
 
-#: the locks this process holds: resolved run folder → open file descriptor of its lock file
-_held: dict[Path, int] = {}
+
+class RunDir(RecordedFolder):
+    """A claimed run folder: locked, marked, written through its marker (see the module's docstring).
+
+    Use it in a ``with`` block, or call :meth:`close`: the marker is saved and the lock released. A claim
+    that made the folder, and ends by an exception before anything was written, removes the folder.
+    """
+
+    def __init__(
+        self,
+        directory: Dir,
+        header: dict[str, Any],
+        option: str,
+        *,
+        kind: str,
+        created: bool,
+        lock: int | None,
+    ) -> None:
+        super().__init__(directory, MARKER_NAME, header, option)
+        self.kind = kind
+        """the kind of run (train, dqn, qlearning)"""
+        self.created = created
+        """whether this claim made the folder"""
+        self._lock = lock
+        self._expected: dict[str, tuple[bool, tuple[int, int, int] | None]] = {}
+
+    def expect(self, names: Iterable[str]) -> None:
+        """Remember the files (``name/``: subfolders) this run declared, as they are now: those a writer
+        that takes a path (a library's) makes or rewrites during the claim are recorded at :meth:`close`."""
+        for name in names:
+            bare = name.removesuffix("/")
+            info = self.dir.lstat(bare)
+            self._expected[bare] = (name.endswith("/"), None if info is None else _stamp(info))
+
+    def close(self) -> None:
+        """Record what path-based writers made of the declared files, save the marker, release the lock."""
+        try:
+            self._adopt()
+            if self._dirty:
+                self.save()
+        finally:
+            self._unlock()
+            self.dir.close()
+
+    def _adopt(self) -> None:
+        for name, (is_folder, before) in self._expected.items():
+            info = self.dir.lstat(name)
+            if info is None or (before is not None and _stamp(info) == before):
+                continue  # absent, or as it was before the claim: not this run's doing
+            if is_folder and stat.S_ISDIR(info.st_mode):
+                if before is None:  # made during the claim: drlab's, with all it holds
+                    self.folders.add(name)
+                    self._foreign[name] = set()
+                if name in self.folders:
+                    self.record_folder(name)
+            elif not is_folder and stat.S_ISREG(info.st_mode) and not self.owns(name):
+                with contextlib.suppress(OSError):
+                    self.files[name] = [{"size": info.st_size, "sha256": self.dir.sha256(name, info)}]
+                    self._dirty = True
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None and self.created and set(self.dir.names()) <= {MARKER_NAME, LOCK_NAME}:
+            self.abandon()
+        else:
+            self.close()
+
+    def abandon(self) -> None:
+        """Undo a claim that wrote nothing: its marker, its lock and the folder it made go."""
+        with contextlib.suppress(OSError):
+            self.dir.unlink(MARKER_NAME)
+        self._unlock()
+        self.dir.close()
+        with contextlib.suppress(OSError):
+            self.path.rmdir()  # only if empty: nothing but drlab's marker was ever there
+
+    def _unlock(self) -> None:
+        fd, self._lock = self._lock, None
+        if fd is not None:
+            _drop_lock(fd, self.dir)
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+@dataclass
+class _Plan:
+    """What a claim will do, decided before anything is touched."""
+
+    run_dir: Path
+    marker: RecordedFolder | None = None
+    delete: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)
+
+
+def _check_path(raw: str | Path, force: bool, option: str) -> Path:
+    """Refuse the paths no run may take (and, with ``force``, those it may not replace)."""
+    run_dir = check_folder_path(raw, option)
+    if run_dir.is_symlink():
+        raise UsageError(f"{option} {run_dir} is a symbolic link: give the real folder it points to".strip())
+    if not force:
+        return run_dir
+    resolved = run_dir.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == Path(resolved.anchor):
+        raise UsageError(f"--force refused: {option} {run_dir} is the root folder")
+    if resolved == Path.home().resolve():
+        raise UsageError(f"--force refused: {option} {run_dir} is your home folder")
+    if resolved == cwd or resolved in cwd.parents:
+        raise UsageError(f"--force refused: {option} {run_dir} contains the current folder ({cwd})")
+    return run_dir
+
+
+def _holder(directory: Dir) -> str | None:
+    """Who holds the lock of the folder ("pid 123 on host since …"), or ``None`` if nobody does.
+
+    A lock file that is not a regular file (a link, a FIFO) is refused: drlab never makes one.
+    """
+    info = directory.lstat(LOCK_NAME)
+    if info is None:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a plain file"
+        raise UsageError(
+            f"{directory.path / LOCK_NAME} is {kind}, not drlab's lock: remove it (drlab writes nothing "
+            "through it)"
+        )
+    if fcntl is None:
+        return None
+    try:
+        fd = directory.open(LOCK_NAME, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a shared lock fails while a run holds it
+        except BlockingIOError:
+            text = os.read(fd, 512).decode("utf-8", "replace").strip()
+            return _printable(text) or "another process"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _printable(text: str) -> str:
+    # the lock file's text reaches the terminal: no escape sequence from a hand-made file
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return "".join(c if c.isprintable() else "?" for c in first)[:200]
+
+
+def a_run(kind: str) -> str:
+    """How a message names a run of ``kind``, with its article: "a DQN run", "an A2C run"."""
+    return f"{'an' if kind in _AN else 'a'} {RUN_LABELS[kind]} run"
 
 
 def _kind_files(kind: str) -> tuple[str, ...]:
@@ -67,247 +270,123 @@ def _kind_files(kind: str) -> tuple[str, ...]:
     return RUN_FILES[kind]
 
 
-def read_marker(run_dir: Path) -> dict[str, Any] | None:
-    """The marker of ``run_dir`` (kind and files), ``None`` if there is none; a damaged one is refused."""
-    from drlab.common.io import read_json
-
-    marker = run_dir / MARKER_NAME
-    if not marker.exists() and not marker.is_symlink():
-        return None
-    record = read_json(marker)
-    files = record.get("files") if isinstance(record, dict) else None
-    if (
-        not isinstance(record, dict)
-        or not isinstance(record.get("kind"), str)
-        or not isinstance(files, list)
-        or not all(isinstance(name, str) and _plain_name(name) for name in files)
-    ):
-        raise UsageError(f"{marker}: damaged drlab marker; remove {run_dir} yourself if it is yours")
-    return record
-
-
-def _plain_name(name: str) -> bool:
-    # a marker may only name files directly inside its folder: a hand-edited "../thesis" is refused
-    bare = name.removesuffix("/")
-    return bool(bare) and "/" not in bare and "\\" not in bare and bare not in (".", "..")
-
-
-def _check_path(raw: str | Path, force: bool) -> Path:
-    """Refuse the paths no run may take (and, with ``force``, those it may not replace)."""
-    if not str(raw).strip():  # Path("") is Path("."): look at the text the user gave
-        raise UsageError("--out is empty: name the run folder")
-    run_dir = Path(raw)
-    if run_dir.is_symlink():
-        raise UsageError(f"--out {run_dir} is a symbolic link: give the real folder it points to")
-    for ancestor in [run_dir, *run_dir.parents]:
-        if ancestor.exists() or ancestor.is_symlink():
-            if not ancestor.is_dir():
-                what = "exists and is not a folder" if ancestor == run_dir else f"is under {ancestor}, a file"
-                raise UsageError(f"--out {run_dir} {what}")
-            break
-    if not force:
-        return run_dir
-    resolved = run_dir.resolve()
-    cwd = Path.cwd().resolve()
-    if resolved == Path(resolved.anchor):
-        raise UsageError(f"--force refused: --out {run_dir} is the root folder")
-    if resolved == Path.home().resolve():
-        raise UsageError(f"--force refused: --out {run_dir} is your home folder")
-    if resolved == cwd or resolved in cwd.parents:
-        raise UsageError(f"--force refused: --out {run_dir} contains the current folder ({cwd})")
-    return run_dir
-
-
-def _foreign_files(run_dir: Path) -> list[str]:
-    return sorted(entry.name for entry in run_dir.iterdir() if entry.name not in (MARKER_NAME, LOCK_NAME))
-
-
-def _holder(run_dir: Path) -> str | None:
-    """Who holds the lock of ``run_dir`` ("pid 123 on host since …"), or ``None`` if nobody does."""
-    lock = run_dir / LOCK_NAME
-    if fcntl is None or not lock.is_file():
-        return None
-    if run_dir.resolve() in _held:
-        return None  # this process: re-entrant
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a shared lock fails while a run holds it
-        except BlockingIOError:
-            text = os.read(fd, 512).decode("utf-8", "replace").strip()
-            return text or "another process"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def inspect_run_dir(path: str | Path, kind: str, *, resume: bool = False, force: bool = False) -> Path:
-    """Raise :class:`UsageError` if a ``kind`` run may not be written to ``path``; touches nothing.
-
-    The checks of :func:`claim_run_dir`, for a command to run first, before it loads data or builds a
-    model: a refused folder is refused at once. :func:`claim_run_dir` checks again under the lock.
-    """
-    _kind_files(kind)
+def _plan(
+    raw: str | Path,
+    directory: Dir | None,
+    kind: str,
+    *,
+    resume: bool,
+    force: bool,
+    files: Iterable[str] | None,
+    option: str,
+    locked: bool = False,
+) -> _Plan:
+    """Every check of a claim, on the open folder ``directory`` (``None``: it does not exist yet)."""
+    wanted = list(_kind_files(kind) if files is None else files)
+    label = RUN_LABELS[kind]
     if resume and force:
         raise UsageError("--resume and --force contradict each other: choose one")
-    run_dir = _check_path(path, force)
-    if not run_dir.is_dir():
+    run_dir = _check_path(raw, force, option)
+    if directory is None:
         if resume:
-            raise UsageError(f"{run_dir} holds no drlab {RUN_LABELS[kind]} run (it does not exist)")
-        return run_dir
-    holder = _holder(run_dir)
+            raise UsageError(f"{run_dir} holds no drlab {label} run (it does not exist)")
+        return _Plan(run_dir)
+    holder = None if locked else _holder(directory)
     if holder is not None:
         raise UsageError(
             f"{run_dir} is in use by another drlab run ({holder}); wait for it to end or choose another --out"
         )
-    marker = read_marker(run_dir)
-    if marker is None:
-        foreign = _foreign_files(run_dir)
+    marker = RecordedFolder.open(directory, MARKER_NAME, option, MARKER_FORMAT)
+    if not marker.recorded:
+        foreign = [name for name in directory.names() if name not in (MARKER_NAME, LOCK_NAME)]
         if resume:
-            raise UsageError(f"{run_dir} holds no drlab {RUN_LABELS[kind]} run (no {MARKER_NAME})")
+            raise UsageError(f"{run_dir} holds no drlab {label} run (no {MARKER_NAME})")
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise UsageError(
                 f"{run_dir} is not a drlab run folder (it holds {shown}); drlab writes only into a new or "
-                "empty folder, or one it marked as its run: choose another --out"
+                f"empty folder, or one it marked as its run: choose another {option}".strip()
             )
-        return run_dir
-    if resume:
-        if marker["kind"] != kind:
-            raise UsageError(
-                f"{run_dir} holds a drlab {RUN_LABELS.get(marker['kind'], marker['kind'])} run, "
-                f"not a {RUN_LABELS[kind]} run"
-            )
-        return run_dir
-    if not force:
+        return _Plan(run_dir, marker)
+    had = marker.header.get("kind")
+    had_label = RUN_LABELS.get(had, str(had)) if isinstance(had, str) else "unknown"
+    if marker.legacy is not None:
         raise UsageError(
-            f"{run_dir} already holds a run (drlab {RUN_LABELS.get(marker['kind'], marker['kind'])}); pass --resume to continue it, --force "
-            "to replace it, or choose another --out"
+            f"{run_dir} holds a drlab {had_label} run marked by an older drlab, whose marker lists file names "
+            "but not their content: drlab cannot prove which files there it wrote, so it replaces and deletes "
+            f"none of them; move the folder aside (or delete it yourself) and choose it again, or another {option}".strip()
         )
-    return run_dir
+    if had not in RUN_LABELS:
+        raise UsageError(f"{run_dir / MARKER_NAME}: damaged drlab marker (no known kind of run)")
+    if resume:
+        if had != kind:
+            readers = RUN_READERS[had].replace("RUN", str(run_dir))
+            raise UsageError(f"{run_dir} holds a drlab {had_label} run, not {a_run(kind)} ({readers})")
+        marker.check_writable(wanted)
+        return _Plan(run_dir, marker)
+    if not force:
+        resume_hint = "pass --resume to continue it, " if had in RESUMABLE and had == kind else ""
+        raise UsageError(
+            f"{run_dir} already holds a run (drlab {had_label}); {resume_hint}pass --force to replace it, "
+            f"or choose another {option}".strip()
+        )
+    delete, keep = marker.removable()
+    for name in wanted:  # what this run writes must be drlab's to delete, or absent
+        bare = name.removesuffix("/")
+        if name.endswith("/"):
+            foreign_inside = any(kept.startswith(f"{bare}/") for kept in keep)
+            info = directory.lstat(bare)
+            if info is not None and (
+                foreign_inside or bare not in marker.folders or not stat.S_ISDIR(info.st_mode)
+            ):
+                raise UsageError(
+                    f"--force: {run_dir / bare} holds files drlab did not write (or changed since): --force "
+                    "deletes only what drlab wrote; move it aside and rerun"
+                )
+        elif bare not in delete:
+            refusal = marker.refusal(bare, why="delete")
+            if refusal is not None:
+                raise UsageError(f"--force: {refusal}")
+    return _Plan(run_dir, marker, delete, keep)
 
 
-def _lock(run_dir: Path) -> None:
-    """Take the lock of ``run_dir`` for this process, or raise naming who holds it."""
-    key = run_dir.resolve()
-    if fcntl is None or key in _held:
-        return
-    lock = run_dir / LOCK_NAME
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.read(fd, 512).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise UsageError(
-                f"{run_dir} is in use by another drlab run ({text}); wait for it to end or choose another --out"
-            ) from None
-        # its previous holder may have removed the file between our open() and flock(): then we hold
-        # the lock of a file nobody else can see, so try again on the file that is there now
-        try:
-            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
-    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
-    _held[key] = fd
+def _open_existing(run_dir: Path) -> Dir | None:
+    return Dir(run_dir) if run_dir.is_dir() and not run_dir.is_symlink() else None
 
 
-def release_run_dir(path: str | Path) -> None:
-    """Drop this process's lock on ``path`` (and its lock file); nothing if it holds none."""
-    run_dir = Path(path)
-    fd = _held.pop(run_dir.resolve(), None)
-    if fd is None:
-        return
-    with contextlib.suppress(OSError):
-        os.unlink(run_dir / LOCK_NAME)  # still locked while we unlink: nobody else holds this file
-    os.close(fd)
-
-
-def _remove_previous_run(run_dir: Path, marker: dict[str, Any]) -> None:
-    """``--force``: delete what the previous run's marker lists, and drlab's temporary files; keep the rest."""
-    names = [str(name) for name in marker["files"]]
-    for name in names:
-        entry = run_dir / name.removesuffix("/")
-        if name.endswith("/") and entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        elif entry.is_file() or entry.is_symlink():
-            entry.unlink()
-    bare = {name.removesuffix("/") for name in names}
-    for entry in run_dir.iterdir():  # atomic_write's leftovers of a killed run: .NAME.xxxxxx.tmp
-        leftover = entry.name.startswith(".") and entry.name.endswith(".tmp") and entry.is_file()
-        if leftover and any(entry.name.startswith(f".{name}.") for name in bare):
-            entry.unlink()
-
-
-def prepare_run_dir(
+def inspect_run_dir(
     path: str | Path,
     kind: str,
     *,
     resume: bool = False,
     force: bool = False,
     files: Iterable[str] | None = None,
+    option: str = "--out",
 ) -> Path:
-    """Check, lock and mark the run folder ``path`` for a ``kind`` run; return it.
+    """Raise :class:`UsageError` if a ``kind`` run may not be written to ``path``; touches nothing.
 
-    - new or empty folder: created, locked, marked;
-    - a drlab run and ``resume``: locked, returned as is for the caller to resume;
-    - a drlab run and ``force``: locked; the files its marker lists are deleted; marked anew;
-    - anything else: :class:`UsageError` (see :func:`inspect_run_dir`), nothing touched.
-
-    The lock stays until :func:`release_run_dir` (or the end of the process); prefer
-    :func:`claim_run_dir`, which releases it. ``files`` overrides the names recorded in the marker
-    (default: :data:`RUN_FILES` of ``kind``).
+    The checks of :func:`claim_run_dir`, for a command to run first, before it loads data or builds a
+    model: a refused folder is refused at once. :func:`claim_run_dir` checks again under the lock, and
+    then also the files a resume reads (:data:`RESUME_INPUTS`), whose content the command checks first.
     """
-    run_dir = inspect_run_dir(path, kind, resume=resume, force=force)
-    created = not run_dir.exists()
+    wanted = list(_kind_files(kind) if files is None else files)
+    if resume:
+        wanted = [name for name in wanted if name not in RESUME_INPUTS]
+    return _inspect(path, kind, resume=resume, force=force, files=wanted, option=option)
+
+
+def _inspect(
+    path: str | Path, kind: str, *, resume: bool, force: bool, files: list[str], option: str
+) -> Path:
+    run_dir = check_folder_path(path, option)
+    directory = _open_existing(run_dir)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {run_dir}: cannot create it ({exc.strerror or exc})") from None
-    try:
-        _lock(run_dir)
-        inspect_run_dir(run_dir, kind, resume=resume, force=force)  # again, now that nobody else can write
-        marker = read_marker(run_dir)
-        if marker is not None and force:
-            _remove_previous_run(run_dir, marker)
-        if not resume:
-            _write_marker(run_dir, kind, files)
-    except BaseException:
-        release_run_dir(run_dir)
-        if created:
-            with contextlib.suppress(OSError):
-                run_dir.rmdir()  # only if still empty: no empty run folder is left behind
-        raise
-    return run_dir
+        return _plan(path, directory, kind, resume=resume, force=force, files=files, option=option).run_dir
+    finally:
+        if directory is not None:
+            directory.close()
 
 
-def _write_marker(run_dir: Path, kind: str, files: Iterable[str] | None) -> None:
-    from drlab import __version__
-    from drlab.common.io import write_json_atomic
-
-    names = list(files) if files is not None else list(_kind_files(kind))
-    write_json_atomic(
-        run_dir / MARKER_NAME,
-        {
-            "kind": kind,
-            "files": names,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "drlab_version": __version__,
-        },
-    )
-
-
-@contextlib.contextmanager
 def claim_run_dir(
     path: str | Path,
     kind: str,
@@ -315,57 +394,182 @@ def claim_run_dir(
     resume: bool = False,
     force: bool = False,
     files: Iterable[str] | None = None,
-) -> Iterator[Path]:
-    """:func:`prepare_run_dir` for the length of a ``with`` block: the lock is released at its end."""
-    run_dir = prepare_run_dir(path, kind, resume=resume, force=force, files=files)
-    try:
-        yield run_dir
-    finally:
-        release_run_dir(run_dir)
+    option: str = "--out",
+) -> RunDir:
+    """Check, lock and mark the run folder ``path`` for a ``kind`` run; write into it through the result.
 
+    - a new or empty folder: created, locked, marked;
+    - a drlab run of this kind and ``resume``: locked, returned as it is, to continue (or re-measure) it;
+    - a drlab run and ``force``: locked; what its marker proves drlab wrote is deleted; marked anew;
+    - anything else: :class:`UsageError` (see :func:`inspect_run_dir`), nothing touched.
 
-def claim_output_files(folder: str | Path, names: Iterable[str], *, option: str = "--out") -> Path:
-    """Make ``folder`` ready for the fixed-name files ``names``, or refuse before touching anything.
-
-    For the commands that drop a few pictures into a folder of the user's choosing (``drlab linreg
-    --plot DIR``, ``drlab graph --out DIR``): the folder may hold anything, but a file drlab is about to
-    write may only replace a file drlab wrote there before, as recorded in ``folder/.drlab-files.json``.
-    Anything else with that name (a thesis figure called ``loss.svg``) is refused in one line. The record
-    is updated (atomically) before the files are written, so it never misses a file drlab wrote.
+    ``files`` names the files (``name/`` for a subfolder) the run will write, checked now (default:
+    :data:`RUN_FILES` of ``kind``). Close the result, or use it in a ``with`` block.
     """
-    from drlab.common.io import read_json, write_json_atomic
-
-    wanted = list(dict.fromkeys(names))
-    if not str(folder).strip():
-        raise UsageError(f"{option} is empty: name the folder")
-    out = Path(folder)
-    for ancestor in [out, *out.parents]:
-        if ancestor.exists() or ancestor.is_symlink():
-            if not ancestor.is_dir():
-                what = "exists and is not a folder" if ancestor == out else f"is under {ancestor}, a file"
-                raise UsageError(f"{option} {out} {what}")
-            break
-    record_path = out / OUTPUTS_NAME
-    ours: list[str] = []
-    if record_path.is_file():
-        record = read_json(record_path)
-        files = record.get("files") if isinstance(record, dict) else None
-        if not isinstance(files, list) or not all(isinstance(n, str) and _plain_name(n) for n in files):
-            raise UsageError(
-                f"{record_path}: damaged drlab record; remove it if the files beside it are yours"
-            )
-        ours = files
-    for name in wanted:
-        target = out / name
-        if not (target.exists() or target.is_symlink()):
-            continue
-        if name not in ours or target.is_symlink() or not target.is_file():
-            raise UsageError(
-                f"{target} exists and drlab did not write it: move it, or choose another {option} folder"
-            )
+    files = list(_kind_files(kind) if files is None else files)
+    run_dir = _inspect(path, kind, resume=resume, force=force, files=files, option=option)
+    created = make_folder(run_dir, option)
+    directory: Dir | None = None
+    lock: int | None = None
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        directory = Dir(run_dir)
+        lock = _lock(directory)
+        plan = _plan(
+            path, directory, kind, resume=resume, force=force, files=files, option=option, locked=True
+        )
+        assert plan.marker is not None
+        if force:
+            plan.marker.remove(plan.delete)
+            if plan.keep:
+                shown = ", ".join(plan.keep[:5]) + (" …" if len(plan.keep) > 5 else "")
+                _note(f"--force kept what changed since drlab wrote it in {run_dir}: {shown}")
+        header = (
+            plan.marker.header
+            if resume
+            else {
+                "format": MARKER_FORMAT,
+                "kind": kind,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "drlab_version": _version(),
+            }
+        )
+        run = RunDir(directory, header, option, kind=kind, created=created, lock=lock)
+        run.expect(files)
+        if resume:
+            run.files, run.folders, run.temporary = (
+                plan.marker.files,
+                plan.marker.folders,
+                plan.marker.temporary,
+            )
+        else:
+            run.save()
+        return run
+    except BaseException:
+        if lock is not None and directory is not None:
+            _drop_lock(lock, directory)
+        if directory is not None:
+            directory.close()
+        if created:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only if still empty: no empty run folder is left behind
+        raise
+
+
+def _note(message: str) -> None:
+    """A note for the person at the terminal (stderr), from a library that otherwise prints nothing."""
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _version() -> str:
+    from drlab import __version__
+
+    return __version__
+
+
+def _lock(directory: Dir) -> int | None:
+    """Take the lock of the folder for this process (the lock file's descriptor), or raise naming who
+    holds it. The lock file is opened without following links and must be a plain file of its own."""
+    if fcntl is None:
+        return None
+    where = directory.path / LOCK_NAME
+    while True:
+        try:
+            fd = directory.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o666)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
+                raise UsageError(
+                    f"{where} is not drlab's lock (a link, folder or device): remove it"
+                ) from None
+            raise
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise UsageError(f"{where} is not a plain file of its own, not drlab's lock: remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = _printable(os.read(fd, 512).decode("utf-8", "replace")) or "another process"
+            os.close(fd)
+            raise UsageError(
+                f"{directory.path} is in use by another drlab run ({text}); wait for it to end or choose "
+                "another --out"
+            ) from None
+        # its previous holder may have removed the file between our open() and flock(): then we hold
+        # the lock of a file nobody else can see, so try again on the file that is there now
+        now = directory.lstat(LOCK_NAME)
+        if now is not None and now.st_ino == info.st_ino:
+            break
+        os.close(fd)
+    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:  # who holds it, for the message a second run gets
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
     except OSError as exc:
-        raise UsageError(f"{option} {out}: cannot create it ({exc.strerror or exc})") from None
-    write_json_atomic(record_path, {"files": sorted(set(ours) | set(wanted))})
-    return out
+        _drop_lock(fd, directory)
+        raise no_room_error(exc, where, kept=False) or exc from None
+    return fd
+
+
+def _drop_lock(fd: int, directory: Dir) -> None:
+    with contextlib.suppress(OSError):  # still locked while we unlink: nobody else holds this file
+        now = directory.lstat(LOCK_NAME)
+        if now is not None and now.st_ino == os.fstat(fd).st_ino:
+            directory.unlink(LOCK_NAME)
+    os.close(fd)
+
+
+def read_marker(run_dir: str | Path) -> dict[str, Any] | None:
+    """What the marker of ``run_dir`` says (its kind, its dates, the files it lists), ``None`` if the
+    folder holds no marker; a damaged marker is a one-line :class:`UsageError`."""
+    directory = Dir(Path(run_dir))
+    try:
+        marker = RecordedFolder.open(directory, MARKER_NAME, "", MARKER_FORMAT)
+    finally:
+        directory.close()
+    return {**marker.header, "files": marker.files} if marker.recorded else None
+
+
+def run_kind(run_dir: str | Path) -> str | None:
+    """The kind of run its marker says ``run_dir`` holds (``None``: no readable drlab marker)."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        return None
+    try:
+        directory = Dir(run)
+    except (UsageError, OSError):
+        return None
+    try:
+        kind = RecordedFolder.open(directory, MARKER_NAME, "", MARKER_FORMAT).header.get("kind")
+    except UsageError:
+        return None
+    finally:
+        directory.close()
+    return kind if isinstance(kind, str) and kind in RUN_LABELS else None
+
+
+def require_run_kind(run_dir: str | Path, *kinds: str) -> None:
+    """Raise a one-line :class:`UsageError` if ``run_dir`` holds another kind of drlab run than ``kinds``,
+    naming the command that reads it (a folder without a marker is left to the caller's own checks)."""
+    found = run_kind(run_dir)
+    if found is not None and found not in kinds:
+        readers = RUN_READERS[found].replace("RUN", str(run_dir))
+        wanted = a_run(kinds[0]) if len(kinds) == 1 else "a " + _or([RUN_LABELS[k] for k in kinds]) + " run"
+        raise UsageError(f"{run_dir} holds a drlab {RUN_LABELS[found]} run, not {wanted} ({readers})")
+
+
+def _or(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+__all__ = [
+    "CONFIG_NAME",
+    "LOCK_NAME",
+    "MARKER_NAME",
+    "RUN_FILES",
+    "RunDir",
+    "claim_run_dir",
+    "inspect_run_dir",
+    "read_marker",
+    "require_run_kind",
+    "run_kind",
+]

@@ -68,8 +68,43 @@ def capture_rng_states() -> dict[str, Any]:
     }
 
 
-def restore_rng_states(states: dict[str, Any]) -> None:
-    """Put back the random states saved by :func:`capture_rng_states`."""
+def rng_states_spec() -> dict[str, Any]:
+    """The structure of :func:`capture_rng_states`'s result (see :mod:`drlab.common.schema`)."""
+    import torch
+
+    from drlab.common.schema import IntIn, ListOf, OneOf, TensorSpec
+
+    return {
+        "torch": TensorSpec(tuple(torch.get_rng_state().shape), torch.uint8),
+        "cuda": ListOf(TensorSpec((None,), torch.uint8)),
+        "numpy": {
+            "keys": TensorSpec((624,), torch.int64),
+            "position": IntIn(0, 624),
+            "has_gauss": IntIn(0, 1),
+            "cached_gaussian": float,
+        },
+        "python": {
+            "version": IntIn(3, 3),
+            "state": TensorSpec((625,), torch.int64),
+            "gauss_next": OneOf((None, float)),
+        },
+    }
+
+
+def restore_rng_states(states: dict[str, Any], where: str = "the checkpoint") -> None:
+    """Put back the random states saved by :func:`capture_rng_states` (checked against
+    :func:`rng_states_spec` first; a state the generators refuse is a one-line :class:`UsageError`)."""
+    from drlab.common.errors import UsageError
+    from drlab.common.schema import check_structure
+
+    check_structure(states, rng_states_spec(), f"{where}: rng")
+    try:
+        _restore(states)
+    except (ValueError, TypeError, OverflowError, RuntimeError) as exc:
+        raise UsageError(f"{where}: its random generators' state is damaged ({exc})") from exc
+
+
+def _restore(states: dict[str, Any]) -> None:
     import torch
 
     torch.set_rng_state(states["torch"].cpu())

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from drlab.common.errors import DrlabError, UsageError
+from drlab.data.config import DOWNLOAD_TIMEOUT
 from drlab.data.download import download_file, mirror_order
 from drlab.data.manifest import DatasetFile, Manifest
 from drlab.data.paths import offline_from_env, resolve_data_dir, system_dataset_dirs
@@ -155,7 +156,7 @@ def ensure_files(
     mirrors: Sequence[str] = (),
     offline: bool | None = None,
     verify: bool = True,
-    timeout: float = 30.0,
+    timeout: float = DOWNLOAD_TIMEOUT,
     progress: bool | None = None,
 ) -> dict[str, FileStatus]:
     """Every file of ``manifest`` found (cache, then system) or downloaded, and verified: ``{role: status}``.

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: seconds a mirror has to deliver one file, from the request to the last byte (a total, not per read):
+#: Fashion-MNIST's largest file (26 MB) needs about 90 KB/s
+DOWNLOAD_TIMEOUT = 300.0
+#: seconds without a byte after which a mirror counts as stalled (at most the timeout)
+STALL_SECONDS = 30.0
+
 
 @dataclass
 class DataConfig:
@@ -19,8 +25,9 @@ class DataConfig:
     """never touch the network (also on when DRLAB_OFFLINE=1)"""
     verify: bool = True
     """check cached files against their size and checksums (--no-verify skips it)"""
-    timeout: float = 30.0
-    """seconds to wait for a mirror to answer or send more bytes before trying the next one"""
+    timeout: float = DOWNLOAD_TIMEOUT
+    """seconds a mirror has to deliver each file, in all, before the next one is tried (one that sends
+    nothing for 30 s is left sooner)"""
     quiet: bool = False
     """no progress bar"""
     seed: int = 0

@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from drlab.common.errors import UsageError
+
 
 @dataclass(frozen=True)
 class ImageDataset:
@@ -121,7 +123,12 @@ def train_val_split(
         raise ValueError(f"images and labels differ in length ({len(images)} vs {len(labels)})")
     n_val = max(1, round(len(labels) * val_fraction))
     if n_val >= len(labels):
-        raise ValueError(f"not enough samples ({len(labels)}) for a validation split of {val_fraction}")
+        # a side with no image: no step to train, or nothing to validate on (both need one at least)
+        raise UsageError(
+            f"--val-fraction {val_fraction:g} of {len(labels):,} training images leaves "
+            f"{len(labels) - n_val} for training: each part needs at least one image (use a smaller "
+            "--val-fraction, or a larger --limit)"
+        )
     order = np.random.default_rng(seed).permutation(len(labels))
     val_idx, train_idx = order[:n_val], order[n_val:]
     return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]

@@ -17,18 +17,20 @@ import contextlib
 import hashlib
 import http.client
 import os
+import stat
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 from drlab import __version__
 from drlab.common.errors import DrlabError, UsageError
+from drlab.data.config import DOWNLOAD_TIMEOUT, STALL_SECONDS
 from drlab.data.manifest import DatasetFile, Manifest
 from drlab.data.verify import Digest, Mismatch, identify, mismatch_reason
 
@@ -74,12 +76,13 @@ def download_file(
     directory: str | os.PathLike[str],
     manifest: Manifest,
     *,
-    timeout: float = 30.0,
+    timeout: float = DOWNLOAD_TIMEOUT,
     progress: bool | None = None,
 ) -> Path:
     """Download ``file`` into ``directory`` from the first mirror that delivers it intact.
 
-    ``timeout`` is the longest wait, in seconds, for the server to answer or send the next bytes.
+    ``timeout`` is the time, in seconds, each mirror has to deliver the whole file (a mirror that sends
+    nothing for :data:`~drlab.data.config.STALL_SECONDS` is left sooner).
     Raises :class:`DrlabError` listing every mirror and why it failed when none succeeded.
     """
     target_dir = Path(directory)
@@ -125,18 +128,20 @@ def _download_once(
 
 
 def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, progress: bool) -> Digest:
+    """Stream ``url`` into ``handle``, hashing it; within ``timeout`` seconds in all (a deadline for the
+    whole file, not for each read: a mirror that trickles a byte a second is left when it runs out),
+    and leaving sooner a mirror that sends nothing for :data:`STALL_SECONDS`."""
     from tqdm.auto import tqdm
 
+    deadline = time.monotonic() + timeout
     largest = max(file.size, file.largest_gzip_size)  # a re-packed copy may be a little larger
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    opener = urllib.request.build_opener()  # honours http_proxy/https_proxy/no_proxy from the environment
     md5, sha256, received, answered = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0, False
     announced: int | None = None
+    stall = min(timeout, STALL_SECONDS)
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with _open(url, timeout) as (response, length):
             answered = True
-            length = response.headers.get("Content-Length")
-            announced = int(length) if length is not None and length.isdigit() else None
+            announced = length
             if announced is not None and announced > largest:
                 raise MirrorFailed(
                     f"wrong file: the server announces {announced:,} bytes, expected {file.size:,}"
@@ -147,7 +152,16 @@ def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, pr
                 total=file.size, unit="B", unit_scale=True, unit_divisor=1024, desc=file.name,
                 disable=not progress, leave=False,
             ) as bar:  # fmt: skip
-                while chunk := read(CHUNK_BYTES):
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise MirrorFailed(
+                            f"too slow: {received:,} of {file.size:,} bytes in {timeout:g} s (--timeout)"
+                        )
+                    _read_timeout(response, min(remaining, stall))
+                    chunk = read(CHUNK_BYTES)
+                    if not chunk:
+                        break
                     received += len(chunk)
                     if received > largest:  # stop early: a larger file is the wrong file
                         raise MirrorFailed(f"wrong file: more than the expected {file.size:,} bytes")
@@ -166,7 +180,11 @@ def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, pr
     except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
         if not answered:
             raise MirrorFailed(f"no answer within {timeout:g} s") from exc
-        raise MirrorFailed(f"stalled: no data for {timeout:g} s after {received:,} bytes") from exc
+        if time.monotonic() >= deadline:
+            raise MirrorFailed(
+                f"too slow: {received:,} of {file.size:,} bytes in {timeout:g} s (--timeout)"
+            ) from exc
+        raise MirrorFailed(f"stalled: no data for {stall:g} s after {received:,} bytes") from exc
     except http.client.IncompleteRead as exc:
         raise MirrorFailed(
             f"connection dropped after {received + len(exc.partial):,} of {file.size:,} bytes"
@@ -178,3 +196,43 @@ def _fetch(url: str, handle: IO[bytes], file: DatasetFile, *, timeout: float, pr
     if announced is not None and received < announced:  # the server closed before sending all it promised
         raise MirrorFailed(f"connection dropped after {received:,} of {announced:,} bytes")
     return Digest(received, md5.hexdigest(), sha256.hexdigest())
+
+
+@contextlib.contextmanager
+def _open(url: str, timeout: float) -> Iterator[tuple[IO[bytes], int | None]]:
+    """The response to ``url`` and the length it announces; a ``file://`` URL must name a regular file.
+
+    urllib would ``open()`` a local path whatever it is: a FIFO blocks until a writer comes (forever,
+    whatever the timeout), ``/dev/zero`` never ends. Here the file is opened without blocking and
+    refused unless it is a regular file.
+    """
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        path = urllib.request.url2pathname(urllib.parse.unquote(parsed.path))
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise MirrorFailed(f"cannot open {path}: {exc.strerror or exc}") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise MirrorFailed(f"{path} is not a regular file (a FIFO, a device, a folder or a socket)")
+        with os.fdopen(fd, "rb") as local:
+            yield local, info.st_size
+        return
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    opener = urllib.request.build_opener()  # honours http_proxy/https_proxy/no_proxy from the environment
+    with opener.open(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        yield response, int(length) if length is not None and length.isdigit() else None
+
+
+def _read_timeout(response: IO[bytes], seconds: float) -> None:
+    """Let the next read of ``response`` wait at most ``seconds`` (its socket's timeout, when it has one).
+
+    ``urlopen(timeout=…)`` bounds each socket operation alone; the deadline of the whole download needs
+    the time left to shrink as the download goes on.
+    """
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None and hasattr(sock, "settimeout"):
+        sock.settimeout(max(seconds, 0.001))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from drlab.data.cache import FileStatus, ensure_files
+from drlab.data.config import DOWNLOAD_TIMEOUT
 from drlab.data.datasets import ImageDataset
 from drlab.data.idx import IDXFormatError, read_idx
 from drlab.data.manifest import DatasetFile, Impostor, Manifest
@@ -116,7 +117,7 @@ def load_fashion_mnist(
     mirrors: Sequence[str] = (),
     offline: bool | None = None,
     verify: bool = True,
-    timeout: float = 30.0,
+    timeout: float = DOWNLOAD_TIMEOUT,
     progress: bool | None = None,
     manifest: Manifest = FASHION_MNIST,
 ) -> ImageDataset:

@@ -96,9 +96,9 @@ def run_linreg(args: argparse.Namespace) -> int:
 
     plot_names = ["linreg_fits.png", "linreg_losses.png"]
     if config.plot is not None:  # refused before anything runs: a picture drlab did not write there
-        from drlab.common.rundir import claim_output_files
+        from drlab.common.runfiles import inspect_output_folder
 
-        out = claim_output_files(config.plot, plot_names, option="--plot")
+        inspect_output_folder(config.plot, plot_names, option="--plot")
     seed_everything(config.seed)
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging η is reported below, in one line
         report = run_lab(config)
@@ -114,14 +114,18 @@ def run_linreg(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if config.plot is not None:
+        from drlab.common.runfiles import claim_output_folder, write_run_files
         from drlab.linreg.plots import plot_fits, plot_losses
 
-        written = [
-            plot_fits(report.data, report.results, report.ols, out / plot_names[0]),
-            plot_losses(report.results, out / plot_names[1]),
-        ]
+        figures = {  # both drawn before either is written: never one picture of the two
+            plot_names[0]: plot_fits(report.data, report.results, report.ols),
+            plot_names[1]: plot_losses(report.results),
+        }
+        with claim_output_folder(config.plot, plot_names, option="--plot") as out:
+            written = write_run_files(out, figures=figures)
         # with --json, stdout holds the JSON object alone
-        print(f"wrote {', '.join(map(str, written))}", file=sys.stderr if config.json else sys.stdout)
+        shown = ", ".join(str(out.path / name) for name in written)
+        print(f"wrote {shown}", file=sys.stderr if config.json else sys.stdout)
     return 0
 
 

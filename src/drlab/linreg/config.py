@@ -28,6 +28,10 @@ TORCH_METHODS = ("autograd", "optim", "loss", "module", "layer")
 METHODS = NUMPY_METHODS + TORCH_METHODS
 
 
+#: the largest float32 number (the PyTorch methods' dtype)
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 @dataclass
 class LinregConfig:
     """One run of the lab: which methods, the lecture's hyper-parameters, the lecture's data."""
@@ -65,11 +69,12 @@ class LinregConfig:
     def check(self) -> None:
         """Raise :class:`UsageError` (one line, exit 2) for settings the lab cannot run with."""
         check_int("--epochs", self.epochs, 1, MAX_EPOCHS)
-        check_number("--lr", self.lr, 0, None, low_open=True)
+        # the PyTorch methods compute in float32: a value beyond its range cannot even enter a tensor
+        check_number("--lr", self.lr, 0, FLOAT32_MAX, low_open=True)
         check_int("--n-samples", self.n_samples, 2, MAX_SAMPLES)
-        check_number("--noise", self.noise, 0)
-        check_number("--true-a", self.true_a)
-        check_number("--true-b", self.true_b)
+        check_number("--noise", self.noise, 0, FLOAT32_MAX)
+        check_number("--true-a", self.true_a, -FLOAT32_MAX, FLOAT32_MAX)
+        check_number("--true-b", self.true_b, -FLOAT32_MAX, FLOAT32_MAX)
         if self.epochs * self.n_train > MAX_UPDATES:
             raise UsageError(
                 f"--epochs {self.epochs} × {self.n_train} training samples is {self.epochs * self.n_train:,} "

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drlab.common.io import atomic_write, write_text_atomic
-from drlab.common.rundir import claim_output_files
+from drlab.common.runfiles import claim_output_folder, inspect_output_folder
 from drlab.linreg.data import RegressionData, make_data
 
 if TYPE_CHECKING:
@@ -100,23 +99,21 @@ def render_graphs(
 
     if fmt not in ("svg", "png"):
         raise ValueError(f"format must be svg or png, got {fmt!r}")
-    graphs = lecture_graphs(seed, data)
     # only files drlab wrote there before may be replaced (a thesis' own loss.svg is refused)
-    out = claim_output_files(out_dir, [f"{name}.{ext}" for name in graphs for ext in ("dot", fmt)])
+    names = [f"{name}.{ext}" for name in GRAPH_NAMES for ext in ("dot", fmt)]
+    inspect_output_folder(out_dir, names)
+    graphs = lecture_graphs(seed, data)
     files = GraphFiles()
+    contents: dict[str, bytes] = {}
     for name, digraph in graphs.items():
-        source = out / f"{name}.dot"
-        write_text_atomic(source, digraph.source)
-        files.sources.append(source)
+        contents[f"{name}.dot"] = digraph.source.encode("utf-8")
         if files.dot_missing:
             continue
         try:
-            picture = digraph.pipe(format=fmt)  # runs `dot`
+            contents[f"{name}.{fmt}"] = digraph.pipe(format=fmt)  # runs `dot`
         except graphviz.ExecutableNotFound:
             files.dot_missing = True
-            continue
-        target = out / f"{name}.{fmt}"
-        with atomic_write(target, "wb") as handle:
-            handle.write(picture)
-        files.pictures.append(target)
+    with claim_output_folder(out_dir, names) as out:
+        for name in out.write(contents):
+            (files.sources if name.endswith(".dot") else files.pictures).append(out.path / name)
     return files

@@ -1,4 +1,8 @@
-"""``drlab rl qlearning | dqn | evaluate``: the RL wing's commands (torch and gymnasium imported lazily)."""
+"""``drlab rl qlearning | dqn | reinforce | a2c | ppo | evaluate``: the RL wing's commands.
+
+They parse options and call the library: :func:`drlab.rl.runs.train_run` is the whole job of a training
+(check, claim the folder, start or resume, write). torch and gymnasium are imported lazily.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,7 @@ from drlab.common.config import (
     check_int,
     check_seed,
     dataclass_from_namespace,
-    from_json,
     mark_untyped,
-    merge_on_resume,
     typed_options,
 )
 from drlab.common.errors import UsageError
@@ -27,7 +29,7 @@ QLEARNING_EPILOG = """\
 examples:
   drlab rl qlearning --no-slippery --episodes 300     deterministic FrozenLake: solved in seconds
   drlab rl qlearning                                  slippery FrozenLake 4x4 (~74% success is optimal-ish)
-  drlab rl qlearning --env Taxi-v4 --episodes 3000 --learning-rate 0.5
+  drlab rl qlearning --env Taxi-v4 --episodes 3000 --lr 0.5
 """
 
 DQN_EPILOG = """\
@@ -41,14 +43,66 @@ run directory: config.json, returns.csv, learning_curve.png, metrics.json, model
 best-evaluated), final_model.safetensors, checkpoint.pt (to resume).
 """
 
+#: the policy-gradient commands: name, help, description (their configs and settings are in rl/config.py)
+PG_COMMANDS = {
+    "reinforce": (
+        "REINFORCE: Monte-Carlo policy gradient, with a learned baseline (or --no-baseline)",
+        "REINFORCE: play whole episodes with the policy, then push up the log-probability of each action "
+        "by its return-to-go minus a learned baseline V(s). Counted in episodes (--episodes).",
+    ),
+    "a2c": (
+        "A2C: advantage actor-critic, n-step returns / GAE(λ)",
+        "A2C: num_envs copies of the environment, n_steps steps each, then one gradient step along the "
+        "advantage (n-step return or GAE(λ) minus V(s)), the critic regressed on the returns.",
+    ),
+    "ppo": (
+        "PPO: proximal policy optimisation (clipped objective), discrete or continuous actions",
+        "PPO: rollouts of num_envs × n_steps steps, GAE(λ) advantages, then n_epochs passes of mini-batch "
+        "steps on the clipped surrogate objective; the 13 core implementation details of Huang et al.",
+    ),
+}
+
+
+def _pg_epilog(name: str) -> str:
+    """The examples and the per-environment settings of a policy-gradient command, from its config."""
+    config_class = _pg_config_class(name)
+    budget = "--episodes 300" if name == "reinforce" else "--total-steps 20000"
+    lines = [
+        "examples:",
+        f"  drlab rl {name}                                   CartPole-v1 with the tuned defaults below",
+        f"  drlab rl {name} {budget} --out runs/try    a quick look",
+        f"  drlab rl {name} --out runs/try --resume            continue a run from its checkpoint",
+        f"  drlab rl {name} --env LunarLander-v3             another environment: its tuned settings",
+        "  drlab rl evaluate runs/try --gif try.gif          re-evaluate the kept model, and watch it",
+        "",
+        "settings per environment (options given on the command line win):",
+    ]
+    for env, settings in config_class.SETTINGS.items():
+        shown = ", ".join(f"{key}={value}" for key, value in settings.items())
+        lines.append(f"  {env}: {shown}")
+    lines += [
+        "",
+        "run directory: config.json, returns.csv, updates.csv (losses, entropy, approx_kl, clip fraction,",
+        "explained variance per update), learning_curve.png, metrics.json, model.safetensors (kept:",
+        "best-evaluated), final_model.safetensors, checkpoint.pt (to resume exactly).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pg_config_class(name: str) -> type[Any]:
+    from drlab.rl.config import A2CConfig, PPOConfig, ReinforceConfig
+
+    return {"reinforce": ReinforceConfig, "a2c": A2CConfig, "ppo": PPOConfig}[name]
+
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``drlab rl`` and its three sub-commands."""
+    """Add ``drlab rl`` and its sub-commands."""
     rl = add_command(
         subparsers,
         "rl",
-        help="reinforcement learning: tabular Q-learning, DQN on CartPole",
-        description="Reinforcement learning, where the course goes next: the Q-learning recap, then deep Q-learning.",
+        help="reinforcement learning: Q-learning, DQN, REINFORCE, A2C, PPO",
+        description="Reinforcement learning, where the course goes next: the Q-learning recap, deep "
+        "Q-learning, then the policy-gradient methods (REINFORCE, A2C, PPO).",
     )
     rl.set_defaults(handler=lambda args: _print_help(rl))
     commands = rl.add_subparsers(title="commands", metavar="COMMAND")
@@ -62,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=QLEARNING_EPILOG,
     )
     add_dataclass_arguments(qlearning, QLearningConfig)
+    _add_old_spelling(qlearning)
     _add_run_options(qlearning, resume=False)
     qlearning.set_defaults(handler=run_qlearning)
 
@@ -74,17 +129,31 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=DQN_EPILOG,
     )
     add_dataclass_arguments(dqn, DQNConfig)
+    _add_old_spelling(dqn)
     mark_untyped(dqn, DQNConfig)  # --resume must know what was typed, not what equals a default
     _add_run_options(dqn, resume=True)
-    dqn.set_defaults(handler=run_dqn)
+    dqn.set_defaults(handler=run_training, algorithm="dqn")
+
+    for name, (help_text, description) in PG_COMMANDS.items():
+        config_class = _pg_config_class(name)
+        command = add_command(
+            commands, name, help=help_text, description=description, epilog=_pg_epilog(name)
+        )
+        add_dataclass_arguments(command, config_class)
+        mark_untyped(command, config_class)  # the environment's settings apply to what is not typed
+        _add_run_options(command, resume=True)
+        command.set_defaults(handler=run_training, algorithm=name)
 
     evaluate = add_command(
         commands,
         "evaluate",
-        help="re-evaluate the model of a DQN run greedily",
-        description="Play the greedy policy of a DQN run's model (no exploration) and report its mean return.",
+        help="re-evaluate the model of a DQN, REINFORCE, A2C or PPO run greedily (and watch it: --gif)",
+        description="Play the greedy policy of a run's model (no exploration) and report its mean return; "
+        "--gif also draws one episode as an animated GIF.",
     )
-    evaluate.add_argument("run", metavar="RUN", help="the run directory written by `drlab rl dqn`")
+    evaluate.add_argument(
+        "run", metavar="RUN", help="the run directory written by `drlab rl dqn|reinforce|a2c|ppo`"
+    )
     evaluate.add_argument(
         "--episodes", type=int, default=10, metavar="N", help="episodes to play (default: 10)"
     )
@@ -102,7 +171,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default="best",
         help="the kept best-evaluated model, or the last one",
     )
+    evaluate.add_argument(
+        "--gif",
+        metavar="FILE.gif",
+        default=None,
+        help="also draw the episode starting from reset(seed=--seed) as an animated GIF (needs pygame)",
+    )
     evaluate.set_defaults(handler=run_evaluate)
+
+
+def _add_old_spelling(parser: argparse.ArgumentParser) -> None:
+    # drlab ≤ 0.1 spelled it --learning-rate; --lr is every wing's name now (kept, hidden, for old scripts)
+    parser.add_argument("--learning-rate", dest="lr", type=float, help=argparse.SUPPRESS)
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:
@@ -149,100 +229,72 @@ def run_qlearning(args: argparse.Namespace) -> int:
         lines = describe(result, config)
         print("\n".join(lines[:2] if args.quiet else lines))
         written = write_qlearning_run(run, config, result)
-    print(f"wrote {run}/: {', '.join(written)}")
+    print(f"wrote {run.path}/: {', '.join(written)}")
     return 0
 
 
-#: what a DQN checkpoint holds (``DQNState.state_dict``, written by rl/runs.py); a checksummed file without them was not written by
-#: this drlab's DQN, and is refused here rather than failing with a KeyError in the middle of the loader
-DQN_CHECKPOINT_KEYS = (
-    "step", "q_network", "target_network", "optimizer", "buffer", "env_rng", "action_space_rng",
-    "explore_rng", "best_state", "best_eval", "episodes", "evaluations",
-)  # fmt: skip
-#: what ``--resume`` lets change in a DQN run: the budget and where it runs, not what it learns
-DQN_RESUMABLE = ("total_steps", "device", "num_threads")
+def run_training(args: argparse.Namespace) -> int:
+    """``drlab rl dqn|reinforce|a2c|ppo``: build the config (the environment's settings, then the options
+    typed), then :func:`drlab.rl.runs.train_run` does the rest."""
+    from drlab.rl.runs import SPECS, resume_config, train_run
 
-
-def run_dqn(args: argparse.Namespace) -> int:
-    from drlab.common.device import resolve_device
-    from drlab.common.io import load_checkpoint
-    from drlab.common.rundir import claim_run_dir, inspect_run_dir
-    from drlab.rl.envs import make_dqn_env
-    from drlab.rl.runs import CHECKPOINT_NAME, train_dqn_run
-
+    algorithm: str = args.algorithm
     typed = typed_options(args)
-    config = dataclass_from_namespace(DQNConfig, argparse.Namespace(**typed))
-    out = _out(args, "dqn", config.env, config.seed)
-    inspect_run_dir(out, "dqn", resume=args.resume, force=args.force)
-    if args.resume:
-        config = merge_on_resume(read_dqn_config(Path(out)), typed, DQN_RESUMABLE, where=str(out))
-    # check everything before claim_run_dir, which --force lets delete an earlier run
-    config.check()
-    resolve_device(config.device)
-    env, observation_size, num_actions = make_dqn_env(config.env)
-    env.close()
-    config.check_machine(observation_size, num_actions)
-    if args.resume:
-        checkpoint = load_checkpoint(Path(out) / CHECKPOINT_NAME)  # checksum checked: never resume garbage
-        missing = [key for key in DQN_CHECKPOINT_KEYS if key not in checkpoint]
-        done = checkpoint.get("step")
-        if missing or isinstance(done, bool) or not isinstance(done, int) or done < 0:
-            shown = f"no {', '.join(missing[:3])}" if missing else f"step {done!r}"
-            raise UsageError(f"{Path(out) / CHECKPOINT_NAME}: not a DQN checkpoint ({shown})")
-        if done > config.total_steps:
-            raise UsageError(
-                f"--resume: the run in {out} has already trained {done:,} steps; --total-steps is the total, "
-                f"so it must be ≥ {done} (got {config.total_steps})"
-            )
-        del checkpoint
+    for name in ("algorithm", "handler", "out", "force", "resume", "quiet"):
+        typed.pop(name, None)
+    config_class = SPECS[algorithm].config_class
+    out = _out(args, algorithm, typed.get("env", config_class.env), typed.get("seed", config_class.seed))
+    if args.resume:  # the saved config, with what was typed on top (refused if it changes the learning)
+        config = resume_config(out, algorithm, typed)
+    elif hasattr(config_class, "for_env"):  # the environment's tuned settings, with what was typed on top
+        config = config_class.for_env(typed.pop("env", config_class.env), **typed)
+    else:
+        config = config_class(**typed)
     quiet = args.quiet
-    with claim_run_dir(out, "dqn", resume=args.resume, force=args.force) as run:
-        result = train_dqn_run(
-            config,
-            run,
-            resume=args.resume,
-            progress=not quiet and sys.stderr.isatty(),
-            log=None if quiet else print,
-        )
+    result = train_run(
+        config, out, resume=args.resume, force=args.force,
+        progress=not quiet and sys.stderr.isatty(), log=None if quiet else print,
+    )  # fmt: skip
     m = result.metrics
+    label = SPECS[algorithm].label
     print(
-        f"DQN on {config.env}: {m.steps:,} steps in {m.seconds:.1f} s ({m.steps_per_second:.0f} steps/s "
-        f"training); kept model ({m.kept_model}): {m.eval_mean_return:.1f} ± {m.eval_std_return:.1f} "
-        f"over {m.eval_episodes} held-out episodes; final model: {m.final_eval_mean_return:.1f}"
+        f"{label} on {config.env}: {m.steps:,} steps, {m.episodes:,} episodes in {m.seconds:.1f} s "
+        f"({m.steps_per_second:.0f} steps/s training); kept model ({m.kept_model}): {m.eval_mean_return:.1f} ± "
+        f"{m.eval_std_return:.1f} over {m.eval_episodes} held-out episodes; final model: {m.final_eval_mean_return:.1f}"
     )
+    extra = "updates.csv, " if algorithm != "dqn" else ""
     print(
-        f"wrote {run}/: config.json, returns.csv, learning_curve.png, metrics.json, model.safetensors, "
+        f"wrote {out}/: config.json, returns.csv, {extra}learning_curve.png, metrics.json, model.safetensors, "
         "final_model.safetensors, checkpoint.pt"
     )
     return 0
 
 
-def read_dqn_config(run: Path) -> DQNConfig:
-    """The :class:`DQNConfig` saved in ``run/config.json``, checked field by field."""
-    from drlab.common.io import read_json
-
-    path = run / "config.json"
-    saved = read_json(path)
-    if not isinstance(saved, dict) or saved.get("algorithm") != "dqn":
-        raise UsageError(f"{run}: not a DQN run (config.json has no algorithm 'dqn')")
-    return from_json(DQNConfig, saved.get("config"), str(path))
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
-    from drlab.rl.evaluate import evaluate_greedy
-    from drlab.rl.runs import load_run_model
+    from drlab.common.runfiles import inspect_output_folder
+    from drlab.rl.evaluate import evaluate_greedy, record_episode, write_gif
+    from drlab.rl.runs import load_run_model, read_run_config
 
     check_int("--episodes", args.episodes, 1, 1_000_000)
     check_seed(args.seed)
     check_seed(args.seed + args.episodes - 1, "--seed + --episodes - 1")
+    if args.gif is not None and not str(args.gif).lower().endswith(".gif"):
+        raise UsageError(f"--gif {args.gif}: the file name must end in .gif")
     if not Path(args.run).is_dir():
         raise UsageError(f"{args.run}: no such run directory")
-    read_dqn_config(Path(args.run))  # a damaged config.json is one line here, not a traceback there
-    q_network, config = load_run_model(args.run, args.model)
-    evaluation = evaluate_greedy(q_network, config.env, args.episodes, args.seed)
+    read_run_config(Path(args.run))  # a damaged config.json is one line here, not a traceback there
+    network, config = load_run_model(args.run, args.model)
+    if args.gif is not None:  # refused before the evaluation runs: a file drlab did not write stays
+        gif = Path(args.gif)
+        inspect_output_folder(gif.parent, [gif.name], option="--gif")
+    evaluation = evaluate_greedy(network, config.env, args.episodes, args.seed)
     print(
         f"{args.run} ({args.model} model) on {config.env}: mean return {evaluation.mean:.1f} ± {evaluation.std:.1f} "
         f"over {args.episodes} greedy episodes (seeds {args.seed}..{args.seed + args.episodes - 1})"
     )
     print("returns: " + " ".join(f"{r:g}" for r in evaluation.returns))
+    if args.gif is not None:
+        frames, episode_return, length = record_episode(network, config.env, args.seed)
+        write_gif(frames, args.gif)
+        print(f"wrote {args.gif}: {length} steps, return {episode_return:g} (reset seed {args.seed})")
     return 0

@@ -23,7 +23,7 @@ best evaluated model is what one deploys.
 Read in this order: the network, the TD target and loss, one training phase (the four steps), the
 training state :class:`DQNState` (everything a checkpoint saves), then :func:`train_dqn`, the loop. The
 hyperparameters are :class:`~drlab.rl.config.DQNConfig` (defaults: the rl-zoo's CartPole settings).
-This file writes no file: :mod:`drlab.rl.runs` gives a run its folder (checkpoints, curves, models).
+This file writes no file: :func:`drlab.rl.runs.train_run` gives a run its folder (checkpoints, curves, models).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,13 +43,23 @@ from torch.nn import functional as F
 
 from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
+from drlab.common.schema import (
+    IntIn,
+    Like,
+    ListOf,
+    TensorSpec,
+    check_structure,
+    module_state,
+    optimizer_state,
+)
 from drlab.common.seeding import seed_everything
 from drlab.rl.buffer import ReplayBuffer, Transitions
 from drlab.rl.config import DQNConfig
 from drlab.rl.envs import make_dqn_env
-from drlab.rl.evaluate import HELD_OUT_SEED, SELECTION_SEED_OFFSET, evaluate_greedy
-from drlab.rl.records import EpisodeRecord, EvaluationRecord
+from drlab.rl.evaluate import SELECTION_SEED_OFFSET, evaluate_greedy, final_metrics
+from drlab.rl.records import EpisodeRecord, EvaluationRecord, RunMetrics
 from drlab.rl.schedules import linear_schedule
+from drlab.rl.training import copy_weights, make_optimizer, set_learning_rate, torch_threads
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -150,24 +160,6 @@ def update_target(target_network: QNetwork, q_network: QNetwork, tau: float) -> 
                 target.lerp_(online, tau)
 
 
-def make_optimizer(q_network: QNetwork, learning_rate: float, device: torch.device) -> torch.optim.Optimizer:
-    """Adam; the fused kernel (one call updates every parameter) where this PyTorch has it."""
-    try:
-        return torch.optim.Adam(q_network.parameters(), lr=learning_rate, fused=True)
-    except (RuntimeError, TypeError):  # no fused Adam for this device or version
-        return torch.optim.Adam(q_network.parameters(), lr=learning_rate, foreach=True)
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, learning_rate: float) -> None:
-    """Give every parameter group of ``optimizer`` this step size (for a schedule)."""
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate
-
-
-def _copy_weights(network: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: tensor.detach().clone() for name, tensor in network.state_dict().items()}
-
-
 # --- The training state: what a checkpoint saves and a resume restores -----------------------------------
 @dataclass
 class DQNState:
@@ -217,11 +209,11 @@ class DQNState:
         return cls(
             q_network=q_network,
             target_network=target_network,
-            optimizer=make_optimizer(q_network, config.learning_rate, device),
+            optimizer=make_optimizer(q_network.parameters(), config.lr, eps=1e-8),  # PyTorch's ε
             buffer=ReplayBuffer(config.buffer_size, (observation_size,), seed=buffer_seed_int),
             env=env,
             explore_rng=explore_rng,
-            best_state=_copy_weights(q_network),
+            best_state=copy_weights(q_network),
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -245,17 +237,66 @@ class DQNState:
             "evaluations": [dataclasses.asdict(record) for record in self.evaluations],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (into a state created from the same config)."""
-        self.q_network.load_state_dict(state["q_network"])
-        self.target_network.load_state_dict(state["target_network"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.buffer.load_state_dict(
-            {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state["buffer"].items()}
-        )
-        self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
-        self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
-        self.explore_rng.bit_generator.state = state["explore_rng"]
+    def check_state_dict(self, state: Any, where: str = "the checkpoint") -> None:
+        """Raise a one-line :class:`UsageError` unless ``state`` is what :meth:`state_dict` gives for this
+        config: every field present, of its type and shape, nothing else. Nothing is changed."""
+        network = module_state(self.q_network)
+        observation = tuple(self.buffer.observations.shape[1:])
+        rows = TensorSpec((None, *observation), torch.float32)
+        flags = TensorSpec((None,), torch.float32)
+        records = {
+            cls: {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(cls)}
+            for cls in (EpisodeRecord, EvaluationRecord)
+        }
+        spec = {
+            "step": IntIn(0),
+            "q_network": network,
+            "target_network": network,
+            "optimizer": optimizer_state(self.optimizer),
+            "buffer": {
+                "observations": rows,
+                "next_observations": rows,
+                "actions": TensorSpec((None,), torch.int64),
+                "rewards": flags,
+                "terminated": flags,
+                "truncated": flags,
+                "position": IntIn(0, self.buffer.capacity - 1),
+                "size": IntIn(0, self.buffer.capacity),
+                "rng": Like(self.buffer.rng.bit_generator.state),
+            },
+            "env_rng": Like(self.env.unwrapped.np_random.bit_generator.state),
+            "action_space_rng": Like(self.env.action_space.np_random.bit_generator.state),
+            "explore_rng": Like(self.explore_rng.bit_generator.state),
+            "best_state": network,
+            "best_eval": float,
+            "episodes": ListOf(records[EpisodeRecord]),
+            "evaluations": ListOf(records[EvaluationRecord]),
+        }
+        check_structure(state, spec, where)
+        buffer = state["buffer"]
+        lengths = {len(buffer[name]) for name in ("observations", "next_observations", "actions", "rewards")}
+        if lengths != {buffer["size"]} or {len(buffer["terminated"]), len(buffer["truncated"])} != lengths:
+            raise UsageError(
+                f"{where}: its replay buffer's arrays do not all hold its size, {buffer['size']}"
+            )
+
+    def load_state_dict(self, state: dict[str, Any], where: str = "the checkpoint") -> None:
+        """Restore what :meth:`state_dict` returned (into a state created from the same config), after
+        :meth:`check_state_dict`: a checkpoint that does not fit is refused in one line."""
+        self.check_state_dict(state, where)
+        try:
+            self.q_network.load_state_dict(state["q_network"])
+            self.target_network.load_state_dict(state["target_network"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.buffer.load_state_dict(
+                {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in state["buffer"].items()}
+            )
+            self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+            self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
+            self.explore_rng.bit_generator.state = state["explore_rng"]
+        except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+            message = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"{where}: the checkpoint does not fit this DQN config ({message})") from exc
         self.best_state = dict(state["best_state"])
         self.best_eval = float(state["best_eval"])
         self.step = int(state["step"])
@@ -263,56 +304,21 @@ class DQNState:
         self.evaluations = [EvaluationRecord(**record) for record in state["evaluations"]]
 
 
+def check_checkpoint(checkpoint: dict[str, Any], config: DQNConfig, where: str) -> None:
+    """Raise a one-line :class:`UsageError` unless ``checkpoint`` resumes a run of ``config``: its
+    structure (:meth:`DQNState.check_state_dict`), then a trial load into a fresh state. For the callers
+    that must know before they write anything (``--resume`` rewrites config.json)."""
+    trial = DQNState.create(config, torch.device("cpu"))
+    try:
+        trial.load_state_dict(checkpoint, where)
+    finally:
+        trial.env.close()
+
+
 # --- What a run returns ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DQNMetrics:
-    """The final figures of a run (``metrics.json``), each computed once, in :func:`train_dqn`."""
-
-    env: str
-    """the gymnasium id trained on"""
-    kept_model: Literal["best", "final"]
-    """which weights are kept: the best-evaluated, or the final ones when nothing was evaluated"""
-    eval_mean_return: float
-    """the kept model's mean return on held-out start states (an honest re-evaluation)"""
-    eval_std_return: float
-    """their standard deviation"""
-    eval_episodes: int
-    """the number of held-out episodes"""
-    eval_seed: int
-    """episode i of the held-out evaluation starts from reset(seed=eval_seed + i)"""
-    final_eval_mean_return: float
-    """the final model's mean return on the same held-out start states"""
-    final_eval_std_return: float
-    """their standard deviation"""
-    best_selection_eval_mean_return: float | None
-    """the best evaluation during training (the one the kept model was selected on), None without any"""
-    first_step_reaching_threshold: int | None
-    """the first evaluation step whose mean reached the environment's reward threshold, if any"""
-    reward_threshold: float | None
-    """the environment's "solved" return (CartPole-v1: 475), if it has one"""
-    steps: int
-    """environment steps of the whole run"""
-    steps_this_session: int
-    """environment steps taken by this call (fewer than ``steps`` after a resume)"""
-    episodes: int
-    """training episodes finished over the whole run"""
-    seconds: float
-    """wall-clock time of this session's loop: train_seconds + eval_seconds + checkpoint_seconds"""
-    train_seconds: float
-    """the part spent acting and learning"""
-    eval_seconds: float
-    """the part spent in greedy evaluations"""
-    checkpoint_seconds: float
-    """the part spent writing checkpoints"""
-    steps_per_second: float
-    """steps_this_session / train_seconds: the training speed, evaluations and checkpoints excluded"""
-    device: str
-    """where the networks lived"""
-
-
 @dataclass
 class DQNResult:
-    """What :func:`train_dqn` returns; :func:`drlab.rl.runs.write_dqn_run` writes it as a run folder."""
+    """What :func:`train_dqn` returns; :func:`drlab.rl.runs.train_run` writes it as a run folder."""
 
     q_network: QNetwork
     """the Q-network at the end of training"""
@@ -322,7 +328,7 @@ class DQNResult:
     """every training episode of the run"""
     evaluations: list[EvaluationRecord]
     """every greedy evaluation of the run"""
-    metrics: DQNMetrics
+    metrics: RunMetrics
     """the final figures"""
 
 
@@ -339,27 +345,17 @@ def train_dqn(
 
     ``on_checkpoint(state)`` is called at an episode end every ``checkpoint_freq`` steps, and at the end;
     ``resume_from`` (what ``state.state_dict()`` returned there) continues exactly where it was taken.
-    This function writes no file: :func:`drlab.rl.runs.train_dqn_run` gives it a run folder.
+    This function writes no file: :func:`drlab.rl.runs.train_run` gives it a run folder.
     """
     config.check()
     device = resolve_device(config.device)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(config.num_threads)  # small matrices: extra threads cost more than they give
-    try:
+    with torch_threads(config.num_threads):
         state = DQNState.create(config, device)
         if resume_from is not None:
-            try:
-                state.load_state_dict(resume_from)
-            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-                message = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-                raise UsageError(
-                    f"the checkpoint does not fit this DQN config ({type(exc).__name__}: {message})"
-                ) from exc
+            state.load_state_dict(resume_from)  # checked first: a checkpoint that does not fit is one line
             if log:
                 log(f"resuming at step {state.step:,}")
         return _train(config, state, device, on_checkpoint, progress, log)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train(
@@ -374,7 +370,7 @@ def _train(
 
     env, q_network, target_network = state.env, state.q_network, state.target_network
     start_step, exploration_steps = state.step, int(config.exploration_fraction * config.total_steps)
-    final_learning_rate = config.learning_rate * config.final_learning_rate_fraction
+    final_lr = config.lr * config.final_lr_fraction
     next_checkpoint = (start_step // config.checkpoint_freq + 1) * config.checkpoint_freq
     bar = tqdm(total=config.total_steps, initial=start_step, disable=not progress, unit="step", leave=False)
     needs_reset, q_changed, losses = True, True, torch.zeros(0)
@@ -411,7 +407,7 @@ def _train(
 
         # --- a training phase: gradient_steps mini-batches sampled at once; the learning rate decays ---
         if (step + 1) % config.train_freq == 0 and step + 1 > config.learning_starts:
-            lr = linear_schedule(config.learning_rate, final_learning_rate, config.total_steps, step + 1)
+            lr = linear_schedule(config.lr, final_lr, config.total_steps, step + 1)
             set_learning_rate(state.optimizer, lr)
             batches = state.buffer.sample(config.batch_size, num_batches=config.gradient_steps)
             losses = train_phase(
@@ -428,7 +424,7 @@ def _train(
             lengths = float(evaluation.lengths.mean())
             state.evaluations.append(EvaluationRecord(step + 1, evaluation.mean, evaluation.std, lengths))
             if evaluation.mean >= state.best_eval:  # ties go to the later, longer-trained model
-                state.best_eval, state.best_state = evaluation.mean, _copy_weights(q_network)
+                state.best_eval, state.best_state = evaluation.mean, copy_weights(q_network)
             if log:
                 loss_text = f"{float(losses.mean()):.4f}" if len(losses) else "-"
                 log(
@@ -463,39 +459,15 @@ def _finish(
     timing: tuple[float, float, float],
 ) -> DQNResult:
     """Keep the best model (the final one if nothing was evaluated), measure it on held-out start states,
-    and compute every figure of ``metrics.json``, once."""
-    threshold = state.env.spec.reward_threshold if state.env.spec is not None else None
-    evaluated = bool(state.evaluations)
-    if not evaluated:
-        state.best_state = _copy_weights(state.q_network)
-    kept = copy.deepcopy(state.q_network)  # a network of the same shape, for the kept weights
-    kept.load_state_dict(state.best_state)
-    episodes = max(config.eval_episodes, 10)
-    held_out = evaluate_greedy(kept, config.env, episodes, HELD_OUT_SEED, device)
-    final = evaluate_greedy(state.q_network, config.env, episodes, HELD_OUT_SEED, device)
-    seconds, eval_seconds, checkpoint_seconds = timing
-    train_seconds = max(seconds - eval_seconds - checkpoint_seconds, 1e-9)
-    solved = [e.step for e in state.evaluations if threshold is not None and e.mean_return >= threshold]
-    metrics = DQNMetrics(
-        env=config.env,
-        kept_model="best" if evaluated else "final",
-        eval_mean_return=held_out.mean,
-        eval_std_return=held_out.std,
-        eval_episodes=episodes,
-        eval_seed=HELD_OUT_SEED,
-        final_eval_mean_return=final.mean,
-        final_eval_std_return=final.std,
-        best_selection_eval_mean_return=state.best_eval if evaluated else None,
-        first_step_reaching_threshold=solved[0] if solved else None,
-        reward_threshold=threshold,
-        steps=state.step,
-        steps_this_session=state.step - start_step,
-        episodes=len(state.episodes),
-        seconds=seconds,
-        train_seconds=train_seconds,
-        eval_seconds=eval_seconds,
-        checkpoint_seconds=checkpoint_seconds,
-        steps_per_second=(state.step - start_step) / train_seconds,
-        device=str(device),
-    )
+    and compute every figure of ``metrics.json`` (:func:`drlab.rl.evaluate.final_metrics`)."""
+    kept = None
+    if state.evaluations:
+        kept = copy.deepcopy(state.q_network)  # a network of the same shape, for the kept weights
+        kept.load_state_dict(state.best_state)
+    else:
+        state.best_state = copy_weights(state.q_network)
+    metrics = final_metrics(
+        config.env, kept, state.q_network, state.evaluations, eval_episodes=config.eval_episodes,
+        steps=state.step, start_step=start_step, episodes=len(state.episodes), timing=timing, device=device,
+    )  # fmt: skip
     return DQNResult(state.q_network, state.best_state, state.episodes, state.evaluations, metrics)

@@ -16,14 +16,28 @@ if TYPE_CHECKING:
     import gymnasium as gym
 
 
+#: the step limit of an environment registered without one (CliffWalking-v1, Blackjack-v1): without it a
+#: greedy policy that walks in circles never ends its episode, in training or in evaluation
+DEFAULT_MAX_EPISODE_STEPS = 200
+
+
 def make_env(env_id: str, **kwargs: Any) -> gym.Env[Any, Any]:
-    """``gym.make(env_id)``, without the passive env checker (a per-step cost that training can skip).
+    """``gym.make(env_id)``, without the passive env checker (a per-step cost that training can skip),
+    and with a step limit (gymnasium's ``TimeLimit``): the registered one, or
+    :data:`DEFAULT_MAX_EPISODE_STEPS` where the environment has none.
 
     An unknown id or an environment whose extra dependencies are missing is a one-line :class:`UsageError`.
     """
     import gymnasium as gym
 
+    if ":" in env_id:  # gymnasium reads "module:Name-v0" as "import module first": code from anywhere
+        raise UsageError(
+            f"--env {env_id!r}: drlab takes the id of a registered environment (Name-vN), not the "
+            "'module:Name-vN' form, which would import a module"
+        )
     try:
+        if gym.spec(env_id).max_episode_steps is None:
+            kwargs.setdefault("max_episode_steps", DEFAULT_MAX_EPISODE_STEPS)
         return gym.make(env_id, disable_env_checker=True, **kwargs)
     except gym.error.Error as exc:
         hint = ""

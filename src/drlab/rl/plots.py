@@ -1,4 +1,4 @@
-"""Pictures of RL runs: the learning curve of DQN, the Q-table and greedy policy of Q-learning.
+"""Pictures of RL runs: the learning curve of DQN, REINFORCE, A2C and PPO, the Q-table and greedy policy of Q-learning.
 
 Each function draws a figure and returns it; the run folder writer (:mod:`drlab.rl.runs`) saves it, a
 notebook displays it.
@@ -27,13 +27,22 @@ def plot_learning_curve(
     evaluations: Sequence[EvaluationRecord],
     title: str = "DQN",
     threshold: float | None = None,
+    exploration: str = "ε-greedy",
 ) -> Figure:
-    """Episode returns (light), their moving average, and greedy evaluation means ± std, over env steps."""
+    """Episode returns (light), their moving average, and greedy evaluation means ± std, over env steps.
+
+    ``exploration`` names how the training episodes chose their actions (ε-greedy, sampled from π).
+    """
     fig, ax = new_figure(figsize=(7, 4.2))
     if episodes:
         steps, returns = np.array([(e.step, e.episode_return) for e in episodes], dtype=np.float64).T
         ax.plot(
-            steps, returns, color="tab:blue", alpha=0.25, lw=0.8, label="training episode return (ε-greedy)"
+            steps,
+            returns,
+            color="tab:blue",
+            alpha=0.25,
+            lw=0.8,
+            label=f"training episode return ({exploration})",
         )
         window = min(20, len(returns))
         smooth = np.convolve(returns, np.ones(window) / window, mode="valid")
@@ -44,7 +53,7 @@ def plot_learning_curve(
         steps_e, means, stds = np.array([(e.step, e.mean_return, e.std_return) for e in evaluations]).T
         ax.fill_between(steps_e, means - stds, means + stds, color="tab:orange", alpha=0.2)
         ax.plot(steps_e, means, "o-", color="tab:orange", lw=1.5, ms=3, label="greedy evaluation mean ± std")
-        best = int(np.argmax(means[::-1]))  # the latest of the best, as train_dqn keeps it
+        best = int(np.argmax(means[::-1]))  # the latest of the best, as training keeps it
         best = len(means) - 1 - best
         ax.plot(steps_e[best], means[best], "*", color="tab:red", ms=12, label="kept model (best evaluation)")
     if threshold is not None:

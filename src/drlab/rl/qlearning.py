@@ -80,7 +80,7 @@ def train_q_learning(config: QLearningConfig) -> QLearningResult:
     q_table = np.zeros((num_states, num_actions))
     episode_returns = np.zeros(config.episodes)
     exploration_episodes = int(config.exploration_fraction * config.episodes)
-    alpha, gamma = config.learning_rate, config.gamma
+    alpha, gamma = config.lr, config.gamma
 
     for episode in range(config.episodes):
         epsilon = linear_schedule(config.epsilon_start, config.epsilon_end, exploration_episodes, episode)
@@ -136,7 +136,7 @@ def evaluate_q_table(
 def describe(result: QLearningResult, config: QLearningConfig) -> list[str]:
     """Lines that show the learned table and, on a grid map, the greedy policy as arrows."""
     lines = [
-        f"Q-learning on {config.env}: {config.episodes:,} episodes, α={config.learning_rate}, γ={config.gamma}",
+        f"Q-learning on {config.env}: {config.episodes:,} episodes, α={config.lr}, γ={config.gamma}",
         f"greedy policy over {config.eval_episodes:,} episodes: mean return {result.eval_mean_return:.3f}, "
         f"success rate {result.eval_success_rate:.1%}",
     ]

@@ -191,21 +191,14 @@ def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from drlab.common.config import check_seed
-    from drlab.common.rundir import claim_run_dir
     from drlab.train.evaluation import evaluate_run
 
     if args.seed is not None:
         check_seed(args.seed)
     # evaluate rewrites metrics.json and pictures: only in a folder drlab marked, and not while a run writes
-    with claim_run_dir(args.run, "train", resume=True):
-        metrics = evaluate_run(
-            args.run,
-            args.split,
-            device=args.device,
-            data_dir=args.data_dir,
-            offline=args.offline,
-            seed=args.seed,
-        )
+    metrics = evaluate_run(
+        args.run, args.split, device=args.device, data_dir=args.data_dir, offline=args.offline, seed=args.seed
+    )
     split = args.split
     print(
         f"{split} accuracy {metrics[f'{split}_accuracy']:.4f}  loss {metrics[f'{split}_loss']:.4f}  "

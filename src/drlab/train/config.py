@@ -126,6 +126,7 @@ class TrainConfig:
     def check(self) -> None:
         """Raise :class:`~drlab.common.errors.UsageError` for values no run can use (every float finite)."""
         from drlab.common.config import check_int, check_number, check_seed
+        from drlab.common.device import check_device
         from drlab.common.errors import UsageError
 
         if self.epochs is not None:
@@ -148,6 +149,7 @@ class TrainConfig:
             check_number("--ema", self.ema, 0, 1, low_open=True, high_open=True)
         check_number("--val-fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
+        check_device(self.device)
         if self.limit is not None and self.limit < 20:
             raise UsageError(f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}")
         if self.resume and self.force:
@@ -160,3 +162,25 @@ RECIPE_FIELDS = (
     "scheduler_step", "grad_clip", "dropout", "val_fraction", "seed", "limit",
     "label_smoothing", "flip", "shift", "ema",
 )  # fmt: skip
+
+
+#: a weight decay at or above this (or one whose step, lr × decay, reaches 1) is the likely cause of a
+#: divergence: usual values are 1e-4 to 0.1
+LARGE_WEIGHT_DECAY = 1.0
+
+
+def divergence_advice(lr: float, weight_decay: float, optimizer: str) -> str:
+    """What to change when a run diverged with these settings: a weight decay large enough to blow up the
+    weights by itself; else the learning rate, with a tenth of it as the suggestion (never more than the
+    optimizer's default: a tenth of 1e300 is no advice)."""
+    if weight_decay >= LARGE_WEIGHT_DECAY or lr * weight_decay >= 1:
+        return (
+            f"--weight-decay {weight_decay:g} is far too large (usual values are 1e-4 to 0.1: each step "
+            f"pulls the weights toward 0 by lr × weight decay = {lr * weight_decay:.3g} of themselves): try "
+            "--weight-decay 0.01"
+        )
+    suggestion = min(lr / 10, DEFAULT_LR.get(optimizer, lr / 10))
+    return (
+        f"the learning rate --lr {lr:g} is probably too large for this model: try --lr {suggestion:.2g}, "
+        "or --grad-clip 1.0"
+    )

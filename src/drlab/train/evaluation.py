@@ -17,10 +17,11 @@ import numpy as np
 from torch import nn
 
 from drlab.common.config import from_json
-from drlab.common.device import resolve_device
+from drlab.common.device import check_device, resolve_device
 from drlab.common.errors import UsageError
-from drlab.common.io import load_weights, read_json, write_json_atomic
-from drlab.common.rundir import CONFIG_NAME
+from drlab.common.io import load_model_weights, read_json
+from drlab.common.rundir import CONFIG_NAME, claim_run_dir, require_run_kind
+from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
 from drlab.models import CONVOLUTIONAL, build_model
 from drlab.train.config import TrainConfig
@@ -34,25 +35,22 @@ def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     run = Path(run_dir)
     record = _read_run_record(run)
     dataset_info, config = record["dataset"], record["config"]
-    model = build_model(
-        config["model"],
-        tuple(dataset_info["image_shape"]),
-        len(dataset_info["classes"]),
-        config.get("dropout"),
+    model = load_model_weights(
+        lambda: build_model(
+            config["model"],
+            tuple(dataset_info["image_shape"]),
+            len(dataset_info["classes"]),
+            config.get("dropout"),
+        ),
+        run / WEIGHTS_NAME,
+        f"model {config['model']}",
     )
-    weights = load_weights(run / WEIGHTS_NAME)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UsageError(
-            f"{run / WEIGHTS_NAME}: these weights do not fit model {config['model']} ({first[:160]})"
-        ) from exc
     model.eval()
     return model, {**dataset_info, "config": config}
 
 
 def _read_run_record(run: Path) -> dict[str, Any]:
+    require_run_kind(run, "train")  # a DQN run is named as such, with the command that reads it
     if not (run / CONFIG_NAME).is_file():
         raise UsageError(
             f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
@@ -94,6 +92,14 @@ def _check_dataset_record(info: Any, path: Path) -> None:
         )
 
 
+#: what ``drlab evaluate`` writes into the run folder, per split
+EVALUATION_FILES = {
+    "test": (METRICS_NAME, "confusion_matrix.png", "confused_pairs.png"),
+    "val": ("metrics_val.json",),
+    "train": ("metrics_train.json",),
+}
+
+
 def evaluate_run(
     run_dir: str | Path,
     split: str = "test",
@@ -106,11 +112,26 @@ def evaluate_run(
     """Reload the model of ``run_dir``, measure it on ``split`` (test, val or train) and update its metrics.
 
     ``test`` refreshes ``metrics.json`` (and the confusion pictures); ``val`` and ``train`` write
-    ``metrics_val.json`` / ``metrics_train.json``.
+    ``metrics_val.json`` / ``metrics_train.json``. The run folder is claimed (locked) for the whole
+    measurement, and a file it would replace must be what drlab wrote there
+    (:mod:`drlab.common.rundir`).
     """
-    if split not in ("test", "val", "train"):
+    if split not in EVALUATION_FILES:
         raise UsageError(f"unknown split {split!r} (choose from test, val, train)")
-    run = Path(run_dir)
+    check_device(device)
+    with claim_run_dir(run_dir, "train", resume=True, files=EVALUATION_FILES[split], option="") as run:
+        metrics, figures = _measure(run.path, split, device, data_dir, offline, seed)
+        if split == "test":
+            previous = read_json(run.path / METRICS_NAME) if run.owns(METRICS_NAME) else {}
+            metrics = {**(previous if isinstance(previous, dict) else {}), **metrics}
+        write_run_files(run, records={EVALUATION_FILES[split][0]: metrics}, figures=figures)
+    return metrics
+
+
+def _measure(
+    run: Path, split: str, device: str, data_dir: str | None, offline: bool, seed: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics of ``run``'s model on ``split``, and (for the test split) its confusion pictures."""
     model, info = load_trained_model(run)
     config = from_json(TrainConfig, info["config"], str(run / CONFIG_NAME))
     seed_everything(config.seed if seed is None else seed)
@@ -145,18 +166,14 @@ def evaluate_run(
         **confusion_report(result.confusion, dataset.classes),
         "evaluated_seconds": result.seconds,
     }
+    figures: dict[str, Any] = {}
     if split == "test":
-        previous = read_json(run / METRICS_NAME) if (run / METRICS_NAME).is_file() else {}
-        metrics = {**(previous if isinstance(previous, dict) else {}), **metrics}
-        write_json_atomic(run / METRICS_NAME, metrics)
         from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix
 
         confusion = np.asarray(result.confusion)
-        plot_confusion_matrix(confusion, dataset.classes, run / "confusion_matrix.png")
-        plot_confused_pairs(confusion, dataset.classes, run / "confused_pairs.png")
-    else:
-        write_json_atomic(run / f"metrics_{split}.json", metrics)
-    return metrics
+        figures["confusion_matrix.png"] = plot_confusion_matrix(confusion, dataset.classes)
+        figures["confused_pairs.png"] = plot_confused_pairs(confusion, dataset.classes)
+    return metrics, figures
 
 
 __all__ = ["evaluate_run", "load_trained_model"]

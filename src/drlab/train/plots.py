@@ -9,18 +9,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from drlab.common.plots import new_figure, save_figure
+from drlab.common.plots import new_figure
 from drlab.train.metrics import most_confused_pairs
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MISTAKE = "#c62828"
 CORRECT = "#2e7d32"
 
 
-def plot_curves(history: Sequence[Mapping[str, float]], path: str | Path) -> Path:
+def plot_curves(history: Sequence[Mapping[str, float]]) -> Figure:
     """Loss and accuracy per epoch, training vs validation."""
     from matplotlib.ticker import MaxNLocator
 
@@ -38,10 +41,10 @@ def plot_curves(history: Sequence[Mapping[str, float]], path: str | Path) -> Pat
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: str | Path) -> Path:
+def plot_confusion_matrix(confusion: np.ndarray, classes: Sequence[str]) -> Figure:
     """The confusion matrix: rows are true classes, columns predictions; colour = share of the row."""
     confusion = np.asarray(confusion)
     k = len(classes)
@@ -62,7 +65,7 @@ def plot_confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: s
                     ax.text(
                         j, i, str(int(confusion[i, j])), ha="center", va="center", fontsize=7, color=color
                     )
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_predictions(
@@ -71,9 +74,8 @@ def plot_predictions(
     y_pred: np.ndarray,
     confidence: np.ndarray,
     classes: Sequence[str],
-    path: str | Path,
     columns: int = 8,
-) -> Path:
+) -> Figure:
     """A grid of images titled "predicted (probability) / true"; mistakes framed and titled in red."""
     n = len(images)
     rows = max(1, -(-n // columns))
@@ -97,12 +99,10 @@ def plot_predictions(
         for spine in ax.spines.values():
             spine.set_color(color)
             spine.set_linewidth(3 if wrong else 0.5)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_confused_pairs(
-    confusion: np.ndarray, classes: Sequence[str], path: str | Path, top: int = 10
-) -> Path:
+def plot_confused_pairs(confusion: np.ndarray, classes: Sequence[str], top: int = 10) -> Figure:
     """A bar chart of the most frequent mistakes, "true → predicted", as counts and shares of the true class."""
     confusion = np.asarray(confusion)
     pairs = most_confused_pairs(confusion, top)
@@ -110,7 +110,7 @@ def plot_confused_pairs(
     if not pairs:
         ax.text(0.5, 0.5, "no mistakes on this split", ha="center", va="center")
         ax.axis("off")
-        return save_figure(fig, path)
+        return fig
     labels = [f"{classes[i]} → {classes[j]}" for i, j, _ in pairs][::-1]
     counts = [count for _, _, count in pairs][::-1]
     rows = confusion.sum(axis=1)
@@ -120,4 +120,4 @@ def plot_confused_pairs(
                 va="center", fontsize=8)  # fmt: skip
     ax.set(title="most confused pairs (true → predicted)", xlabel="test samples")
     ax.margins(x=0.2)
-    return save_figure(fig, path)
+    return fig

@@ -15,6 +15,7 @@ A run directory holds::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib.util
@@ -33,13 +34,14 @@ from drlab.common.config import from_json, merge_on_resume, to_dict
 from drlab.common.device import effective_precision
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, read_json
-from drlab.common.rundir import CONFIG_NAME, inspect_run_dir, prepare_run_dir, release_run_dir
+from drlab.common.rundir import CONFIG_NAME, RUN_FILES, RunDir, claim_run_dir, inspect_run_dir
 from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
 from drlab.train import distributed
 from drlab.train.augment import BatchAugment
+from drlab.train.checkpoint import CHECKPOINT_INFO, check_resume
 from drlab.train.config import RECIPE_FIELDS, TrainConfig
 from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_report
@@ -66,6 +68,7 @@ EVAL_BATCH_SIZE = 1024
 FASHION_MNIST_SUSPICIOUS_ACCURACY = 0.97
 #: how many test images the predictions grid shows
 GRID_IMAGES = 32
+TENSORBOARD_DIR = "tensorboard"
 
 
 @dataclass
@@ -170,7 +173,8 @@ def train(
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'drlab[tensorboard]'")
     out = config.resolved().out
     assert out is not None
-    inspect_run_dir(out, "train", resume=config.resume, force=config.force)  # refuses before any work
+    # refuses before any work
+    inspect_run_dir(out, "train", resume=config.resume, force=config.force, files=run_files(config))
     if config.resume:
         config = resume_config(config.resolved(), given)
     config = config.resolved()
@@ -188,9 +192,14 @@ def train(
             ) from exc
         raise
     finally:
-        release_run_dir(out)  # the lock rank 0 took (nothing on the other ranks)
         if joined_here:
             distributed.teardown()
+
+
+def run_files(config: TrainConfig) -> list[str]:
+    """The files a ``drlab train`` run writes in its folder (``tensorboard/``: a subfolder)."""
+    files = [name for name in RUN_FILES["train"] if config.plots or not name.endswith(".png")]
+    return files + ([f"{TENSORBOARD_DIR}/"] if config.tensorboard else [])
 
 
 def _train(
@@ -200,9 +209,7 @@ def _train(
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None,
 ) -> TrainResult:
     assert config.epochs is not None and config.lr is not None and config.out is not None
-    is_main_process = env.is_main  # rank 0 alone prints and writes files
-    log: Callable[[str], None] | None = print if is_main_process and not config.quiet else None
-    run_dir = Path(config.out)
+    run_dir = Path(config.out)  # rank 0 alone claims it, prints and writes files
     seed_everything(config.seed)  # the same seed on every rank (DDP copies rank 0's weights anyway)
     splits = load_splits(
         config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
@@ -220,11 +227,6 @@ def _train(
         "epochs": config.epochs,
         "recipe": {name: getattr(config, name) for name in RECIPE_FIELDS},
     }
-    resume_from = _load_resume_checkpoint(run_dir, checkpoint_info, config) if config.resume else None
-    # only now that data, model, options and checkpoint are known to be good: lock, mark (--force: clear)
-    distributed.main_first(
-        lambda: prepare_run_dir(run_dir, "train", resume=config.resume, force=config.force)
-    )
 
     # --batch-size is the *global* batch: each rank takes its [rank::world_size] share of every batch of
     # one permutation per epoch, shared by all ranks (it depends on the seed and the epoch only)
@@ -252,8 +254,45 @@ def _train(
             flip=bool(config.flip), max_shift=config.shift, fill=-dataset.mean / dataset.std,
             seed=config.seed, device=device,
         )  # fmt: skip
+    resumed_at = 0
+    if config.resume:  # checked and loaded whole (random generators too) before any file is touched
+        resumed_at = _resume(state, run_dir / CHECKPOINT_NAME, checkpoint_info, config)
+    # only now that data, model, options and checkpoint are known to be good: lock, mark (--force: clear)
+    run = distributed.main_first(
+        lambda: claim_run_dir(
+            run_dir, "train", resume=config.resume, force=config.force, files=run_files(config)
+        )
+    )
+    with contextlib.ExitStack() as stack:
+        if run is not None:
+            stack.enter_context(run)  # released at the end; a run that wrote nothing leaves no folder
+        return _fit_and_write(
+            config, env, device, run, splits, state, model, loss_fn, augment, checkpoint_info,
+            (train_batches, val_batches, test_batches), resumed_at, on_epoch_end,
+        )  # fmt: skip
 
-    if is_main_process:
+
+def _fit_and_write(
+    config: TrainConfig,
+    env: distributed.DistEnv,
+    device: torch.device,
+    run: RunDir | None,
+    splits: Splits,
+    state: TrainState,
+    model: torch.nn.Module,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    augment: BatchAugment | None,
+    checkpoint_info: dict[str, Any],
+    batches: tuple[Batches, Batches, Batches],
+    resumed_at: int,
+    on_epoch_end: Callable[[TrainState, EpochRow], None] | None,
+) -> TrainResult:
+    """Train and write the run folder ``run`` (``None`` on the ranks other than 0, which write nothing)."""
+    assert config.out is not None
+    train_batches, val_batches, test_batches = batches
+    dataset, raw_model = splits.dataset, state.raw_model
+    log: Callable[[str], None] | None = print if run is not None and not config.quiet else None
+    if run is not None:
         config_record = {
             "config": to_dict(config),
             "dataset": _dataset_info(splits),
@@ -263,11 +302,11 @@ def _train(
             "drlab_version": __version__,
             "torch_version": torch.__version__,
         }
-        write_run_files(run_dir, records={CONFIG_NAME: config_record})
+        write_run_files(run, records={CONFIG_NAME: config_record})
     if log is not None:
         if config.summary:
             log(summarize(raw_model, dataset.image_shape).table())
-        action = f"resuming at epoch {resume_from['epoch'] + 1}" if resume_from else "training"
+        action = f"resuming at epoch {resumed_at + 1}" if config.resume else "training"
         log(
             f"{action}: {config.model} ({count_parameters(raw_model):,} parameters) on {dataset.name} "
             f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
@@ -281,39 +320,39 @@ def _train(
             + (", in bf16" if effective_precision(config.precision, device) == "bf16" else "")
         )
 
-    writer = _tensorboard_writer(run_dir) if config.tensorboard and is_main_process else None
+    writer = _tensorboard_writer(run) if config.tensorboard and run is not None else None
 
-    def write_history(state: TrainState, row: EpochRow) -> None:
-        if is_main_process:
+    def end_of_epoch(state: TrainState, row: EpochRow) -> None:
+        if run is not None:  # the checkpoint (to resume from) and the history, after every epoch
             write_run_files(
-                run_dir, tables={HISTORY_NAME: ([r.as_row() for r in state.history], HISTORY_FIELDS)}
+                run,
+                checkpoints={CHECKPOINT_NAME: {**state.state_dict(), "info": checkpoint_info}},
+                tables={HISTORY_NAME: ([r.as_row() for r in state.history], HISTORY_FIELDS)},
             )
-        if writer is not None:
+        if writer is not None and run is not None:
             for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
                 value = getattr(row, key)
                 if not np.isnan(value):
                     writer.add_scalar(key.replace("_", "/", 1), value, row.epoch)
             writer.flush()
+            run.record_folder(TENSORBOARD_DIR)
         if on_epoch_end is not None:
             on_epoch_end(state, row)
 
-    if resume_from is not None:
-        state.load_state_dict(resume_from)  # last: it puts back the random generators, too
     try:
         history = fit(
             model, state, train_batches, val_batches, config, loss_fn=loss_fn, transform=augment, log=log,
-            progress=is_main_process and not config.quiet,
-            checkpoint_path=run_dir / CHECKPOINT_NAME if is_main_process else None,
-            checkpoint_info=checkpoint_info, on_epoch_end=write_history,
+            progress=run is not None and not config.quiet, on_epoch_end=end_of_epoch,
         )  # fmt: skip
     finally:
-        if writer is not None:
+        if writer is not None and run is not None:
             writer.close()
+            run.record_folder(TENSORBOARD_DIR)
     test = evaluate(raw_model, test_batches, precision=config.precision, tta_flip=bool(config.tta))
     metrics = _metrics(test, dataset, state, config, device)
-    if is_main_process:
+    if run is not None:
         write_run_files(
-            run_dir,
+            run,
             weights={
                 WEIGHTS_NAME: (
                     raw_model.state_dict(),
@@ -324,13 +363,13 @@ def _train(
             records={METRICS_NAME: metrics},
         )
         if config.plots:
-            _plot_run(run_dir, history, metrics, dataset, test_batches, raw_model)
+            write_run_files(run, figures=_run_figures(history, metrics, dataset, test_batches, raw_model))
         for warning in metrics["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
     if log is not None:
         log(
             f"test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
-            f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {run_dir}/ "
+            f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {config.out}/ "
             + (
                 "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
                 if config.plots
@@ -338,13 +377,13 @@ def _train(
             )
         )
     distributed.barrier()  # the run is over when rank 0 has written everything
-    return TrainResult(run_dir=run_dir, metrics=metrics, history=history)
+    return TrainResult(run_dir=Path(config.out), metrics=metrics, history=history)
 
 
-def _tensorboard_writer(run_dir: Path) -> Any:
+def _tensorboard_writer(run: RunDir) -> Any:
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+    return SummaryWriter(log_dir=str(run.folder(TENSORBOARD_DIR)))  # a folder drlab made, not a link
 
 
 def eval_batches(
@@ -369,39 +408,13 @@ def eval_batches(
     )
 
 
-def _load_resume_checkpoint(run_dir: Path, info: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
-    path = run_dir / CHECKPOINT_NAME
+def _resume(state: TrainState, path: Path, info: dict[str, Any], config: TrainConfig) -> int:
+    """Load the checkpoint ``path`` into ``state`` (random generators included); return its epoch.
+    Everything is checked first, in one line each: the run it belongs to, then every field's structure."""
     checkpoint = load_checkpoint(path)  # checksum checked; weights_only=True: a malicious pickle is refused
-    saved = checkpoint.get("info")
-    done = checkpoint.get("epoch")
-    if not isinstance(saved, dict) or isinstance(done, bool) or not isinstance(done, int) or done < 0:
-        raise UsageError(f"{path}: not a drlab training checkpoint (no model/dataset identity or epoch)")
-    assert config.epochs is not None
-    if done > config.epochs:
-        # --epochs is the total: continuing a 2-epoch run "up to 1 epoch" cannot be honest, and
-        # rewriting config.json with epochs 1 beside 2-epoch weights would make the run lie
-        raise UsageError(
-            f"--resume: the run in {run_dir} has already trained {done} epochs; --epochs is the total, "
-            f"so it must be ≥ {done} (got {config.epochs}); to re-measure it: drlab evaluate {run_dir}"
-        )
-    for key, option in (("model", "--model"), ("dataset", "--dataset"), ("image_shape", "image shape")):
-        if saved.get(key) != info[key]:
-            raise UsageError(
-                f"{path}: this checkpoint is for {option} {saved.get(key)}, not {info[key]}; "
-                "it cannot continue this run"
-            )
-    if saved.get("recipe") != info["recipe"]:
-        differing = sorted(
-            k for k in info["recipe"] if (saved.get("recipe") or {}).get(k) != info["recipe"][k]
-        )
-        raise UsageError(f"{path}: this checkpoint was trained with other settings ({', '.join(differing)})")
-    if config.scheduler != "none" and saved.get("epochs") != config.epochs:
-        raise UsageError(
-            f"--resume: the {config.scheduler} learning-rate schedule of this run was planned for "
-            f"{saved.get('epochs')} epochs; resume with --epochs {saved.get('epochs')} "
-            "(or train with --scheduler none to extend runs freely)"
-        )
-    return checkpoint
+    done = check_resume(checkpoint, info, config, path)
+    state.load_state_dict(checkpoint, str(path), extra={"info": CHECKPOINT_INFO})
+    return done
 
 
 def _metrics(
@@ -438,31 +451,32 @@ def _metrics(
     }
 
 
-def _plot_run(
-    run_dir: Path,
+def _run_figures(
     history: list[EpochRow],
     metrics: dict[str, Any],
     dataset: ImageDataset,
     test_batches: Batches,
     raw_model: torch.nn.Module,
-) -> None:
+) -> dict[str, Any]:
+    """The run's pictures, by file name: curves, confusion matrix, most confused pairs, test predictions."""
     from drlab.train.plots import plot_confused_pairs, plot_confusion_matrix, plot_curves, plot_predictions
 
+    figures: dict[str, Any] = {}
     if history:
-        plot_curves([row.as_row() for row in history], run_dir / "curves.png")
+        figures["curves.png"] = plot_curves([row.as_row() for row in history])
     confusion = np.asarray(metrics["confusion_matrix"])
-    plot_confusion_matrix(confusion, dataset.classes, run_dir / "confusion_matrix.png")
-    plot_confused_pairs(confusion, dataset.classes, run_dir / "confused_pairs.png")
+    figures["confusion_matrix.png"] = plot_confusion_matrix(confusion, dataset.classes)
+    figures["confused_pairs.png"] = plot_confused_pairs(confusion, dataset.classes)
     n = min(GRID_IMAGES, test_batches.num_samples)
     # the raw model: rank 0 alone draws, so no DDP collective may run here
     with torch.inference_mode():
         raw_model.eval()
         probabilities = torch.softmax(raw_model(test_batches.x[:n]).float(), dim=1).cpu()
     confidence, predicted = probabilities.max(dim=1)
-    plot_predictions(
-        dataset.x_test[:n], dataset.y_test[:n], predicted.numpy(), confidence.numpy(), dataset.classes,
-        run_dir / "predictions.png",
-    )  # fmt: skip
+    figures["predictions.png"] = plot_predictions(
+        dataset.x_test[:n], dataset.y_test[:n], predicted.numpy(), confidence.numpy(), dataset.classes
+    )
+    return figures
 
 
 __all__ = ["TrainResult", "eval_batches", "load_splits", "read_saved_config", "resume_config", "train"]

@@ -39,7 +39,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,11 +48,11 @@ from torch import nn
 
 from drlab.common.device import Precision, effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
-from drlab.common.io import save_checkpoint
 from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.train import distributed
-from drlab.train.config import TrainConfig
+from drlab.train.checkpoint import CHECKPOINT_FORMAT, check_state
+from drlab.train.config import TrainConfig, divergence_advice
 from drlab.train.ema import EMA
 from drlab.train.metrics import confusion_matrix
 
@@ -255,12 +254,22 @@ class _Tally:
         bad = stop - len(window) + int((~finite).nonzero()[0, 0])
         before = self.losses[:bad][torch.isfinite(self.losses[:bad])]
         last = f"last finite loss: {float(before[-1]):.4g}" if len(before) else "the epoch's first batch"
-        lr = self.optimizer.param_groups[0]["lr"]
-        raise DrlabError(
+        raise divergence_error(
             f"the loss became {float(self.losses[bad])} at epoch {self.epoch + 1}, batch {bad + 1}/"
-            f"{self.num_batches} ({last}); the learning rate {lr:.3g} is probably too large for this "
-            f"model: try --lr {lr / 10:.3g}, or --grad-clip 1.0"
+            f"{self.num_batches} ({last})",
+            self.optimizer,
         )
+
+
+def divergence_error(what: str, optimizer: torch.optim.Optimizer) -> DrlabError:
+    """The one-line error of a training run whose loss left the finite numbers: ``what`` happened, and
+    the setting to blame (:func:`~drlab.train.config.divergence_advice`) — the ``--lr`` the run was given,
+    not where its schedule had taken it (a cosine schedule ends at 0)."""
+    group = optimizer.param_groups[0]
+    # the schedulers keep the lr they started from: OneCycleLR as max_lr, the others as initial_lr
+    lr = float(group.get("max_lr", group.get("initial_lr", group["lr"])))
+    decay = float(group.get("weight_decay", 0.0))
+    return DrlabError(f"{what}; {divergence_advice(lr, decay, type(optimizer).__name__.lower())}")
 
 
 # ----------------------------------------------------------------------------- what a run builds
@@ -375,7 +384,6 @@ class EpochRow:
 
 #: the columns of history.csv, in order
 HISTORY_FIELDS = (*(f.name for f in dataclasses.fields(EpochRow)), "seconds", "train_samples_per_second")
-CHECKPOINT_FORMAT = "drlab.train/2"
 
 
 @dataclass
@@ -449,23 +457,33 @@ class TrainState:
             "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Put back a checkpoint made by :meth:`state_dict` (same model, optimizer and schedule)."""
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise UsageError(
-                f"not a checkpoint of this drlab version's trainer (format {state.get('format')!r}, "
-                f"expected {CHECKPOINT_FORMAT!r})"
-            )
+    def check_state_dict(
+        self, state: Any, where: str = "the checkpoint", extra: dict[str, Any] | None = None
+    ) -> None:
+        """Raise a one-line :class:`UsageError` unless ``state`` is what :meth:`state_dict` gives for this
+        model, optimizer and schedule (plus the ``extra`` fields' specs); nothing is changed. The rules
+        are :func:`drlab.train.checkpoint.check_state`'s."""
+        row = {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(EpochRow)}
+        check_state(
+            state, where, model=self.raw_model, optimizer=self.optimizer, scheduler=self.scheduler,
+            ema=self.ema, row=row, extra=extra,
+        )  # fmt: skip
+
+    def load_state_dict(
+        self, state: dict[str, Any], where: str = "the checkpoint", extra: dict[str, Any] | None = None
+    ) -> None:
+        """Put back a checkpoint made by :meth:`state_dict` (same model, optimizer and schedule), after
+        :meth:`check_state_dict` (``extra``: the specs of fields the caller added): a checkpoint that does
+        not fit is refused in one line, before any change."""
+        self.check_state_dict(state, where, extra)
         try:
             self.raw_model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"the checkpoint does not fit this model ({first[:200]})") from exc
-        if (state["scheduler"] is None) != (self.scheduler is None):
-            raise UsageError("the checkpoint and this run disagree on the learning-rate schedule")
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+            raise UsageError(f"{where}: the checkpoint does not fit this model ({first[:200]})") from exc
         self.epoch = int(state["epoch"])
         self.history = [EpochRow(**row) for row in state["history"]]
         best = state["best"]
@@ -478,11 +496,9 @@ class TrainState:
         )
         self.epochs_without_improvement = int(best["epochs_without_improvement"])
         self.stopped_early = bool(best["stopped_early"])
-        restore_rng_states(state["rng"])
-        if (state.get("ema") is None) != (self.ema is None):
-            raise UsageError("the checkpoint and this run disagree on --ema (weight averaging)")
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        restore_rng_states(state["rng"], where)
 
 
 def fit(
@@ -496,16 +512,14 @@ def fit(
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool = False,
-    checkpoint_path: str | Path | None = None,
-    checkpoint_info: dict[str, Any] | None = None,
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None = None,
 ) -> list[EpochRow]:
     """Train ``model`` from ``state.epoch`` up to ``config.epochs`` epochs; return the whole history.
 
     ``model`` is what trains (``state.raw_model``, or its DDP wrapper); ``state.raw_model`` is
-    evaluated on ``val`` after every epoch and, with ``checkpoint_path``, saved with the rest of the
-    state (atomically: temp file + rename) together with ``checkpoint_info``, so that a run resumed
-    from that file equals an uninterrupted one. At the end the best epoch's weights are put back.
+    evaluated on ``val`` after every epoch, then ``on_epoch_end(state, row)`` runs: the place to save
+    ``state.state_dict()`` (a run resumed from it equals an uninterrupted one, as
+    :func:`drlab.train.run.train` does). At the end the best epoch's weights are put back.
     ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation;
     a ``transform`` with a ``set_epoch`` method, like :class:`~drlab.train.augment.BatchAugment`, is told
     the epoch first, so that its random draws depend on the seed and the epoch only). With
@@ -542,12 +556,15 @@ def fit(
         )
         if state.scheduler is not None and per_batch is None:
             state.scheduler.step()  # --scheduler-step epoch
+        if evaluation is not None and not math.isfinite(evaluation.loss):
+            # the last updates made the weights infinite: the training losses, measured before them, missed it
+            raise divergence_error(
+                f"the validation loss became {evaluation.loss} after epoch {epoch + 1}", state.optimizer
+            )
         row = EpochRow.of(epoch + 1, record, evaluation)
         improved = state.end_epoch(row, config.patience)
         if log is not None:
             log(_epoch_line(row, config.epochs, improved))
-        if checkpoint_path is not None:
-            save_checkpoint({**state.state_dict(), "info": checkpoint_info or {}}, checkpoint_path)
         if on_epoch_end is not None:
             on_epoch_end(state, row)
         if state.stopped_early and log is not None:
