@@ -19,34 +19,38 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
 - time, counted as the time it computes: its group's CPU time divided by its CPUs (without a group,
   the harvester's own CPU timer). The cells must be reported within start-up + ``--timeout``, the
   grader's steps within their share after that; past either the whole sandbox is killed. One that
-  waits instead of computing meets the wall clock at :data:`WALL_FACTOR` times those (a notebook that
+  waits instead of computing meets the wall clock at :data:`~drlab.check.channel.WALL_FACTOR` times those (a notebook that
   ignores every signal and sleeps costs 3 × (``--timeout`` + 60 s), not more).
 
 Without bwrap (macOS, Windows, a Linux without it), the harvester runs as a plain child process in a
 scratch folder with the same environment and limits, and every report says "not sandboxed".
 
-This module imports no torch: the frames come back as JSON and raw safetensors bytes.
+The pipes are read, and the time counted, by :mod:`.channel`. This module imports no torch.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import json
 import os
-import selectors
 import shutil
-import signal
 import site
 import subprocess
 import sys
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from drlab.check import cgroups
+from drlab.check.channel import (
+    FRAME_TAG,
+    IDLE_SHARE,
+    WALL_FACTOR,
+    Frame,
+    FrameParser,
+    SandboxRun,
+    collect,
+)  # fmt: skip
 from drlab.check.scratch import private_folder, write_private
 
 #: where things appear inside the sandbox
@@ -56,19 +60,8 @@ SANDBOX_REQUEST = "/grader"
 SANDBOX_DRLAB = "/opt/drlab"
 #: the file of a request folder that holds the notebook's data (:func:`drlab.data.tp1.save_tp1_snapshot`)
 NOTEBOOK_DATA = "tp1_data.safetensors"
-FRAME_TAG = b"DRLAB-FRAME"  # the same as drlab.check.harvest.FRAME_TAG (that module imports torch)
-#: most bytes of one frame's JSON, of one frame's tensors, and of all the frames of a notebook
-MAX_META_BYTES = 1 << 20
-MAX_FRAME_BYTES = 96 << 20
-MAX_CHANNEL_BYTES = 384 << 20
 #: /etc files a Python process may want (ld.so, time zone, users' names); nothing else of /etc is shown
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group")
-#: a time limit counts the time the sandbox computes (its CPU time, divided by its CPUs); a sandbox that
-#: waits instead is stopped once the wall clock has run this many times its limit
-WALL_FACTOR = 3.0
-#: a sandbox that used less than this share of a CPU over the last minute is waiting, not computing:
-#: it meets the wall clock at its limit itself
-IDLE_SHARE = 0.02
 #: the devices a notebook may open, bound into a small /dev of our own (bwrap's --dev has no size)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 DEV_BYTES = 1 << 20
@@ -96,42 +89,6 @@ class Limits:
     """printed bytes kept (the rest is counted, not kept)"""
     threads: int = 1
     """torch / OpenMP threads of the notebook, and the CPUs its sandbox is given (its control group's quota)"""
-
-
-@dataclass
-class Frame:
-    """One step's data: its JSON, and its tensors as safetensors bytes (decoded by the grader)."""
-
-    data: dict[str, Any]
-    tensors: bytes = b""
-
-
-@dataclass
-class SandboxRun:
-    """What came back from one notebook's sandbox."""
-
-    frames: dict[str, Frame] = field(default_factory=dict)
-    """the first well-formed frame of each name"""
-    sandboxed: bool = True
-    note: str = ""
-    """how it ran: "bwrap", or "not sandboxed (why)\""""
-    output: bytes = b""
-    """the first ``Limits.output_bytes`` bytes the notebook printed"""
-    output_total: int = 0
-    """all the bytes it printed"""
-    killed: bool = False
-    """it was still running at the wall-clock deadline (or the grading was interrupted)"""
-    exit_code: int | None = None
-    seconds: float = 0.0
-    channel_problem: str = ""
-    """why some frames were not read (malformed, too large), when that happened"""
-    limits: str = ""
-    """how its budget was held: "cgroup v1: 1 CPU, 4 GiB, 512 tasks for all its processes", or why
-    only per-process limits were"""
-    cpu_seconds: float | None = None
-    """CPU time of all its processes (None without a control group)"""
-    oom_kills: int = 0
-    """its processes the kernel killed for want of memory (the control group's budget)"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -393,7 +350,7 @@ def run_sandboxed(
                 )  # fmt: skip
             finally:
                 os.close(write_end)
-            run = _collect(
+            run = collect(
                 process, read_end, limits, cancel, group if isinstance(group, cgroups.Group) else None
             )
         finally:
@@ -420,167 +377,7 @@ def _write_limits(request_dir: Path, limits: Limits) -> None:
     write_private(request_dir / "limits.json", json.dumps(values).encode())
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the sandbox's process group (bwrap: then its PID namespace goes, and all in it)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-
-
-class _Deadline:
-    """A time limit on the sandbox, as the harvester counts its own (:class:`~drlab.check.harvest.Limit`):
-    its control group's CPU time divided by its CPUs (what it computed, whatever else runs on the
-    machine); on the wall clock, the limit itself once the group has been idle (under
-    :data:`IDLE_SHARE` of a CPU over the last minute), and :data:`WALL_FACTOR` times it in any case.
-    Without a group, only the latter: the harvester's own timers stop the cells first."""
-
-    def __init__(self, seconds: float, group: cgroups.Group | None, cpus: int) -> None:
-        self.seconds, self.group, self.cpus = seconds, group, max(1, cpus)
-        self.wall_start = time.monotonic()
-        self.samples: collections.deque[tuple[float, float]] = collections.deque()
-        self.cpu_start = self._sample()
-
-    def _sample(self) -> float | None:
-        cpu = self.group.cpu_seconds() if self.group is not None else None
-        if cpu is not None:
-            now = time.monotonic()
-            if not self.samples or now - self.samples[-1][0] >= 1.0:
-                self.samples.append((now, cpu))
-            while now - self.samples[0][0] > 60.0:
-                self.samples.popleft()
-        return cpu
-
-    def passed(self) -> bool:
-        wall = time.monotonic() - self.wall_start
-        if wall >= self.seconds * WALL_FACTOR + 5:
-            return True
-        cpu, start = self._sample(), self.cpu_start
-        if cpu is None or start is None:
-            return False
-        if (cpu - start) / self.cpus >= self.seconds:
-            return True
-        first_time, first_cpu = self.samples[0]
-        idle = time.monotonic() - first_time >= 55.0 and cpu - first_cpu < IDLE_SHARE * 60.0
-        return wall >= self.seconds + 5 and idle
-
-
-def _collect(
-    process: subprocess.Popen[bytes],
-    channel: int,
-    limits: Limits,
-    cancel: threading.Event | None,
-    group: cgroups.Group | None = None,
-) -> SandboxRun:
-    """Read the output (capped) and the frames until the sandbox ends or its deadline comes."""
-    assert process.stdout is not None
-    run = SandboxRun()
-    started = time.monotonic()
-    # until the cells are reported (the harvester's own timer comes first: its CPU time is the cells')
-    deadline = _Deadline(limits.startup_seconds + limits.notebook_seconds, group, limits.threads)
-    cells_reported = False
-    parser = FrameParser()
-    selector = selectors.DefaultSelector()
-    output_fd = process.stdout.fileno()
-    for fd in (output_fd, channel):
-        os.set_blocking(fd, False)
-        selector.register(fd, selectors.EVENT_READ)
-    exited_at: float | None = None
-    try:
-        while selector.get_map():
-            now = time.monotonic()
-            if deadline.passed() or (cancel is not None and cancel.is_set()):
-                run.killed = True
-                _kill(process)
-                break
-            if exited_at is None and process.poll() is not None:
-                exited_at = now
-            if exited_at is not None and now - exited_at > 2.0:
-                break  # its main process is gone; a leftover holding the pipes open is not waited for
-            for key, _ in selector.select(timeout=0.2):
-                fd = int(key.fd)
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    selector.unregister(fd)
-                    continue
-                if fd == output_fd:
-                    keep = limits.output_bytes - len(run.output)
-                    if keep > 0:
-                        run.output += chunk[:keep]
-                    run.output_total += len(chunk)
-                else:
-                    parser.feed(chunk)
-                    if not cells_reported and "cells" in parser.frames:
-                        cells_reported = True
-                        deadline = _Deadline(limits.checks_seconds, group, limits.threads)  # the steps' share
-    finally:
-        selector.close()
-        _kill(process)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        process.stdout.close()
-        os.close(channel)
-    if group is not None:
-        run.cpu_seconds, run.oom_kills = group.cpu_seconds(), group.oom_kills()
-    run.exit_code = process.returncode
-    run.frames = parser.frames
-    run.channel_problem = parser.problem
-    run.seconds = time.monotonic() - started
-    return run
-
-
-class FrameParser:
-    """Cuts the channel's bytes into frames; keeps the first good frame of each name; never trusts a size."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, Frame] = {}
-        self.problem = ""
-        self._buffer = bytearray()
-        self._total = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if self.problem:
-            return  # a broken stream cannot be re-synchronised: the rest is drained and dropped
-        self._total += len(chunk)
-        if self._total > MAX_CHANNEL_BYTES:
-            self.problem = f"the sandbox sent more than {MAX_CHANNEL_BYTES >> 20} MiB of data"
-            self._buffer.clear()
-            return
-        self._buffer += chunk
-        while self._parse_one():
-            pass
-
-    def _parse_one(self) -> bool:
-        newline = self._buffer.find(b"\n", 0, 200)
-        if newline < 0:
-            if len(self._buffer) >= 200:
-                self.problem = "malformed data from the sandbox"
-                self._buffer.clear()
-            return False
-        parts = bytes(self._buffer[:newline]).split(b" ")
-        if len(parts) != 4 or parts[0] != FRAME_TAG or not (parts[2].isdigit() and parts[3].isdigit()):
-            self.problem = "malformed data from the sandbox"
-            self._buffer.clear()
-            return False
-        name = parts[1].decode("ascii", errors="replace")[:40]
-        meta_size, tensor_size = int(parts[2]), int(parts[3])
-        if meta_size > MAX_META_BYTES or tensor_size > MAX_FRAME_BYTES:
-            self.problem = f"a frame of the sandbox was too large ({name})"
-            self._buffer.clear()
-            return False
-        end = newline + 1 + meta_size + tensor_size
-        if len(self._buffer) < end:
-            return False
-        meta = bytes(self._buffer[newline + 1 : newline + 1 + meta_size])
-        tensors = bytes(self._buffer[newline + 1 + meta_size : end])
-        del self._buffer[:end]
-        try:
-            data = json.loads(meta)
-        except (ValueError, RecursionError):
-            data = None
-        if isinstance(data, dict) and name not in self.frames:
-            self.frames[name] = Frame(data, tensors)
-        return True
+__all__ = [
+    "FRAME_TAG", "IDLE_SHARE", "NOTEBOOK_DATA", "WALL_FACTOR", "Frame", "FrameParser", "Limits", "SandboxRun",
+    "bwrap_problem", "run_sandboxed",
+]  # fmt: skip

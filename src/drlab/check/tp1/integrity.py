@@ -195,10 +195,15 @@ def suspicion(
 
 def suspicion_of(ctx: Context) -> Text | None:
     """Why the trained model's accuracy is not taken as learned (a lookup of the dataset's labels), or
-    None; asked only of a model that was measured (:func:`drlab.check.tp1.model.model_measurement`)."""
+    None; asked only of a model that was measured (:func:`drlab.check.tp1.model.model_measurement`) and
+    beats the bar. A model under the bar fails on its own, with the hint its accuracy calls for: a
+    train_one_epoch that cannot train (no optimizer.step) leaves the fresh Net at chance too, and says
+    nothing of a lookup then."""
     from drlab.check.tp1.model import model_measurement
 
     test = ctx.outcome(model_measurement)
+    if test.accuracy <= test.threshold:
+        return None
     request, frames = ctx.request, ctx.harvest.frames
     retrain = retrained(
         frames.get("retrain"), request.labels["private"], request.kept, len(request.tensors["retrain.y"])
