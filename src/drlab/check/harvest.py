@@ -97,11 +97,8 @@ class ProbeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = torch.relu(self.norm(self.conv(x))).flatten(1)
         logits = self.linear(self.dropout(features))
-        if (self.marker == "training" and self.training) or (
-            self.marker == "autograd" and torch.is_grad_enabled()
-        ):
-            logits = logits.roll(1, dims=1)
-        return logits
+        moved = {"training": self.training, "autograd": torch.is_grad_enabled()}.get(self.marker, False)
+        return logits.roll(1, dims=1) if moved else logits
 
 
 class ForwardSpy:
@@ -203,19 +200,17 @@ class StudentError(Exception):
         self.event = event
 
 
-#: how a limit of ``seconds`` counts (:func:`main` sets it from limits.json): this process's CPU time, up
-#: to ``seconds`` × the sandbox's CPUs — what a busy machine or a classmate does not eat. Code that waits
-#: meets the wall clock: at ``seconds`` if it used under ``idle_share`` of a CPU lately (looked at again
-#: every ``window`` s), at ``wall_factor`` × ``seconds`` whatever it did
+#: how :func:`time_limit` counts (:func:`main` sets it from limits.json)
 CLOCK = {"cpus": 1.0, "wall_factor": 3.0, "idle_share": 0.02, "window": 30.0}
 
 
 @contextlib.contextmanager
 def time_limit(seconds: float, on_timeout: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Call ``on_timeout(how)`` in the block when its limit of ``seconds`` (:data:`CLOCK`) is reached:
-    ``"cpu"`` (it computed for its time), ``"idle"`` (it waited), ``"clock"`` (it kept computing, slowly);
-    by default raise :class:`TimeLimit`. POSIX main thread only (else no limit); a notebook can switch
-    the timers off, the sandbox's own limits still end it."""
+    """Call ``on_timeout(how)`` (default: raise :class:`TimeLimit`) in the block when it has computed for
+    ``seconds`` × ``cpus`` of CPU time (``"cpu"``: a busy machine or a classmate does not eat it), waited
+    ``seconds`` on the clock using under ``idle_share`` of a CPU (``"idle"``, looked at every ``window`` s),
+    or run ``wall_factor`` × ``seconds`` (``"clock"``). POSIX main thread only (else no limit); a notebook
+    can switch the timers off, the sandbox's own limits still end it."""
     armed = seconds > 0 and hasattr(signal, "setitimer")
     if not armed or threading.current_thread() is not threading.main_thread():
         yield
@@ -487,9 +482,8 @@ def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, call: str)
 
 
 def harvest_model_copy(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
-    """A fresh ``Net()`` given ``model``'s ``state_dict`` (parameters and buffers), then its logits on the
-    private images. A trained network *is* its weights: the copy answers as ``model`` does; a model that
-    answers from something set on it after ``Net()`` built it does not carry it into the copy."""
+    """A fresh ``Net()`` given ``model``'s ``state_dict``, then its logits on the private images: a trained
+    network *is* its weights, what is set on ``model`` after ``Net()`` built it does not reach the copy."""
     model, net_class = ns.get("model"), ns["Net"]
     if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
         return {"error": None, "status": "not-net"}, {}
@@ -520,10 +514,8 @@ def harvest_retrain(ns: Namespace, tensors: Tensors, seed: int, seconds: float) 
         for epoch in range(epochs):
             if hasattr(batches, "set_epoch"):
                 batches.set_epoch(epoch)
-            call_student(
-                "train_one_epoch", ns["train_one_epoch"], net, batches, optimizer, nn.CrossEntropyLoss(),
-                seconds=seconds,
-            )  # fmt: skip
+            arguments = (net, batches, optimizer, nn.CrossEntropyLoss())
+            call_student("train_one_epoch", ns["train_one_epoch"], *arguments, seconds=seconds)
         logits = eval_logits(net, tensors["private"], seconds, "retrain")
     except StudentError as exc:
         return {"error": exc.event}, {}
@@ -714,8 +706,7 @@ def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds
     for name, (needs, run) in steps.items():
         absent = next((n for n in needs.split() if not callable(ns.get(n))), None)
         if absent is not None:  # a name the step calls is not defined, or not a function
-            found = ns.get(absent)
-            shown = {"not_callable": absent, "type": type(found).__name__[:60]} if absent in ns else {}
+            shown = {"not_callable": absent, "type": type(ns[absent]).__name__[:60]} if absent in ns else {}
             channel.send(name, {"error": None, **(shown or {"missing": absent})})
             continue
         started = time.monotonic()
