@@ -221,6 +221,7 @@ while True:
 """
 
 
+@pytest.mark.slow  # ≥ 55 s of waiting; its fast twin: test_check_sandbox's deadline on a clock of its own
 @needs_cgroups
 def test_a_notebook_that_waits_costs_its_time_not_three_times_it(tmp_path: Path) -> None:
     """The time limit counts CPU time, so that a slowed-down notebook is not cut short; one that only

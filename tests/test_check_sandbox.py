@@ -199,3 +199,37 @@ def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: 
     # while grading, Ctrl-C was only noted (Python's handler raises wherever the main thread is)
     assert handlers and handlers[0] is not signal.default_int_handler
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# --------------------------------------------------------------------------------------------------
+# The sandbox's deadline, on a clock of our own (the cheap twin of test_check_budget's sleeper)
+
+
+@pytest.mark.parametrize(
+    ("cpu_per_second", "stops_at"),
+    [
+        (1.0, 30),  # computing: its 30 s of CPU time
+        (0.1, 95),  # computing slowly (a busy machine): the 3x backstop, 3 x 30 + 5, not its CPU time
+        (0.0, 55),  # waiting, deaf to every timer: its limit has passed and its group was idle a minute
+    ],
+)
+def test_the_deadline_counts_cpu_time_and_stops_a_waiting_sandbox_after_a_minute_idle(
+    monkeypatch: pytest.MonkeyPatch, cpu_per_second: float, stops_at: int
+) -> None:
+    from drlab.check import channel
+
+    now = [0.0]
+
+    class Group:  # a control group whose CPU time grows at cpu_per_second
+        def cpu_seconds(self) -> float:
+            return cpu_per_second * now[0]
+
+    monkeypatch.setattr(channel.time, "monotonic", lambda: now[0])
+    deadline = channel.Deadline(30, Group(), cpus=1)  # type: ignore[arg-type]
+    stopped = None
+    for second in range(1, 200):
+        now[0] = float(second)
+        if deadline.passed():
+            stopped = second
+            break
+    assert stopped == stops_at
