@@ -556,16 +556,6 @@ def test_without_fashion_mnist_the_grader_keeps_digits_back(
     assert facts["dataset"] == "digits" and facts["test_accuracy"] > TINY_MIN_TEST_ACCURACY
 
 
-def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
-    assert tp1_data.budget_from_env() == "tiny"
-    monkeypatch.delenv("DRLAB_NOTEBOOK_BUDGET")
-    assert tp1_data.budget_from_env() == "full"
-    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "huge")
-    with pytest.raises(ValueError, match="choose from full, tiny"):
-        tp1_data.budget_from_env()
-
-
 # --------------------------------------------------------------------------------------------------
 # Causes the grader reads from the trained model and the notebook's tensors
 

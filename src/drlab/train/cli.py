@@ -33,7 +33,7 @@ confusion_matrix.png, predictions.png, confused_pairs.png.
 
 TRAIN_EPILOG = """\
 examples:
-  drlab train --dataset digits --model mlp --epochs 20         offline: scikit-learn's 8x8 digits
+  drlab train --dataset digits --model mlp --epochs 20         offline: the bundled 8x8 digits
   drlab train --dataset fashion-mnist --model cnn              TP1 (downloads Fashion-MNIST once)
   drlab train --model cnn-bn --scheduler one-cycle --lr 3e-3   the accuracy goal (~0.93)
   drlab train --recipe fast                                    a named recipe: fast, accurate, gpu

@@ -34,7 +34,7 @@ class TrainConfig:
     recipe: RecipeName | None = None
     """a named recipe (fast, accurate, gpu) whose settings replace the defaults; options given still win"""
     dataset: DatasetName = "fashion-mnist"
-    """the images to classify (digits: scikit-learn's 8×8 digits, offline)"""
+    """the images to classify (digits: the 8×8 handwritten digits bundled with drlab, offline)"""
     model: ModelName = "mlp"
     """the classifier (see drlab.models)"""
     epochs: int | None = None
