@@ -158,6 +158,23 @@ def inprocess() -> dict[str, Any]:
     record("model not a Net", frames_of(ns))
     record("lookup Net", frames_of(t.looking_up_the_test_set()))
 
+    # the classic mistakes of issue 26, one per notebook built from the solution (both editions)
+    mistakes = load("test_check_mistakes")
+    harvest.make_shell = lambda: None  # the plain runner: no IPython namespace carried over
+    for name, mistake in mistakes.MISTAKES.items():
+        if not mistake.edits:
+            continue  # the earlier template: graded in the sandbox (sandboxed_notebooks)
+        notebooks = {lang: mistakes.mistake_notebook(lang, mistake.edits) for lang in LANGS}
+        entry = {}
+        for lang, (results, facts) in mistakes.graded(notebooks, whole=mistake.whole).items():
+            entry[lang] = {
+                "score": sum(r.passed for r in results),
+                "results": results_json(results),
+                "facts": {k: v for k, v in facts.items() if k != "lang"},
+            }
+        out[f"mistake: {name}"] = entry
+        print(f"mistake: {name}", entry["en"]["score"], flush=True)
+
     record("nothing came back", {}, killed=True)
     record("process ended", {}, exit_code=-9)
     from drlab.check.runner import cell_labels
@@ -235,6 +252,7 @@ def sandboxed_notebooks(folder: Path) -> None:
         "        optimizer.zero_grad()  # gradients accumulate: start from zero\n", ""
     )
     write(nb, folder / "solution_no_zero_grad.ipynb")
+    write(load("test_check_mistakes").earlier_template("en"), folder / "earlier_template.ipynb")
 
 
 def sandboxed() -> dict[str, Any]:

@@ -142,8 +142,9 @@ def test_a_folder_of_broken_submissions_gets_clear_reports_and_a_csv(
     assert "Traceback" not in out
     assert "`Net` is not defined: write it in the cell marked TODO 1" in out
     assert "does not define Net, train_one_epoch, evaluate, loss_fn, model, test_accuracy" in out
-    assert "code cell 1 (`x = [1, 2]`), line 2 raised IndexError: list index out of range" in out
-    assert "did not finish within 8 s: code cell 1 (`import time`) was still running" in out
+    counted = "; counting the code cells from the top, not Jupyter's [n])"  # said where a cell is named
+    assert f"code cell 1 (`x = [1, 2]`{counted}, line 2 raised IndexError: list index out of range" in out
+    assert f"did not finish within 8 s: code cell 1 (`import time`{counted} was still running" in out
     assert "not a Jupyter notebook" in out
     assert "a symbolic link: not read" in out and "root:" not in out
     rows = read_rows(scores)
@@ -436,7 +437,8 @@ def test_the_french_exercise_is_answered_in_french_unless_asked(
     assert f"La cellule de code {net_cell} (`# Look before you train" in french
     assert "`Net` n'est pas défini" in french or "NotImplementedError: TODO 1" in french
     assert "conséquence de l'échec ci-dessus" in french
-    assert "score: 0/14 — 14 à corriger" in french
+    assert "score : 0/14 — 14 à corriger" in french  # the no-break space of French typography, as a space
+    assert "encore à écrire : TODO 1, 2, 3, 4, 5" in french and "est-ce bien le notebook du TP1" not in french
 
     code = main(["check", "tp1", str(exercise), "--budget", "tiny", "--timeout", "300", "--lang", "en"])
     english = " ".join(capsys.readouterr().out.split())
@@ -460,3 +462,25 @@ def test_the_exercise_as_shipped_fails_with_helpful_messages(
     assert "`model` is not defined: write it in the training cell" in out
     assert "score: 0/14" in out
     assert "Traceback" not in out and "at `raise" not in out
+    # the right notebook, not done yet: what is left, not "is it the TP1 notebook?"
+    assert "still to write: TODO 1, 2, 3, 4, 5" in out and "is it the TP1 notebook" not in out
+
+
+@pytest.mark.slow
+def test_an_earlier_template_is_told_to_take_the_data_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook that loads Fashion-MNIST its own way (the template before the sandbox) finds no data in
+    the sandbox: its crash names the data cell and load_tp1_dataset, the one loader that finds the images."""
+    from test_check_mistakes import earlier_template
+
+    copy = tmp_path / "earlier.ipynb"
+    nbformat.write(earlier_template("en"), copy)
+    code = main(["check", "tp1", str(copy), "--budget", "tiny", "--timeout", "300"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 1
+    first = out.split("✗", 1)[1]
+    assert first.startswith(" the notebook runs top to bottom"), first[:300]
+    assert "code cell 2 (" in first and "The mistake is in the data cell" in first
+    assert "loads the images its own way (load_digits, load_fashion_mnist)" in first
+    assert "caused by the failure above" in out  # the model trained on nothing the checker has

@@ -54,6 +54,9 @@ def literals(path: Path) -> list[str]:
 #: strings of four words or more in the grader's code that are not messages to the student
 NOT_MESSAGES = {
     "must match the size": "PyTorch's words, looked for in the exception a student's loss_fn raised",
+    "does not require grad": "PyTorch's words (backward() without a graph), looked for in an exception",
+    "could not infer output dtype": "PyTorch's words (the mean of booleans), looked for in an exception",
+    "before Module.__init__() call": "PyTorch's words (no super().__init__()), looked for in an exception",
     " training images the grader keeps back": "the description of the notebook's copy of the dataset "
     "(drlab.data's ImageDataset.source, English like every dataset's)",
 }
@@ -126,6 +129,36 @@ def test_the_checks_and_the_sandbox_write_no_sentences(path: Path) -> None:
     assert [value for value in prose if value not in NOT_MESSAGES] == []
 
 
+def prose(text: str) -> str:
+    """A message without its `code` spans (code keeps Python's own punctuation)."""
+    return "".join(text.split("`")[::2])
+
+
+def test_french_messages_follow_french_typography() -> None:
+    """A French message has a no-break space before ":" and inside « », a narrow no-break space before ";",
+    "?" and "!" — none of them a breaking space, one rule for the whole catalogue."""
+    for key, template in CATALOGUE["fr"].items():
+        values = {name: 1234.5 if spec else "x" for name, spec in fields_of(template)}
+        shown = prose(say("fr", key, **values))
+        assert not re.search(r"[ \u202f]:|[ \u00a0][;?!]|«[ \u202f]|[ \u202f]»", shown), (key, shown)
+        assert not re.search(r"[^\s\u00a0\u202f(][;?!](\s|$)", shown), (key, shown)
+    english = say("en", "decide.caused_by_hint", caused_by="a", hint="b")
+    assert english == "a: b"  # English keeps its own
+
+
+def test_numbers_are_fields_formatted_for_the_reader() -> None:
+    """No message writes a number with decimals itself: each is a field, which Babel writes in the
+    reader's locale ("0.92" in English, "0,92" in French); and the French words for accuracy, epoch and
+    batch are the course's ("exactitude", "epoch", "batchs"), never "précision" (a metric of its own)."""
+    for lang in LANGS:
+        for key, template in CATALOGUE[lang].items():
+            literal = "".join(piece for piece, *_ in string.Formatter().parse(template))
+            assert not re.search(r"\d[.,]\d", prose(literal)), (lang, key)
+    french = " ".join(prose(template) for template in CATALOGUE["fr"].values())
+    assert not re.search(r"\b(précision|époques?|mini-batches|des batches)\b", french, re.IGNORECASE)
+    assert "exactitude" in french and "epoch" in french and "batchs" in french
+
+
 def test_the_contract_says_where_each_name_is_written() -> None:
     assert tuple(WHERE) == CONTRACT and all(key in CATALOGUE["en"] for key in WHERE.values())
     assert [check.id for check in CHECKS] == list(CHECK_IDS) and len(set(CHECK_IDS)) == 14
@@ -157,7 +190,7 @@ def test_numbers_read_as_python_writes_them_in_english_and_with_the_locales_symb
 
 def test_a_french_report_writes_french_numbers() -> None:
     assert say("fr", "model.size", count=12_345, low=1_000, high=5_000_000) == (
-        f"`model` a 12{get_group_symbol('fr')}345 paramètres entraînables : un Net du TP1 en a de "
+        f"`model` a 12{get_group_symbol('fr')}345 paramètres entraînables\u00a0: un Net du TP1 en a de "
         f"1{get_group_symbol('fr')}000 à 5{get_group_symbol('fr')}000{get_group_symbol('fr')}000"
     )
     assert say("en", "train.returns_ok", value=0.328125) == "0.3281, the mean of the batch losses"
@@ -224,7 +257,7 @@ def test_a_call_that_never_returns_is_a_timeout_event() -> None:
     )
     decimal = get_decimal_symbol("fr")
     assert sandbox_event(event).render("fr") == (
-        f"evaluate(model, x, y) n'a pas répondu en 0{decimal}2 s (une boucle sans fin ?)"
+        f"evaluate(model, x, y) n'a pas répondu en 0{decimal}2 s (une boucle sans fin\u202f?)"
     )
 
 

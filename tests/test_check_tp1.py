@@ -225,7 +225,7 @@ SEEDED_MISTAKES: dict[str, tuple[tuple[Mutation, ...], str, str, tuple[str, ...]
          ("tp1-13", "        loss = loss_fn(logits, y_batch)  # ❷ loss\n",
           "        model.train()  # too late: the forward pass ran in eval mode\n"
           "        loss = loss_fn(logits, y_batch)  # ❷ loss\n")),
-        "train_mode", "stayed in evaluation mode", (),
+        "train_mode", "does not put the model in training mode", (),
     ),
     "a percentage, in training mode": (
         (("tp1-15", "return correct / len(y)", "return 100 * correct / len(y)"),
@@ -311,7 +311,10 @@ def test_the_verdicts_follow_the_data_not_the_claims() -> None:
 
     start, _ = train_mode_reference(tp1.Context(request(), tp1.Harvest(frames)))
     unmoved = decided(train_mode=(data, {f"buffer.{name}": value for name, value in start.items()}))
-    assert not unmoved["train_mode"].passed and "stayed in evaluation mode" in unmoved["train_mode"].message
+    assert (
+        not unmoved["train_mode"].passed
+        and "does not put the model in training mode" in unmoved["train_mode"].message
+    )
     for name, hint in (("eval_mode", "model.eval()"), ("eval_no_grad", "torch.no_grad()")):
         logits, labels = request().kept[f"{name}.logits"], request().tensors[f"{name}.y"]
         marked = float((logits.roll(1, dims=1).argmax(dim=1) == labels).float().mean())
@@ -676,7 +679,7 @@ def test_french_report_text() -> None:
     text = format_report(report)
     assert text.startswith("Vérification du TP1 — tp1.ipynb")
     assert "le notebook tournait encore quand son temps a expiré" in text
-    assert "score: 0/14 — 14 à corriger" in text
+    assert "score\u00a0: 0/14 — 14 à corriger" in text
     assert "the notebook" not in text
 
 

@@ -58,6 +58,13 @@ PROBES: dict[str, dict[str, Any]] = {
     "eval_mode": {"marker": "training"},
     "eval_no_grad": {"marker": "autograd"},
 }
+#: how the grader trains a probe with the student's train_one_epoch: epochs, batch size, optimizer, learning
+#: rate, and the label smoothing of the cross-entropy it is given — not the notebook's loss on the zero_grad
+#: probe, so that a function that ignores its loss_fn argument trains another way
+PROBE_TRAINING: dict[str, tuple[int, int, str, float, float]] = {
+    "lowers": (3, 32, "Adam", 0.01, 0.0),
+    "zero_grad": (1, 16, "SGD", 0.1, 0.1),
+}
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
 
@@ -91,15 +98,18 @@ class ProbeNet(nn.Module):
 
 
 class ForwardSpy:
-    """Records, at each forward call of a model, its mode (any sub-module training?) and autograd's state."""
+    """Records, at each forward call of a model, its mode (any sub-module training?), autograd's state and
+    how many images it was given (-1: not a tensor)."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.calls: list[tuple[bool, bool]] = []
+        self.calls: list[tuple[bool, bool, int]] = []
         self._handle = model.register_forward_pre_hook(self._record)
 
     def _record(self, module: nn.Module, inputs: Any) -> None:
         training = any(m.training for m in module.modules())
-        self.calls.append((training, torch.is_grad_enabled()))
+        first = inputs[0] if inputs else None
+        rows = int(first.shape[0]) if isinstance(first, torch.Tensor) and first.ndim else -1
+        self.calls.append((training, torch.is_grad_enabled(), rows))
 
     def remove(self) -> None:
         self._handle.remove()
@@ -108,21 +118,23 @@ class ForwardSpy:
 class TrainingSpy:
     """Evidence of the four steps inside the student's ``train_one_epoch`` (data for the grader's hints).
 
-    It counts the model's forward calls (❶), the gradients that reached its parameters during
-    ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters' ``.grad``
-    held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
+    It counts the model's forward calls (❶) and the images of each, the calls of the loss function it
+    was given (❷: :meth:`loss_fn` is what it receives), the gradients that reached the model's parameters
+    during ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters'
+    ``.grad`` held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: nn.Module) -> None:
         self.forward = ForwardSpy(model)
-        self.gradients_in = 0
+        self.gradients_in = self.loss_calls = 0
         self.steps: list[str] = []
-        self._handles = [
-            parameter.register_hook(self._count)
-            for parameter in model.parameters()
-            if parameter.requires_grad
-        ]
+        self._loss = loss
+        self._handles = [p.register_hook(self._count) for p in model.parameters() if p.requires_grad]
         self._handles.append(optimizer.register_step_pre_hook(self._before_step))
+
+    def loss_fn(self, logits: Any, labels: Any) -> Any:
+        self.loss_calls += 1
+        return self._loss(logits, labels)
 
     def _count(self, grad: torch.Tensor) -> None:
         self.gradients_in += 1
@@ -139,6 +151,8 @@ class TrainingSpy:
     def data(self) -> dict[str, Any]:
         return {
             "forward_calls": len(self.forward.calls),
+            "rows": [rows for *_, rows in self.forward.calls[:1000]],
+            "loss_calls": self.loss_calls,
             "gradients_in": self.gradients_in,
             "steps": self.steps[:1000],
         }
@@ -342,7 +356,8 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
                     count = shell.execution_count
                     result = shell.run_cell(source, store_history=True)
                     exc = result.error_before_exec or result.error_in_exec
-                else:
+                else:  # the cell's lines for tracebacks, as IPython keeps them
+                    linecache.cache[f"<cell {index}>"] = (len(source), None, source.splitlines(True), "")
                     exec(compile(source, f"<cell {index}>", "exec"), namespace)
             except NotebookTimeout as timeout:
                 exc = timeout
@@ -400,20 +415,30 @@ def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Any:
 def harvest_model(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own."""
+    """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own;
+    and what the training cell left: its losses, its learning rate, the first images and labels it trained on."""
     data: dict[str, Any] = {
         "test_accuracy": describe_value(ns["test_accuracy"]) if "test_accuracy" in ns else None,
         "inputs": input_statistics(ns),
     }
+    out: dict[str, torch.Tensor] = {}
+    with contextlib.suppress(Exception):  # the student's objects may be anything: no record of them then
+        data["train_loss"] = [float(loss) for loss in ns["history"]["train_loss"][:200]]
+    with contextlib.suppress(Exception):
+        group = ns["optimizer"].param_groups[0]
+        data["lr"] = float(group.get("initial_lr", group["lr"]))
+    with contextlib.suppress(Exception):
+        batches = ns["train_batches"]
+        out = {"sample.x": batches.x[:256].detach().float().cpu(), "sample.y": batches.y[:256].cpu().long()}
     if "model" not in ns:
-        return {**data, "status": "missing"}, {}
+        return {**data, "status": "missing"}, out
     model = ns["model"]
     if not isinstance(model, nn.Module):
-        return {**data, "status": "not-module", "type": type(model).__name__[:60]}, {}
+        return {**data, "status": "not-module", "type": type(model).__name__[:60]}, out
     net_class = ns.get("Net")
     data["is_net"] = isinstance(net_class, type) and isinstance(model, net_class)
     data["type"] = type(model).__name__[:60]
-    out = trainable(model)
+    out.update(trainable(model))
     try:
         device = next(model.parameters()).device
     except StopIteration:
@@ -437,11 +462,8 @@ def harvest_model(
             "error": {"kind": "timeout", "call": "model", "seconds": seconds},
         }, out
     except Exception as exc:
-        return {
-            **data,
-            "status": "error",
-            "error": {"kind": "exception", "call": "model", **describe_exception(exc)},
-        }, out
+        event = {"kind": "exception", "call": "model", **describe_exception(exc)}
+        return {**data, "status": "error", "error": event}, out
     return {**data, "status": "ok"}, out
 
 
@@ -469,7 +491,8 @@ def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
 def harvest_net(
     ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``Net()``: built with the grader's seed, its output on 5 images of the grader's, its parameters."""
+    """``Net()``: built with the grader's seed, its output on 5 images of the grader's, its parameters, and
+    the images' spread where its first layer receives them, relative to the images' own (``x / 255`` shows)."""
     if "Net" not in ns:
         return {"status": "missing"}, {}
     net_class = ns["Net"]
@@ -483,52 +506,43 @@ def harvest_net(
     if not isinstance(net, nn.Module):
         return {"status": "not-module"}, {}
     out = trainable(net)
+    spreads: list[float] = []  # the first layer's input, relative to the images: x / 255 shows
+
+    def first_layer(module: nn.Module, inputs: Any) -> None:
+        if not spreads and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].is_floating_point():
+            spreads.append(float(inputs[0].std()) / float(tensors["net_x"].std()))
+
+    hooks = [
+        m.register_forward_pre_hook(first_layer) for m in net.modules() if next(m.children(), None) is None
+    ]
     try:
         with torch.no_grad():
             output = call_student("net_forward", net, tensors["net_x"], seconds=seconds)
     except StudentError as exc:
         return {"status": "forward-error", "error": exc.event}, out
-    data: dict[str, Any] = {"status": "ok", "output": describe_value(output)}
+    finally:
+        for hook in hooks:
+            hook.remove()
+    data: dict[str, Any] = {"status": "ok", "output": describe_value(output), "input_scale": spreads[:1]}
     if isinstance(output, torch.Tensor):
         out["output"] = output.detach().float().cpu().contiguous()
     return data, out
 
 
-def harvest_train_lowers(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
+def harvest_training(
+    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], name: str, seconds: float
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Three epochs of the student's ``train_one_epoch`` on one fixed batch (Adam): the probe's weights after."""
-    probe = make_probe(tensors, "lowers")
-    x, y = tensors["lowers.x"], tensors["lowers.y"]
-    batches = _batches(x, y, 32)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
-    spy = TrainingSpy(probe, optimizer)
+    """The student's ``train_one_epoch`` on probe ``name``, as :data:`PROBE_TRAINING` says: the probe's
+    weights after, what the last call returned, and what the spy saw of the four steps."""
+    epochs, batch_size, optimizer_name, lr, smoothing = PROBE_TRAINING[name]
+    probe = make_probe(tensors, name)
+    batches = _batches(tensors[f"{name}.x"], tensors[f"{name}.y"], batch_size)
+    optimizer = getattr(torch.optim, optimizer_name)(probe.parameters(), lr=lr)
+    spy = TrainingSpy(probe, optimizer, nn.CrossEntropyLoss(label_smoothing=smoothing))
+    arguments = (probe, batches, optimizer, spy.loss_fn)
     try:
-        for _ in range(3):
-            call_student(
-                "train_one_epoch",
-                ns["train_one_epoch"], probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
-            )  # fmt: skip
-    except StudentError as exc:
-        return {"error": exc.event}, {}
-    finally:
-        spy.remove()
-    return {"error": None, **spy.data()}, trainable(probe)
-
-
-def harvest_train_zero_grad(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """One epoch of two batches (SGD, lr 0.1): the probe's weights after, and what the function returned."""
-    probe = make_probe(tensors, "zero_grad")
-    batches = _batches(tensors["zero_grad.x"], tensors["zero_grad.y"], 16)
-    optimizer = torch.optim.SGD(probe.parameters(), lr=0.1)
-    spy = TrainingSpy(probe, optimizer)
-    try:
-        returned = call_student(
-            "train_one_epoch", ns["train_one_epoch"],
-            probe, batches, optimizer, nn.CrossEntropyLoss(), seconds=seconds,
-        )  # fmt: skip
+        for _ in range(epochs):
+            returned = call_student("train_one_epoch", ns["train_one_epoch"], *arguments, seconds=seconds)
     except StudentError as exc:
         return {"error": exc.event}, {}
     finally:
@@ -579,16 +593,11 @@ def harvest_evaluate(
     data: dict[str, Any] = {"error": None, "calls": spy.calls, "returned": describe_value(returned)}
     # a second call on 1,037 images (a prime number of them: whatever the chunk size, the last chunk
     # is smaller), where averaging per-chunk accuracies gives another number than the accuracy
+    big_x, big_y = tensors["evaluate_big.x"], tensors["evaluate_big.y"]
     try:
-        big = call_student(
-            "evaluate",
-            ns["evaluate"],
-            probe,
-            tensors["evaluate_big.x"],
-            tensors["evaluate_big.y"],
-            seconds=seconds,
+        data["returned_big"] = describe_value(
+            call_student("evaluate", ns["evaluate"], probe, big_x, big_y, seconds=seconds)
         )
-        data["returned_big"] = describe_value(big)
     except StudentError as exc:
         data["error_big"] = exc.event
     return data, {}
@@ -649,48 +658,37 @@ def harvest(
     The trained ``model`` is measured first: the other steps call the student's functions, which might
     (wrongly) train the global ``model`` instead of the probe they are given.
     """
-    needs = {
-        "model": (),
-        "net": (),
-        "train_lowers": ("train_one_epoch",),
-        "train_zero_grad": ("train_one_epoch",),
-        "train_mode": ("train_one_epoch",),
-        "evaluate": ("evaluate",),
-        "eval_mode": ("evaluate",),
-        "eval_no_grad": ("evaluate",),
-        "loss": ("loss_fn",),
+    Step = Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]
+    steps: dict[str, tuple[str, Step]] = {  # each step, and the name of the contract it calls
+        "model": ("", lambda: harvest_model(namespace, tensors, seconds)),
+        "net": ("", lambda: harvest_net(namespace, tensors, seed, seconds)),
+        "train_lowers": ("train_one_epoch", lambda: harvest_training(namespace, tensors, "lowers", seconds)),
+        "train_zero_grad": (
+            "train_one_epoch",
+            lambda: harvest_training(namespace, tensors, "zero_grad", seconds),
+        ),
+        "train_mode": ("train_one_epoch", lambda: harvest_train_mode(namespace, tensors, seconds)),
+        "evaluate": ("evaluate", lambda: harvest_evaluate(namespace, tensors, seconds)),
+        "eval_mode": ("evaluate", lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds)),
+        "eval_no_grad": (
+            "evaluate",
+            lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
+        ),
+        "loss": ("loss_fn", lambda: harvest_loss(namespace, tensors, seconds)),
     }
-    steps: dict[str, Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]] = {
-        "model": lambda: harvest_model(namespace, tensors, seconds),
-        "net": lambda: harvest_net(namespace, tensors, seed, seconds),
-        "train_lowers": lambda: harvest_train_lowers(namespace, tensors, seconds),
-        "train_zero_grad": lambda: harvest_train_zero_grad(namespace, tensors, seconds),
-        "train_mode": lambda: harvest_train_mode(namespace, tensors, seconds),
-        "evaluate": lambda: harvest_evaluate(namespace, tensors, seconds),
-        "eval_mode": lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds),
-        "eval_no_grad": lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
-        "loss": lambda: harvest_loss(namespace, tensors, seconds),
-    }
-    for name, step in steps.items():
-        missing = [needed for needed in needs[name] if needed not in namespace]
-        if missing:
-            channel.send(name, {"error": None, "missing": missing[0]})
+    for name, (needed, run) in steps.items():
+        if needed and needed not in namespace:
+            channel.send(name, {"error": None, "missing": needed})
             continue
-        if any(not callable(namespace[needed]) for needed in needs[name]):
-            channel.send(
-                name,
-                {
-                    "error": None,
-                    "not_callable": needs[name][0],
-                    "type": type(namespace[needs[name][0]]).__name__[:60],
-                },
-            )
+        if needed and not callable(namespace[needed]):
+            found = type(namespace[needed]).__name__[:60]
+            channel.send(name, {"error": None, "not_callable": needed, "type": found})
             continue
         started = time.monotonic()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             try:
-                data, out = step()
+                data, out = run()
             except BaseException as exc:
                 data, out = {"error": {"kind": "crash", **describe_exception(exc)}}, {}
         channel.send(name, {**data, "seconds": time.monotonic() - started}, out)

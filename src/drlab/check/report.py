@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from drlab.check.messages import say
+from drlab.check.messages import format_number, say
 
 Status = Literal["ok", "cell-errors", "timeout", "killed", "checks-failed", "unreadable"]
 #: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR)
@@ -140,7 +140,7 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
         for part in (
             str(facts.get("dataset", "")),
             f"{say(lang, 'report.budget')} {facts['budget']}" if facts.get("budget") else "",
-            f"{report.seconds:.0f} s" if report.seconds else "",
+            f"{format_number(report.seconds, '.0f', lang)} s" if report.seconds else "",
             report.sandbox if report.sandboxed else "",
         )
         if part
@@ -153,7 +153,10 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
     if facts.get("fashion_mnist_missing"):
         lines.append(f"  {say(lang, 'report.digits')}")
     missing = facts.get("missing") or []
-    if len(missing) >= 3:
+    if facts.get("todos"):  # the exercise, not finished yet: say what is left, not "is it TP1's?"
+        todos = ", ".join(str(n) for n in facts["todos"])
+        lines.extend(_wrap("! " + say(lang, "report.todos", todos=todos), width))
+    elif len(missing) >= 3:
         lines.extend(_wrap("! " + say(lang, "report.missing", names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
@@ -165,7 +168,9 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
-    lines.append(f"{say(lang, 'report.score')}: {report.score}/{report.max_score} — {verdict(report)}")
+    lines.append(
+        say(lang, "report.score", score=report.score, max_score=report.max_score, verdict=verdict(report))
+    )
     return "\n".join(lines)
 
 

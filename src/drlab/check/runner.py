@@ -196,6 +196,7 @@ def grade_notebook(
         killed=run.killed,
         exit_code=run.exit_code,
         cell_labels=cell_labels(nb),
+        cell_sources={cell["index"]: cell["source"] for cell in cells},
     )
     lang = report_language(nb, settings.lang)
     checks, facts = decide(request, outcome, notebook_timeout=settings.timeout, lang=lang)

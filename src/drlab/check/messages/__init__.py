@@ -15,6 +15,10 @@ language (:meth:`Text.render`). A value is shown as follows:
 The conversion ``!c`` capitalises a value's first letter (French starts a sentence with a cell's
 name: "La cellule de code 3 …", where English does not).
 
+French typography is applied to the catalogue's own words when a French message is rendered
+(:func:`french_spacing`): a no-break space before ":" and inside « », a narrow no-break space before
+";", "?" and "!" — never inside `code` and never in a value (the student's words are quoted as they are).
+
 No torch here: the report (:mod:`drlab.check.report`) renders without it.
 """
 
@@ -34,6 +38,14 @@ LANGS: tuple[Lang, ...] = ("en", "fr")
 CATALOGUE: dict[str, Mapping[str, str]] = {"en": en.MESSAGES, "fr": fr.MESSAGES}
 #: the format specs a number's field may carry: grouping, digits after the point, fixed or general
 _NUMBER_SPEC = re.compile(r"^(?P<group>,)?(?:\.(?P<digits>\d+))?(?P<type>[fgd]?)$")
+#: French spacing (Imprimerie nationale): the space before ":" and inside « » does not break, the one
+#: before ";", "?" and "!" is a narrow no-break space (as Babel's grouping of French numbers)
+_FRENCH_SPACES = (
+    (re.compile(r"[ \u00a0\u202f]([:])"), "\u00a0\\1"),
+    (re.compile(r"[ \u00a0\u202f]([;?!])"), "\u202f\\1"),
+    (re.compile(r"«[ \u00a0\u202f]"), "«\u00a0"),
+    (re.compile(r"[ \u00a0\u202f]»"), "\u00a0»"),
+)
 
 
 def format_number(value: float, spec: str, lang: str) -> str:
@@ -55,6 +67,15 @@ def format_number(value: float, spec: str, lang: str) -> str:
     pattern = ("#,##0" if match["group"] else "0") + ("." + "0" * decimals if decimals else "")
     shown = format_decimal(Decimal(mantissa), format=pattern, locale=lang)
     return shown + (f"e{exponent}" if exponent else "")
+
+
+def french_spacing(template: str) -> str:
+    """``template`` with French spaces before ``: ; ? !`` and inside « », outside its `code` spans."""
+    parts = template.split("`")
+    for index in range(0, len(parts), 2):  # the even parts are outside `…`
+        for pattern, space in _FRENCH_SPACES:
+            parts[index] = pattern.sub(space, parts[index])
+    return "`".join(parts)
 
 
 def format_percent(fraction: float, lang: str) -> str:
@@ -92,7 +113,8 @@ class Text:
     def render(self, lang: str) -> str:
         """The message in ``lang`` ("en" or "fr"; any other language reads English)."""
         table = CATALOGUE.get(lang, CATALOGUE["en"])
-        return _Formatter(lang if lang in CATALOGUE else "en").vformat(table[self.key], (), self.fields)
+        template = french_spacing(table[self.key]) if lang == "fr" else table[self.key]
+        return _Formatter(lang if lang in CATALOGUE else "en").vformat(template, (), self.fields)
 
 
 def text(key: str, **fields: Any) -> Text:
@@ -120,6 +142,7 @@ __all__ = [
     "fields_of",
     "format_number",
     "format_percent",
+    "french_spacing",
     "say",
     "text",
 ]

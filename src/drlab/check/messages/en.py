@@ -8,7 +8,8 @@ MESSAGES: dict[str, str] = {
     "title.net_logits": "Net returns logits, not probabilities (no softmax before CrossEntropyLoss)",
     "title.net_size": "Net has a sane number of parameters ({low:,} to {high:,})",
     "title.train_lowers_loss": "train_one_epoch lowers the loss on a fixed batch",
-    "title.train_zero_grad": "train_one_epoch zeroes the gradients: two batches give the reference update",
+    "title.train_zero_grad": "train_one_epoch zeroes the gradients and uses the loss_fn it is given: two "
+    "batches give the reference update",
     "title.train_returns_loss": "train_one_epoch returns the epoch's mean loss as a float",
     "title.train_mode": "train_one_epoch puts the model in training mode (model.train())",
     "title.eval_accuracy": "evaluate returns the accuracy on the data it is given",
@@ -24,6 +25,7 @@ MESSAGES: dict[str, str] = {
     "where.todo3": "the cell marked TODO 3",
     "where.todo4": "the cell marked TODO 4",
     "where.training": "the training cell (run it after TODO 1–4)",
+    "where.data": "the data cell (the exercise's `dataset, reason = load_tp1_dataset(BUDGET, …)`)",
     "missing": "`{name}` is not defined: write it in {where}",
     "not_callable": "`{name}` should be a function, found {type}",
     "no_answer": "no answer came back from the notebook's sandbox for this check: it was stopped or ended "
@@ -42,6 +44,14 @@ MESSAGES: dict[str, str] = {
     "sandbox.model_failed": "`model` failed on the test images: {exception}",
     "sandbox.crash": "could not run: {exception}",
     "sandbox.malformed": "the sandbox sent back an error it did not describe (malformed data)",
+    "sandbox.explained": "{event}. {explanation}",
+    "explain.no_graph": "loss.backward() found no computation graph to go back through: the forward pass or "
+    "the loss was computed under torch.no_grad() (or detached), so autograd recorded nothing. Compute "
+    "logits = model(x_batch) and the loss outside torch.no_grad(), which belongs in evaluate",
+    "explain.argmax_dim0": "argmax(dim=0) takes the largest score of each column — one index per class, 10 "
+    "of them — not of each row: use logits.argmax(dim=1), one predicted class per image",
+    "explain.bool_mean": "the comparison gives booleans, which have no mean: count them with .sum(), or "
+    "make them floats first, (predictions == y).float().mean()",
     "exception": "{type}: {message}{where}",
     "exception.bare": "{type}{where}",
     "exception.where": " (in {function}, at `{line}`)",
@@ -54,17 +64,27 @@ MESSAGES: dict[str, str] = {
     "runs.timed_out": "the notebook did not finish within {timeout:g} s: {where} was still running when "
     "the time limit came (an endless loop? too many epochs for this budget?); the checks below ran on "
     "what was defined by then",
-    "runs.cell": "code cell {number}",
-    "runs.cell_first_line": "code cell {number} (`{first}`)",
+    "runs.cell": "code cell {number} (counting the code cells from the top, not Jupyter's [n])",
+    "runs.cell_first_line": "code cell {number} (`{first}`; counting the code cells from the top, not "
+    "Jupyter's [n])",
     "runs.a_cell": "a cell",
     "runs.line": ", line {line}",
     "runs.raised": "{where}{line} raised {error}{more}",
+    "runs.raised_because": "{where}{line} raised {error}{more}. The mistake is in {culprit}: {hint}",
+    "runs.own_data": "this notebook loads the images its own way ({loaders}) instead of through the "
+    "exercise's data cell. In the checker's sandbox there is no network and none of the dataset's own "
+    "files: only the data cell's loader, load_tp1_dataset, finds the images (the checker's copy of the "
+    "dataset). Replace your data cell with the current exercise's (`from drlab.data.tp1 import "
+    'load_tp1_dataset`, then `dataset, reason = load_tp1_dataset(BUDGET, download=BUDGET != "tiny")`) and '
+    "run the notebook again",
     "runs.more_one": " ({more} later cell failed too)",
     "runs.more_many": " ({more} later cells failed too)",
     "runs.ok": "{seconds:.0f} s",
     # ---------------------------------------------------------------------------------------------
     # TODO 1: Net
     "net.not_module": "`Net` must be a class that inherits from nn.Module: `class Net(nn.Module): …`",
+    "net.super_init": "{error}: call super().__init__() first in Net.__init__, before creating the layers "
+    "(nn.Module must set itself up before it can hold them)",
     "net.init_arguments": "{error} (Net() must work without arguments: give every argument a default)",
     "net.forward_shape": "{error}. The model receives images (B, 1, 28, 28): flatten them inside forward "
     "(nn.Flatten() or x.flatten(1)) before the first nn.Linear, which then takes 28·28 = 784 inputs",
@@ -80,11 +100,13 @@ MESSAGES: dict[str, str] = {
     "gradients flatten and learning crawls. Return the raw scores of the last nn.Linear; use torch.softmax "
     "only to display probabilities",
     "net.logits_ok": "raw scores, as CrossEntropyLoss expects",
+    "net.log_probabilities_ok": "log-probabilities (forward ends with a log-softmax): CrossEntropyLoss "
+    "accepts them, since a log-softmax leaves them unchanged",
     "net.too_few": "Net has {count:,} trainable parameters: even softmax regression (one nn.Linear(784, 10)) "
     "has {softmax_regression:,}. Layers must be attributes of the module (self.fc1 = nn.Linear(…)) or in an "
     "nn.Sequential / nn.ModuleList — a plain Python list hides them from .parameters()",
     "net.too_many": "Net has {count:,} trainable parameters: too many to train on a laptop CPU during a TP. "
-    "Shrink the hidden layers (a 784-256-128-10 MLP has 235k; a small CNN 100k–500k)",
+    "Shrink the hidden layers (a 784-256-128-10 MLP has {mlp:,}; a small CNN {cnn_low:,} to {cnn_high:,})",
     "net.size_ok": "{count:,} parameters",
     # ---------------------------------------------------------------------------------------------
     # TODO 2: train_one_epoch
@@ -100,13 +122,20 @@ MESSAGES: dict[str, str] = {
     "train.gradients_wiped": "the gradients were empty at every optimizer.step(): zero_grad() runs between "
     "loss.backward() and optimizer.step(), and wipes them. The order is ❶ forward, ❷ loss, ❸ backward, "
     "❹ step, then zero_grad()",
+    "train.other_batches": "it trained the model on other images than the batches it was given: one forward "
+    "pass received {largest:,} images, where the checker gave batches of {size:,} ({given:,} images in "
+    "all). Loop over `batches`, the argument — not over a global such as train_batches",
+    "train.loss_fn_ignored": "it never called the loss_fn it was given: the checker gave it another loss "
+    "than your notebook's, and the update is not that loss's. It computes a loss of its own "
+    "(nn.functional.cross_entropy, or a global such as your loss_fn): write loss = loss_fn(logits, y_batch) "
+    "with the `loss_fn` argument",
     "train.unchanged": "the parameters of the model it was given did not change: train the `model` and "
     "`optimizer` passed as arguments (not global ones), and call optimizer.step() after loss.backward()",
-    "train.not_lower": "3 epochs on one fixed batch took the loss from {before:.3f} to {after:.3f}; it "
-    "should fall. Check the four steps: ❶ forward, ❷ loss, ❸ loss.backward(), ❹ optimizer.step()",
-    "train.lowers_ok": "loss {before:.3f} → {after:.3f} in 3 epochs on one batch",
-    "train.reference_ok": "2 batches, SGD: same parameters as the reference (forward, loss, backward, step, "
-    "zero_grad)",
+    "train.not_lower": "{epochs} epochs on one fixed batch took the loss from {before:.3f} to {after:.3f}; "
+    "it should fall. Check the four steps: ❶ forward, ❷ loss, ❸ loss.backward(), ❹ optimizer.step()",
+    "train.lowers_ok": "loss {before:.3f} → {after:.3f} in {epochs} epochs on one batch",
+    "train.reference_ok": "{batches} batches, {optimizer}: same parameters as the reference (forward, loss, "
+    "backward, step, zero_grad)",
     "train.unchanged_two_batches": "the parameters of the model it was given did not change: train the "
     "`model` and `optimizer` passed as arguments, call optimizer.step() after loss.backward(), and do not "
     "zero the gradients between backward() and step()",
@@ -116,9 +145,9 @@ MESSAGES: dict[str, str] = {
     "train.softmax_first": "the update is the one of a loss computed on softmax probabilities: pass the "
     "logits straight to loss_fn — nn.CrossEntropyLoss applies log-softmax itself",
     "train.first_batch_only": "only the first batch was used: loop over every (x_batch, y_batch) in batches",
-    "train.differs": "after one epoch of 2 batches (SGD, lr 0.1) the parameters differ from the reference's "
-    "by up to {gap:.2g}: each batch must do exactly one forward, loss, loss.backward(), optimizer.step(), "
-    "with the gradients zeroed at every batch",
+    "train.differs": "after one epoch of {batches} batches ({optimizer}, lr {lr:g}) the parameters differ "
+    "from the reference's by up to {gap:.2g}: each batch must do exactly one forward, loss_fn(logits, "
+    "y_batch), loss.backward(), optimizer.step(), with the gradients zeroed at every batch",
     "train.needs_run": "needs train_one_epoch to run (see the check above)",
     "train.returns_tensor": "it returns a tensor: return a Python float. Add up loss.item() over the "
     "batches (keeping the loss tensors would also keep every batch's graph in memory)",
@@ -128,48 +157,67 @@ MESSAGES: dict[str, str] = {
     "train.returns_sum": "it returns the sum of the batch losses: divide by the number of batches",
     "train.returns_last": "it returns the last batch's loss: return the mean over all the batches of the "
     "epoch",
+    "train.returns_unjudged": "cannot be judged while the training is wrong (see above): the batch losses "
+    "it averages depend on it",
     "train.returns_wrong": "it returns {value:.4f}, but the mean of the epoch's batch losses is "
     "{mean:.4f}: return the average of loss.item() over the batches",
     "train.mode_malformed": "the sandbox sent back no batch-norm statistics of the probe's shape "
     "(malformed data)",
-    "train.mode_ok": "model.train() before the forward pass: the probe's batch-norm statistics moved as in "
-    "training mode",
+    "train.mode_ok": "model.train() before the forward pass: the batch-norm statistics of the checker's "
+    "probe moved as in training mode",
     "train.mode_never_called": "train_one_epoch never called the model it was given: compute model(x_batch)",
-    "train.mode_eval": "the model stayed in evaluation mode while training: its batch-norm statistics did "
-    "not move. Call model.train() at the start of train_one_epoch. evaluate() switches it to eval mode, so "
-    "without it dropout and batch norm would stay off for every epoch after the first",
-    "train.mode_wrong": "after one batch the probe's batch-norm statistics are not those of one forward "
-    "pass in training mode ({calls} forward calls were made): call model.train() first, then "
+    "train.mode_eval": "it does not put the model in training mode: the checker's probe (a small network "
+    "with batch norm, left in evaluation mode as evaluate() leaves a model) ran every forward pass in "
+    "evaluation mode — the probe's batch-norm statistics did not move. Call model.train() at the start of "
+    "train_one_epoch: the training cell calls evaluate() after every epoch, and in evaluation mode dropout "
+    "does nothing and batch norm normalises with its stored statistics instead of the batch's, so a Net "
+    "with dropout or batch norm would train as another network from the second epoch on",
+    "train.mode_wrong": "after one batch, the batch-norm statistics of the checker's probe are not those of "
+    "one forward pass in training mode ({calls} forward calls were made): call model.train() first, then "
     "model(x_batch) once per batch",
     # ---------------------------------------------------------------------------------------------
     # TODO 3: evaluate
     "evaluate.never_called": "evaluate never called the model it was given: compute model(x) on the x it "
     "receives",
     "evaluate.not_number": "it returns {type}: return the accuracy, a float in [0, 1]",
-    "evaluate.ok": "{value:.4f} on 64 held-out images of the checker, as the reference{big}{tip}",
-    "evaluate.tip_item": " (tip: return .item(), a Python float, rather than a tensor)",
+    "evaluate.ok": "{value:.4f} on {n} images of the checker, as the reference{big}",
+    "evaluate.returns_tensor": "it returns a tensor, {value:.4f}: return a Python float, as the contract "
+    "says (evaluate(model, x, y) -> float): .item() turns a one-number tensor into one",
     "evaluate.percentage": "it returns {value:g}, a percentage: return a fraction in [0, 1] ({reference})",
     "evaluate.error_rate": "it returns the error rate (the fraction of mistakes): return the fraction of "
     "right answers",
-    "evaluate.flat_argmax": "on 64 held-out images of the checker it returns {value:.4f}, but the model "
-    "gets {reference:.4f} right: the predictions come from logits.argmax() without dim, which gives ONE "
-    "index into the whole flattened (B, 10) tensor, not one class per image. Use logits.argmax(dim=1): the "
+    "evaluate.count": "it returns {value:g}, the number of right answers: divide it by the number of "
+    "images, len(y), for the accuracy ({right} of {n} here)",
+    "evaluate.zero": "it returns 0, an int, where the model gets {right} of {n} images right: // is integer "
+    "division, which rounds any fraction below 1 down to 0. Divide with /",
+    "evaluate.divided_by": "it returns {value:.4f}: the number of right answers ({right}) divided by "
+    "{divisor:,}, not by the number of images it was given, len(y) = {n}",
+    "evaluate.global_test": "it measured the model on other images than the {n} it was given ({seen:,} in "
+    "all), and returns {value:.4f}: the accuracy on the notebook's test set. It reads the globals x_test "
+    "and y_test: use the x and y it receives (the training cell calls it on the validation set after every "
+    "epoch, on the test set once at the end)",
+    "evaluate.other_images": "it measured the model on other images than the {n} it was given ({seen:,} in "
+    "all): use the x and y it receives, not a global such as x_train, x_val or x_test (the training cell "
+    "calls it on the validation set after every epoch, on the test set once at the end)",
+    "evaluate.flat_argmax": "on {n} images of the checker it returns {value:.4f}, but the model gets "
+    "{reference:.4f} right: the predictions come from logits.argmax() without dim, which gives ONE index "
+    "into the whole flattened (B, 10) tensor, not one class per image. Use logits.argmax(dim=1): the "
     "largest score of each row",
-    "evaluate.other_data": "on 64 held-out images of the checker it returns {value:.4f}, but the model gets "
-    "{reference:.4f} right. Measure the model on the x and y passed as arguments: using the training "
-    "tensors (a global such as x_train) measures how well the model memorised, not how well it generalises",
+    "evaluate.other_data": "on {n} images of the checker it returns {value:.4f}, but the model gets "
+    "{reference:.4f} of them right: count the images of x whose largest logit (logits.argmax(dim=1)) equals "
+    "their label in y, and divide by len(y)",
     "evaluate.big_failed": "on {n:,} images of the checker: {error}",
     "evaluate.big_not_number": "on {n:,} images it returns {type}: return the accuracy, a float in [0, 1]",
     "evaluate.big_ok": "; and on {n:,} images",
     "evaluate.big_chunks": "on {n:,} images of the checker it returns {value:.4f}, but the model gets "
     "{expected:.4f} right: it averages the accuracies of the chunks, and the last chunk is smaller, so each "
     "of its images weighs more. Count the right answers over all chunks, then divide by len(y)",
-    "evaluate.big_wrong": "on 64 images it is right, but on {n:,} images of the checker it returns "
+    "evaluate.big_wrong": "on {small} images it is right, but on {n:,} images of the checker it returns "
     "{value:.4f} where the model gets {expected:.4f} right: measure every image of the x it is given, and "
     "divide by len(y)",
     "evaluate.needs_number": "needs evaluate to return a number; it returns {type} (see the check above)",
     "evaluate.wrong_above": "cannot be told from the number evaluate returns, which is wrong (see above)",
-    "evaluate.neither": "on 64 images of a probe of the checker whose scores move {state}, evaluate "
+    "evaluate.neither": "on {n} images of a probe of the checker whose scores move {state}, evaluate "
     "returned {value:.4f}: neither its accuracy ({right:.4f}) nor its accuracy {state} ({marked:.4f}). "
     "Measure the model on the x and y passed as arguments",
     "evaluate.state_training": "in training mode",
@@ -177,8 +225,8 @@ MESSAGES: dict[str, str] = {
     "evaluate.mode_ok": "model.eval() before the forward pass: a probe whose scores move in training mode "
     "was measured in evaluation mode",
     "evaluate.mode_training": "the model was in training mode: call model.eval() before predicting. In "
-    "training mode dropout drops random units and batch norm uses the batch's own statistics, so the "
-    "accuracy is biased: it measures a weakened network",
+    "training mode dropout drops random units and batch norm normalises each chunk with the chunk's own "
+    "statistics, so the accuracy is biased: it measures a weakened network",
     "evaluate.no_grad_ok": "no graph built: a probe whose scores move under autograd was measured without it",
     "evaluate.no_grad_autograd": "autograd recorded the forward pass: wrap the predictions in `with "
     "torch.no_grad():`. Evaluation needs no gradients, and the graph costs memory and time",
@@ -189,6 +237,9 @@ MESSAGES: dict[str, str] = {
     "not quantities. For 10 classes use nn.CrossEntropyLoss(), which takes the raw scores (logits) and the "
     "integer labels",
     "loss.raised": "with logits (B, 10) and integer labels (B,), {raised}",
+    "loss.class_not_instance": "loss_fn is a class, not a loss: with `loss_fn = nn.CrossEntropyLoss` (no "
+    "parentheses), loss_fn(logits, y_batch) tries to build a new loss object, the logits and labels taken "
+    "as its options, instead of computing the loss. Write loss_fn = nn.CrossEntropyLoss()",
     "loss.not_number": "it returns {type}{shape}: it must return the batch's mean loss, one number "
     "(reduction='mean')",
     "loss.of_shape": " of shape {shape}",
@@ -196,18 +247,25 @@ MESSAGES: dict[str, str] = {
     "the loss was cut from the computation graph (.item(), torch.tensor(…), .detach()). Return the tensor "
     "that nn.CrossEntropyLoss() gives",
     "loss.ok": "{value:.4f}: the cross-entropy of the checker's logits, with its gradient",
+    "loss.nll_log_softmax_ok": "{value:.4f}: NLLLoss, beside a Net that ends with a log-softmax — together "
+    "the cross-entropy (nn.CrossEntropyLoss() on raw logits computes the same in one step)",
     "loss.mse": "it is the mean squared error against one-hot vectors: MSE compares two tensors of the "
     "same shape (a regression), and asks each of the 10 scores to hit 0 or 1 — nothing makes the scores "
     "behave like probabilities, and a right answer is punished for being too sure. For 10 classes use "
     "nn.CrossEntropyLoss(), which takes the raw scores (logits) and the integer labels",
     "loss.softmax": "it applies a softmax before CrossEntropyLoss: the scores are squashed twice, since "
-    "CrossEntropyLoss applies log-softmax itself. The loss then cannot go below ≈ 1.46 (log(1 + 9/e)) and "
-    "its gradients flatten: pass the logits to nn.CrossEntropyLoss() directly",
+    "CrossEntropyLoss applies log-softmax itself. The loss then cannot go below ≈ {floor:.2f} (log(1 + "
+    "9/e)) and its gradients flatten: pass the logits to nn.CrossEntropyLoss() directly",
     "loss.nll": "it is NLLLoss on scores that are not log-probabilities: NLLLoss only picks −score[true "
     "class], it expects log_softmax outputs. nn.CrossEntropyLoss() is log-softmax + NLLLoss in one: give it "
     "the logits",
-    "loss.sum": "it is the sum of the cross-entropies of the batch, not their mean: the step size then "
-    "grows with the batch size. Use nn.CrossEntropyLoss() (reduction='mean')",
+    "loss.sum": "it is the sum of the cross-entropies of the batch, not their mean (reduction='sum'): the "
+    "loss then grows with the batch size, so the training loss the notebook prints is BATCH_SIZE times the "
+    "mean and cannot be compared across batch sizes. With the TP's Adam a constant factor barely changes "
+    "the steps (Adam divides each gradient by its own running size), but this factor changes with the last, "
+    "smaller batch of each epoch, whose step is weighed differently; with SGD every step would grow with "
+    "the batch size. Use nn.CrossEntropyLoss() (reduction='mean'): the batch's mean loss, as the contract "
+    "asks",
     "loss.bce": "it is a binary cross-entropy against one-hot vectors: 10 independent yes/no questions, not "
     "one choice among 10 classes. Use nn.CrossEntropyLoss() on the logits and integer labels",
     "loss.other": "on the checker's logits and labels it gives {value:.4f}, where the cross-entropy is "
@@ -233,12 +291,31 @@ MESSAGES: dict[str, str] = {
     "model.below_training_wrong": "`model` gets {accuracy:.4f} on {where}, which does not beat "
     "{threshold}: the training is wrong (see above)",
     "model.below": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: train for more "
-    "epochs, tune the learning rate, or try a CNN (the solution's reaches 0.92 on Fashion-MNIST)",
+    "epochs, tune the learning rate, or try a CNN (the solution's reaches {solution} on Fashion-MNIST)",
+    "model.below_own_data": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: the "
+    "notebook loads its images its own way ({loaders}), not through the exercise's data cell, so it trained "
+    "on other images than the checker's. Replace your data cell with the current exercise's, which calls "
+    "load_tp1_dataset: in the checker's sandbox only that loader finds the images",
+    "model.below_shrunk": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: Net's "
+    "first layer receives the images about {factor:.0f} times smaller than forward is given them — forward "
+    "divides them again (x / 255?). Batches already scaled and normalised them ((pixel/255 − mean)/std): "
+    "pass x to the first layer as it comes",
+    "model.below_labels": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: of "
+    "{sampled} images it trained on (the first of train_batches), {wrong} carry another label than theirs "
+    "in the dataset — the images and the labels were shuffled apart. Shuffle them together (one permutation "
+    "for both), or leave the shuffling to Batches",
+    "model.below_diverged": "`model` gets {accuracy:.4f} on {where}, which does not beat {threshold}: the "
+    "training loss went up to {peak:.4g}, where a model that gives every class the same probability has "
+    "{chance:.2f}{lr}. A learning rate too large makes every step overshoot the minimum: use the training "
+    "cell's `LR = 1e-3` for Adam",
+    "model.lr": " (learning rate {lr:g})",
     "reported.needs_model": "needs the trained `model` (see the check above)",
     "reported.not_number": "`test_accuracy` should be a number, found {type}",
     "reported.ok": "{value:.4f}, as measured by the checker ({private:.4f} on the images it kept back)",
     "reported.looks_up": "`model` does not classify the test images (see the check above)",
     "reported.inputs": "test_accuracy = {value:.4f}, but the checker measures {public:.4f}: {inputs}",
+    "reported.own_data": "test_accuracy = {value:.4f}, but `model` gets {public:.4f} on the test images of "
+    "the checker: the notebook measured it on the images it loaded its own way (see above)",
     "reported.evaluate_wrong": "test_accuracy = {value:.4f}, but `model` gets {public:.4f} on the test set: "
     "test_accuracy comes from your evaluate, which is wrong (see above)",
     "reported.wrong": "test_accuracy = {value:.4f}, but `model` gets {public:.4f} on the test set: compute "
@@ -248,17 +325,19 @@ MESSAGES: dict[str, str] = {
     # The verdicts, and the report around them
     "decide.caused_by": "caused by the failure above (“{title}”)",
     "decide.caused_by_hint": "{caused_by}: {hint}",
+    "decide.named_above": "the mistake named above (“{title}”)",
     "decide.could_not": "could not decide: {reason}",
     "report.title": "TP1 check",
     "report.unsandboxed": "the notebook ran with the grader's rights",
     "report.digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
     "report.missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in "
     "order? (the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",
+    "report.todos": "still to write: TODO {todos} (they still raise NotImplementedError)",
     "report.budget": "budget",
     "report.all_pass": "all checks pass",
     "report.to_fix": "{n} to fix",
     "report.not_graded": "not graded",
-    "report.score": "score",
+    "report.score": "score: {score}/{max_score} — {verdict}",
     # ---------------------------------------------------------------------------------------------
     # A class's grading: each student's feedback page and Moodle comment, the class report, the terminal
     # the feedback page a student reads
@@ -270,7 +349,8 @@ MESSAGES: dict[str, str] = {
     "feedback.nothing": "Nothing was graded: {problem}",
     "feedback.checks": "The checks",
     "feedback.context": "Graded on {dataset}, budget {budget}, seed {seed}.",
-    "feedback.accuracy": "Test accuracy measured by the grader: {accuracy:.4f} (the bar: {threshold:.2f}).",
+    "feedback.accuracy": "Accuracy of your trained model on images it never saw, measured by the grader: "
+    "{accuracy:.4f} (the bar: {threshold:.2f}).",
     "feedback.rerun": "To check your notebook yourself: drlab check tp1 your_notebook.ipynb",
     "feedback.file": "tp1-feedback.html",
     "pick.rule": "the one whose name holds “tp1”, else the most recently modified",

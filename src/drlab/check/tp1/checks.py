@@ -4,9 +4,12 @@ failure traced to its root.
 A check returns its ✓ message, or raises :class:`~drlab.check.tp1.evidence.Failed` with its hint and
 its root *cause* (``"train"``, ``"evaluate"``, ``"missing:loss_fn"``…). The first check that fails
 with a cause is that cause's root; a later failure with the same cause is reported as "caused by the
-failure above", naming the root's title instead of repeating its hint. The roots that span TODOs are
-chosen where the failure is raised: a trained model that misses the bar names a wrong training above
-it (:data:`drlab.check.tp1.model.TRAINING_ROOTS`), a name not defined or a step that never answered
+failure above", naming the root's title instead of repeating its hint — or, when the root's message
+already holds this hint word for word (a cell's crash that names the mistake of a later check), as
+"the mistake named above". The roots that span TODOs are chosen where the failure is raised: a
+trained model that misses the bar names a wrong training above it
+(:data:`drlab.check.tp1.model.TRAINING_ROOTS`), a cell's crash names the function that raises the same
+error (:func:`drlab.check.tp1.runs.crash_cause`), a name not defined or a step that never answered
 after a notebook that did not run is that notebook's consequence (:data:`RUNS_CONSEQUENCES`).
 """
 
@@ -93,15 +96,18 @@ def decide(
             if root is not None:
                 # the same root as a ✗ above: say so, and do not repeat its hint word for word
                 caused_by = text("decide.caused_by", title=roots[root])
-                shown = (
-                    caused_by.render(lang)
-                    if hint == root_hints[root]
-                    else say(lang, "decide.caused_by_hint", caused_by=caused_by, hint=hint)
-                )
+                if hint == root_hints[root]:
+                    shown = caused_by.render(lang)
+                elif hint in root_hints[root]:
+                    shown = say(lang, "decide.named_above", title=roots[root])
+                else:
+                    shown = say(lang, "decide.caused_by_hint", caused_by=caused_by, hint=hint)
                 results.append(CheckResult(check.id, title, False, shown, caused_by=root))
             else:
                 if cause is not None:
                     ctx.failures[cause] = check.id
+                if check.id == "runs":  # whatever its root, what did not run is its consequence
+                    ctx.failures.setdefault("runs", check.id)
                 root_hints[check.id] = hint
                 results.append(CheckResult(check.id, title, False, hint))
         except Exception as exc:  # malformed data can break a check in ways we did not foresee
@@ -113,6 +119,9 @@ def decide(
     cells = harvest.frames.get("cells")
     if cells is not None and isinstance(cells[0].get("defined"), list):
         facts["missing"] = [name for name in CONTRACT if name not in cells[0]["defined"]]
+    todos = runs.todos_left(ctx)
+    if todos:
+        facts["todos"] = todos
     try:
         measured = ctx.outcome(model.model_measurement)
     except Failed:

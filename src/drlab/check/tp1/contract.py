@@ -13,8 +13,9 @@ from __future__ import annotations
 from drlab.check.harvest import CONTRACT, NUM_CLASSES
 
 __all__ = [
-    "CONTRACT", "IMAGE_SHAPE", "MIN_TEST_ACCURACY", "NORMALISED_MEAN", "NORMALISED_STD", "NUM_CLASSES",
-    "PARAMETER_RANGE", "SOFTMAX_REGRESSION_PARAMETERS", "TINY_MIN_TEST_ACCURACY", "WHERE", "min_test_accuracy",
+    "CNN_PARAMETERS", "CONTRACT", "IMAGE_SHAPE", "MIN_TEST_ACCURACY", "MLP_PARAMETERS", "NORMALISED_MEAN",
+    "NORMALISED_STD", "NUM_CLASSES", "PARAMETER_RANGE", "SOFTMAX_REGRESSION_PARAMETERS", "SOLUTION_ACCURACY",
+    "TINY_MIN_TEST_ACCURACY", "WHERE", "min_test_accuracy",
 ]  # fmt: skip
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -22,6 +23,12 @@ IMAGE_SHAPE = (1, 28, 28)
 PARAMETER_RANGE = (1_000, 5_000_000)
 #: the smallest classifier of the course, one nn.Linear(784, 10): 784 × 10 weights and 10 biases
 SOFTMAX_REGRESSION_PARAMETERS = 7_850
+#: a 784-256-128-10 MLP: 784 × 256 + 256 + 256 × 128 + 128 + 128 × 10 + 10 weights
+MLP_PARAMETERS = 235_146
+#: a small CNN of TP1 (two conv blocks, two linear layers) has this many weights, give or take
+CNN_PARAMETERS = (100_000, 500_000)
+#: the test accuracy of the solution's small CNN on Fashion-MNIST, full budget (docs/benchmarks.md)
+SOLUTION_ACCURACY = 0.92
 #: test accuracy to beat with the full budget; the solution's CNN reaches ≥ 0.92 on Fashion-MNIST
 MIN_TEST_ACCURACY = {"fashion-mnist": 0.85, "digits": 0.95}
 #: with the tiny budget (CI, a quick look) the bar is only "clearly better than chance" (0.1)

@@ -22,6 +22,14 @@ from drlab.check.tp1.request import Request
 _T = TypeVar("_T")
 #: the calls of the student's code that the sandbox names in its events (a message "call.<name>" each)
 CALLS = ("net_init", "net_forward", "train_one_epoch", "evaluate", "loss_fn")
+#: exceptions whose cause the grader knows: the call that raised, words of the exception or of the
+#: student's line where it was raised, and the message that explains them
+KNOWN_ERRORS = (
+    ("train_one_epoch", "does not require grad", "explain.no_graph"),
+    ("evaluate", "argmax(dim=0)", "explain.argmax_dim0"),
+    ("evaluate", "argmax(0)", "explain.argmax_dim0"),
+    ("evaluate", "could not infer output dtype", "explain.bool_mean"),
+)
 
 
 class Failed(Exception):
@@ -47,6 +55,8 @@ class Harvest:
     exit_code: int | None = None
     cell_labels: dict[int, tuple[int, str]] = field(default_factory=dict)
     """by cell index: the cell's number among the code cells (as the student counts them) and its first line"""
+    cell_sources: dict[int, str] = field(default_factory=dict)
+    """by cell index: the code cells' sources, as the notebook holds them (read by the grader, not the sandbox)"""
 
     @classmethod
     def decode(cls, frames: Mapping[str, Any], **kwargs: Any) -> Harvest:
@@ -101,15 +111,20 @@ def returned(value: Any) -> Returned:
     )
 
 
-def calls(value: Any) -> list[tuple[bool, bool]]:
-    """A spy's record of forward calls: (training mode?, autograd on?) each."""
+def calls(value: Any) -> list[tuple[bool, bool, int]]:
+    """A spy's record of forward calls: (training mode?, autograd on?, images given, -1 if unknown) each."""
     if not isinstance(value, list):
         return []
     return [
-        (item[0], item[1])
+        (item[0], item[1], item[2] if len(item) == 3 and is_count(item[2]) else -1)
         for item in value[:10_000]
-        if isinstance(item, list) and len(item) == 2 and all(isinstance(v, bool) for v in item)
+        if isinstance(item, list) and len(item) in (2, 3) and all(isinstance(v, bool) for v in item[:2])
     ]
+
+
+def counts(value: Any) -> list[int]:
+    """A list of counts the sandbox sent (images per forward call…); anything else reads as empty."""
+    return [v for v in value[:10_000] if is_count(v)] if isinstance(value, list) else []
 
 
 def is_count(value: Any) -> bool:
@@ -174,7 +189,12 @@ def sandbox_event(event: Any) -> Text:
         if call == "model":
             return text("sandbox.model_failed", exception=_exception(event))
         if call in CALLS:
-            return text("sandbox.raised", call=text(f"call.{call}"), exception=_exception(event))
+            raised = text("sandbox.raised", call=text(f"call.{call}"), exception=_exception(event))
+            words = exception_words(event)
+            for known_call, known, explanation in KNOWN_ERRORS:
+                if call == known_call and known in words:
+                    return text("sandbox.explained", event=raised, explanation=text(explanation))
+            return raised
     if kind == "crash":
         return text("sandbox.crash", exception=_exception(event))
     return text("sandbox.malformed")

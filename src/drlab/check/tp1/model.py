@@ -10,6 +10,7 @@ The model's logits may come from any classifier (``tests/test_check_forgery.py``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,7 @@ from drlab.check.tp1.contract import (
     NORMALISED_STD,
     NUM_CLASSES,
     PARAMETER_RANGE,
+    SOLUTION_ACCURACY,
     min_test_accuracy,
 )
 from drlab.check.tp1.evidence import (
@@ -31,10 +33,19 @@ from drlab.check.tp1.evidence import (
     returned,
     sandbox_event,
 )
+from drlab.check.tp1.net import student_net
 from drlab.check.tp1.reference import accuracy, lookup_gap
+from drlab.check.tp1.runs import own_data_loaders
 
 #: the roots that make a trained model bad, in the order a hint should name them
 TRAINING_ROOTS = ("inputs", "net", "softmax", "loss", "train", "net_size")
+#: a first layer that receives the images shrunk more than this (relative to Batches' normalised images)
+#: is given the images divided once more: ``x / 255`` in forward
+SHRUNK_INPUTS = 1 / 20
+#: a training whose sampled images carry another label than the dataset's this often lost its labels
+WRONG_LABELS = 0.2
+#: an epoch's mean loss this many times the loss of a model that guesses (log 10): the steps overshoot
+EXPLODED = 3.0
 
 
 @dataclass(frozen=True)
@@ -122,10 +133,13 @@ def inputs_problem(ctx: Context) -> Failed | None:
 
 
 def model_cause(ctx: Context, failure: Failed) -> str:
-    """The root of "no trained model": a `loss_fn` that is missing (the training cell needs it), else its own."""
+    """The root of "no trained model": a `loss_fn` that is missing (the training cell needs it), a Net
+    whose size was reported above (a model of the same class has the same size), else its own."""
     cause = failure.cause or "model"
     if cause.startswith("missing:"):
         return ctx.first_cause("missing:loss_fn") or cause
+    if failure.message.key == "model.size":
+        return ctx.first_cause("net", "net_size") or cause
     return cause
 
 
@@ -148,7 +162,57 @@ def check_accuracy(ctx: Context) -> Text:
     cause = ctx.first_cause(*TRAINING_ROOTS)
     if cause is not None:
         raise Failed("model.below_training_wrong", cause=cause, **measured)
-    raise Failed("model.below", cause="accuracy", **measured)
+    raise training_problem(ctx, measured) or Failed(
+        "model.below", cause="accuracy", solution=SOLUTION_ACCURACY, **measured
+    )
+
+
+def training_problem(ctx: Context, measured: dict[str, object]) -> Failed | None:
+    """Why the model trained badly, when the functions checked above are right: the notebook loads its
+    own data, forward divides the normalised images again, the images lost their labels, or the
+    training loss rose (a learning rate too large)."""
+    loaders = own_data_loaders(ctx)
+    if loaders:
+        return Failed("model.below_own_data", cause="own_data", loaders=", ".join(loaders), **measured)
+    try:
+        scale = ctx.outcome(student_net).input_scale
+    except Failed:
+        scale = None
+    if scale is not None and 0 < scale < SHRUNK_INPUTS:
+        return Failed("model.below_shrunk", cause="net", factor=1 / scale, **measured)
+    wrong, sampled = wrong_labels(ctx)
+    if sampled and wrong > WRONG_LABELS * sampled:
+        return Failed("model.below_labels", cause="labels", wrong=wrong, sampled=sampled, **measured)
+    data = ctx.harvest.frames["model"][0] if "model" in ctx.harvest.frames else {}
+    losses = data.get("train_loss")
+    if isinstance(losses, list) and losses and all(isinstance(v, (int, float)) for v in losses):
+        chance = math.log(NUM_CLASSES)  # the cross-entropy of a model that gives every class 1/10
+        peak = max(float(v) if math.isfinite(v) else math.inf for v in losses)
+        if peak > EXPLODED * chance or (len(losses) > 1 and losses[-1] >= losses[0]):
+            lr = data.get("lr")
+            shown = text("model.lr", lr=lr) if isinstance(lr, (int, float)) else ""
+            return Failed("model.below_diverged", cause="lr", peak=peak, chance=chance, lr=shown, **measured)
+    return None
+
+
+def wrong_labels(ctx: Context) -> tuple[int, int]:
+    """Of the first training images the notebook trained on (found in the dataset the notebook was given),
+    how many carry another label than the dataset's: ``(wrong, found)``."""
+    dataset = ctx.request.notebook_data
+    tensors = ctx.harvest.frames["model"][1] if "model" in ctx.harvest.frames else {}
+    images, labels = tensors.get("sample.x"), tensors.get("sample.y")
+    if dataset is None or images is None or labels is None or len(images) != len(labels) or not len(images):
+        return 0, 0
+    raw = ((images.double() * dataset.std + dataset.mean) * 255).round().clamp(0, 255).to(torch.uint8)
+    label_of = {
+        image.tobytes(): int(label) for image, label in zip(dataset.x_train, dataset.y_train, strict=True)
+    }
+    known = [
+        (label_of.get(row.numpy().tobytes()), int(label))
+        for row, label in zip(raw.flatten(1), labels, strict=True)
+    ]
+    found = [(theirs, ours) for theirs, ours in known if theirs is not None]
+    return sum(theirs != ours for theirs, ours in found), len(found)
 
 
 def check_reported(ctx: Context) -> Text:
@@ -175,6 +239,8 @@ def check_reported(ctx: Context) -> Text:
         raise Failed(
             "reported.inputs", cause="inputs", value=value, public=test.public_accuracy, inputs=inputs.message
         )
+    if ctx.first_cause("own_data"):  # measured on the notebook's own images, the checker's are others
+        raise Failed("reported.own_data", cause="own_data", value=value, public=test.public_accuracy)
     cause = ctx.first_cause("eval_mode", "evaluate")
     if cause is not None:
         raise Failed("reported.evaluate_wrong", cause=cause, value=value, public=test.public_accuracy)

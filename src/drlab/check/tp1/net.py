@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import torch
 
 from drlab.check.messages import Text, text
-from drlab.check.tp1.contract import NUM_CLASSES, PARAMETER_RANGE, SOFTMAX_REGRESSION_PARAMETERS
+from drlab.check.tp1.contract import (
+    CNN_PARAMETERS,
+    MLP_PARAMETERS,
+    NUM_CLASSES,
+    PARAMETER_RANGE,
+    SOFTMAX_REGRESSION_PARAMETERS,
+)
 from drlab.check.tp1.evidence import (
     Context,
     Failed,
@@ -32,6 +38,8 @@ class NetOutcome:
     output: torch.Tensor | None
     output_type: str
     parameters: int
+    input_scale: float | None
+    """the images' spread where the first layer receives them, relative to the images given (1: unchanged)"""
 
 
 def student_net(ctx: Context) -> NetOutcome:
@@ -43,7 +51,10 @@ def student_net(ctx: Context) -> NetOutcome:
     if status == "not-module":
         raise Failed("net.not_module", cause="net")
     if status == "init-error":
-        if "argument" in exception_words(data.get("error")):
+        words = exception_words(data.get("error"))
+        if "before Module.__init__() call" in words:
+            raise Failed("net.super_init", cause="net", error=sandbox_event(data.get("error")))
+        if "argument" in words:
             raise Failed("net.init_arguments", cause="net", error=sandbox_event(data.get("error")))
         raise Failed(sandbox_event(data.get("error")), cause="net")
     if status == "forward-error":
@@ -52,7 +63,19 @@ def student_net(ctx: Context) -> NetOutcome:
     if status != "ok":
         raise Failed("no_answer", cause="no_answer")
     count = sum(t.numel() for t in parameters(tensors))
-    return NetOutcome(tensors.get("output"), returned(data.get("output")).type, count)
+    scale = data.get("input_scale")
+    first = scale[0] if isinstance(scale, list) and scale and isinstance(scale[0], (int, float)) else None
+    return NetOutcome(tensors.get("output"), returned(data.get("output")).type, count, first)
+
+
+def log_probabilities(output: torch.Tensor) -> bool:
+    """Every row is a log-softmax's: ≤ 0, and its exponentials sum to 1."""
+    rows = output.double()
+    return (
+        rows.ndim == 2
+        and bool((rows <= 1e-6).all())
+        and bool(torch.allclose(rows.exp().sum(dim=1), torch.ones(len(rows), dtype=rows.dtype), atol=1e-4))
+    )
 
 
 def check_output(ctx: Context) -> Text:
@@ -74,6 +97,8 @@ def check_logits(ctx: Context) -> Text:
     rows = output.float()
     if bool((rows >= 0).all()) and bool(torch.allclose(rows.sum(dim=1), torch.ones(len(rows)), atol=1e-4)):
         raise Failed("net.probabilities", cause="softmax")
+    if log_probabilities(rows):
+        return text("net.log_probabilities_ok")
     return text("net.logits_ok")
 
 
@@ -85,5 +110,12 @@ def check_size(ctx: Context) -> Text:
             "net.too_few", cause="net", count=count, softmax_regression=SOFTMAX_REGRESSION_PARAMETERS
         )
     if count > high:
-        raise Failed("net.too_many", cause="net_size", count=count)
+        raise Failed(
+            "net.too_many",
+            cause="net_size",
+            count=count,
+            mlp=MLP_PARAMETERS,
+            cnn_low=CNN_PARAMETERS[0],
+            cnn_high=CNN_PARAMETERS[1],
+        )
     return text("net.size_ok", count=count)

@@ -3,8 +3,11 @@
 
 Judged by the weights it leaves on the grader's probes, against the reference's four steps
 (:mod:`drlab.check.tp1.reference`), and its training mode by a batch-norm probe's statistics, which
-move only in a forward pass in training mode. What the sandbox's spies saw of the four steps (forward
-calls, gradients in, ``.grad`` at each step) only chooses the hint of a check that already failed.
+move only in a forward pass in training mode. The zero_grad probe is trained with a loss that is not the
+notebook's (:data:`~drlab.check.harvest.PROBE_TRAINING`), so a function that ignores the ``loss_fn`` it
+is given leaves other weights. What the sandbox's spies saw of the four steps (forward calls and their
+images, the calls of the loss it was given, gradients in, ``.grad`` at each step) only chooses the hint
+of a check that already failed.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from drlab.check.harvest import make_probe
+from drlab.check.harvest import PROBE_TRAINING, make_probe
 from drlab.check.messages import Text, text
 from drlab.check.tp1.evidence import (
     Context,
     Failed,
     Returned,
     calls,
+    counts,
     is_count,
     max_difference,
     parameters,
@@ -53,18 +57,22 @@ class TrainOutcome:
 
 
 def two_batches(ctx: Context) -> list[Batch]:
-    """The zero_grad probe's data, as the sandbox cut it: two batches of 16."""
+    """The zero_grad probe's data, as the sandbox cut it: two batches (of 16)."""
     x, y = ctx.request.tensors["zero_grad.x"], ctx.request.tensors["zero_grad.y"]
-    return [(x[:16], y[:16]), (x[16:], y[16:])]
+    size = PROBE_TRAINING["zero_grad"][1]
+    return list(zip(x.split(size), y.split(size), strict=True))
 
 
 def reference_run(ctx: Context, batches: list[Batch], **mistake: Any) -> tuple[list[torch.Tensor], float]:
-    """The reference's epoch (or one of its classic mistakes) on the zero_grad probe: its weights and loss."""
+    """The reference's epoch (or one of its classic mistakes) on the zero_grad probe, trained as the
+    sandbox trains it (:data:`PROBE_TRAINING`): its weights and its mean batch loss."""
+    _, _, optimizer_name, lr, smoothing = PROBE_TRAINING["zero_grad"]
     model = make_probe(ctx.request.tensors, "zero_grad")
+    optimizer = getattr(torch.optim, optimizer_name)(model.parameters(), lr=lr)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.request.seed)
         loss = reference_train_one_epoch(
-            model, batches, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(), **mistake
+            model, batches, optimizer, nn.CrossEntropyLoss(label_smoothing=smoothing), **mistake
         )
     return parameters_of(model), loss
 
@@ -103,6 +111,18 @@ def why_no_update(evidence: Mapping[str, Any]) -> Failed | None:
     return None
 
 
+def why_other_update(ctx: Context, name: str, evidence: Mapping[str, Any]) -> Failed | None:
+    """The likely reason why the weights moved, but not as the reference's: the model was given other
+    images than the batches it received, or the loss was not the ``loss_fn`` it received."""
+    rows, given = counts(evidence.get("rows")), len(ctx.request.tensors[f"{name}.y"])
+    size = PROBE_TRAINING[name][1]
+    if any(r > size for r in rows):  # a batch larger than any it was given: another source of batches
+        return Failed("train.other_batches", cause="train", size=size, given=given, largest=max(rows))
+    if evidence.get("loss_calls") == 0 and evidence.get("forward_calls"):
+        return Failed("train.loss_fn_ignored", cause="train")
+    return None
+
+
 def check_lowers_loss(ctx: Context) -> Text:
     data, tensors = ctx.frame("train_lowers", cause="train")
     sent = ctx.request.tensors
@@ -113,19 +133,26 @@ def check_lowers_loss(ctx: Context) -> Text:
     if same(start, after):
         raise why_no_update(data) or Failed("train.unchanged", cause="train")
     before, after_loss = probe_loss(sent, "lowers", None), probe_loss(sent, "lowers", after)
+    epochs = PROBE_TRAINING["lowers"][0]
     if not after_loss < 0.98 * before:
-        raise Failed("train.not_lower", cause="train", before=before, after=after_loss)
-    return text("train.lowers_ok", before=before, after=after_loss)
+        raise why_other_update(ctx, "lowers", data) or Failed(
+            "train.not_lower", cause="train", epochs=epochs, before=before, after=after_loss
+        )
+    return text("train.lowers_ok", before=before, after=after_loss, epochs=epochs)
 
 
 def check_zero_grad(ctx: Context) -> Text:
     outcome = ctx.outcome(train_outcome)
     result = outcome.parameters
+    _, _, optimizer, lr, _ = PROBE_TRAINING["zero_grad"]
+    batches = two_batches(ctx)
     if same(result, outcome.reference):
-        return text("train.reference_ok")
+        return text("train.reference_ok", batches=len(batches), optimizer=optimizer)
     if same(result, outcome.start):
         raise why_no_update(outcome.evidence) or Failed("train.unchanged_two_batches", cause="train")
-    batches = two_batches(ctx)
+    other = why_other_update(ctx, "zero_grad", outcome.evidence)
+    if other is not None:
+        raise other
     for mistake, hint in (
         ({"zero_grad": False}, "train.accumulated"),
         ({"softmax_first": True}, "train.softmax_first"),
@@ -133,7 +160,14 @@ def check_zero_grad(ctx: Context) -> Text:
     ):
         if same(result, reference_run(ctx, batches, **mistake)[0]):
             raise Failed(hint, cause="train")
-    raise Failed("train.differs", cause="train", gap=max_difference(result, outcome.reference))
+    raise Failed(
+        "train.differs",
+        cause="train",
+        batches=len(batches),
+        optimizer=optimizer,
+        lr=lr,
+        gap=max_difference(result, outcome.reference),
+    )
 
 
 def check_returns_loss(ctx: Context) -> Text:
@@ -158,14 +192,11 @@ def check_returns_loss(ctx: Context) -> Text:
         raise Failed("train.returns_sum", cause="returns")
     if near(2 * outcome.mean_loss - outcome.first_loss):
         raise Failed("train.returns_last", cause="returns")
-    # a training that is wrong (see above) gives other batch losses: the same root, not a second mistake
-    trained_right = same(outcome.parameters, outcome.reference)
-    raise Failed(
-        "train.returns_wrong",
-        cause="returns" if trained_right else "train",
-        value=value,
-        mean=outcome.mean_loss,
-    )
+    if not same(outcome.parameters, outcome.reference):
+        # a training that is wrong (see above) gives other batch losses than the reference's: the
+        # number cannot be judged, and the same root is not a second mistake
+        raise Failed("train.returns_unjudged", cause="train")
+    raise Failed("train.returns_wrong", cause="returns", value=value, mean=outcome.mean_loss)
 
 
 def train_mode_reference(ctx: Context) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
