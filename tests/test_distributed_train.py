@@ -186,7 +186,7 @@ def test_nproc_relaunches_the_resolved_config_under_torchrun(
         return 0
 
     monkeypatch.setattr(D, "launch", fake_launch)
-    for name in D.TORCHRUN_VARS:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):  # torchrun's
         monkeypatch.delenv(name, raising=False)
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--nproc", "2", "--no-channels-last"]) == 0
     nproc, module_args = launched[0]

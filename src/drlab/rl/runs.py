@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from drlab.common.config import from_json, merge_on_resume, to_dict, upgrade_saved
 from drlab.common.device import resolve_device
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     import torch
     from matplotlib.figure import Figure
 
-Algorithm = Literal["qlearning", "dqn", "reinforce", "a2c", "ppo"]
-"""the algorithms whose runs this module writes (the ``algorithm`` of config.json)"""
 DeepConfig = DQNConfig | ReinforceConfig | A2CConfig | PPOConfig
 DeepResult = DQNResult | PolicyGradientResult
 
