@@ -21,7 +21,8 @@ import torch
 
 from drlab.cli import main
 from drlab.common.io import load_checkpoint, save_checkpoint
-from drlab.common.rundir import LOCK_NAME, MARKER_NAME
+from drlab.common.rundir import MARKER_NAME
+from drlab.common.runlock import LOCK_NAME
 
 TRAIN = ["train", "--dataset", "digits", "--limit", "100", "--epochs", "1", "--no-plots", "--quiet"]
 DQN = [
