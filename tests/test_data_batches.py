@@ -147,6 +147,15 @@ def test_the_bundled_digits_are_scikit_learns() -> None:
     np.testing.assert_array_equal(together[order], expected[np.lexsort(expected.reshape(1797, -1).T)])
 
 
+def test_the_digits_load_without_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scikit-learn is no dependency of drlab: the digits load with it unimportable."""
+    for name in [name for name in sys.modules if name == "sklearn" or name.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` now raises ImportError
+    digits = load_digits(seed=0, size=28)
+    assert digits.x_train.shape[1:] == (28, 28) and len(digits.y_train) + len(digits.y_test) == 1797
+
+
 def test_digits_at_28x28_are_normalised_with_the_images_fed() -> None:
     """TP1's fallback: the enlarged digits, with the mean and std of the 28×28 images, not the 8×8 ones."""
     small, big = load_digits(seed=3), load_digits(seed=3, size=28)
