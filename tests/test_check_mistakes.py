@@ -19,7 +19,6 @@ first ✗ of every mistake (with the grader that is importable: give ``PYTHONPAT
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import io
 import json
@@ -464,37 +463,15 @@ def code_of(nb: nbformat.NotebookNode) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _as_in_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+def _as_in_the_sandbox(monkeypatch: pytest.MonkeyPatch, tp1_data_read_once: None) -> None:
     """The tiny budget, offline, and the harvester's plain runner (no IPython shell, whose namespace
     would carry over from one notebook to the next)."""
     from drlab.check import harvest
-    from drlab.data import tp1 as tp1_data
 
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "tiny")
     monkeypatch.setenv("DRLAB_OFFLINE", "1")
     monkeypatch.setattr(harvest, "make_shell", lambda: None)
-    _REAL_LOADER.setdefault("load", tp1_data.load_tp1_dataset)
-    monkeypatch.setattr(tp1_data, "load_tp1_dataset", _loaded_once)
     request(0)  # drawn from the real dataset, before any test hides it
-
-
-_REAL_LOADER: dict[str, Any] = {}
-
-
-@functools.cache
-def _loaded(budget: str, download: bool, where: tuple[str | None, ...]) -> tuple[Any, str | None]:
-    return _REAL_LOADER["load"](budget, download=download)
-
-
-def _loaded_once(budget: str = "full", *, download: bool = False) -> tuple[Any, str | None]:
-    """The notebook's data cell, read from disk once per budget and place (≈ 1 s a time: the whole gz is
-    read, then cut to 600 images); each notebook gets its own copy of the arrays, as a fresh load gives."""
-    import os
-
-    where = tuple(os.environ.get(name) for name in ("DRLAB_DATA", "XDG_DATA_DIRS", "DRLAB_TP1_DATA"))
-    dataset, reason = _loaded(budget, download, where)
-    copies = {name: getattr(dataset, name).copy() for name in ("x_train", "y_train", "x_test", "y_test")}
-    return dataclasses.replace(dataset, **copies), reason
 
 
 def judge(name: str, mistake: Mistake, results: dict[str, list[Any]]) -> None:

@@ -45,6 +45,9 @@ FUNCTION_CHECKS = (
 
 Mutation = tuple[str, str, str]  # (cell id, text to replace, replacement)
 
+# the notebook's data cell runs in most tests here: the dataset is read from disk once (conftest.py)
+pytestmark = pytest.mark.usefixtures("tp1_data_read_once")
+
 
 @pytest.fixture(autouse=True)
 def _tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
