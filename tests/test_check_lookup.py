@@ -26,9 +26,9 @@ import pytest
 import torch
 
 from _lookup_notebooks import fashion_mnist, honest_cells, lookup_cells, notebook
+from drlab.check.sandbox import bwrap_problem
 from drlab.check.tp1 import integrity
 from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY
-from drlab.check.sandbox import bwrap_problem
 from drlab.cli import main
 from test_check_tp1 import request, run_checks
 

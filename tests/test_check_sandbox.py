@@ -63,10 +63,15 @@ seen["dataset_files"] = [
     name for folder in DATASET_DIRS if os.path.isdir(folder) for name in sorted(os.listdir(folder))
 ]
 try:
-    from sklearn.datasets import load_digits
-    seen["digits"] = len(load_digits().target)
+    from drlab.data.datasets import digits_arrays
+    seen["digits"] = len(digits_arrays()[1])
 except Exception as exc:
     seen["digits"] = type(exc).__name__
+try:
+    from sklearn.datasets import load_digits
+    seen["sklearn_digits"] = len(load_digits().target)
+except Exception as exc:
+    seen["sklearn_digits"] = type(exc).__name__
 # an attacker looks everywhere for the dataset's files (Fashion-MNIST's are named *-ubyte.gz)
 found = []
 for top, dirs, files in os.walk("/"):
@@ -152,7 +157,8 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     # the dataset's own files are hidden (this machine has Fashion-MNIST in /usr/share/datasets when
     # setup.sh installed it); the notebook loads the grader's copy
     assert seen["dataset_files"] == [] and seen["dataset_anywhere"] == []
-    assert seen["digits"] != 1797  # scikit-learn's digits file is blanked (or scikit-learn is absent)
+    assert seen["digits"] != 1797  # the digits bundled with drlab are blanked
+    assert seen["sklearn_digits"] != 1797  # and so is scikit-learn's copy (or scikit-learn is absent)
     assert seen["tp1"] == ["grader-copy", 7, 3]
     assert set(run.frames) >= {"cells", "net", "model", "done"}  # the steps still ran, on nothing
     server.close()

@@ -7,7 +7,7 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
 - the system (``/usr``), Python and drlab's environment, read-only; drlab without ``drlab/check/``
   (the grader's reference cannot be imported); of the dataset, only the grader's copy without its
   private images (``$DRLAB_TP1_DATA``): the dataset's own files (the data folder, the system's
-  ``/usr/share/datasets/…``, scikit-learn's digits) are hidden;
+  ``/usr/share/datasets/…``, the digits bundled with drlab and scikit-learn's copy) are hidden;
 - no network (``--unshare-net``), a fresh PID namespace (``--unshare-pid --die-with-parent``: it
   cannot see or signal the grader, and nothing it starts outlives the sandbox), no capabilities,
   a minimal environment (none of the instructor's variables);
@@ -203,10 +203,12 @@ def bwrap_command(
         str(empty),
         f"{SANDBOX_DRLAB}/drlab/check",
     ]
+    drlab_copies = [Path(SANDBOX_DRLAB) / "drlab"]
     if _under(package, [*roots, Path("/usr")]):
         args += ["--ro-bind", str(empty), str(package / "check")]
+        drlab_copies.append(package)
     args += ["--size", str(limits.disk_bytes), "--tmpfs", SANDBOX_HOME, "--dir", SANDBOX_WORK]
-    args += _dataset_masks(empty)
+    args += _dataset_masks(empty, drlab_copies)
     fonts = _font_cache()
     if fonts is not None:  # matplotlib's font list, so that it is not rebuilt for every notebook
         args += [
@@ -237,26 +239,31 @@ def _dev_mounts(limits: Limits) -> list[str]:
     return [*args, "--size", str(limits.disk_bytes), "--tmpfs", "/dev/shm"]
 
 
-def _dataset_masks(empty: Path) -> list[str]:
+def _dataset_masks(empty: Path, drlab_copies: list[Path]) -> list[str]:
     """Hide the datasets' own files (the notebook sees the grader's copy only): an empty folder over each
-    system dataset folder, an empty file over scikit-learn's digits. The data folder is not bound at all."""
+    system dataset folder; an empty file over the digits bundled with drlab, wherever the notebook sees
+    drlab (``drlab_copies``), and over scikit-learn's copy of them. The data folder is not bound at all."""
     import importlib.util
 
+    from drlab.data.datasets import DIGITS_FILE
     from drlab.data.paths import system_dataset_dirs
 
     args: list[str] = []
     for folder in system_dataset_dirs("fashion-mnist"):
         if folder.is_dir():
             args += ["--ro-bind", str(empty), str(folder)]
+    blank = empty.parent / "blank"
+    if not blank.exists():
+        write_private(blank, b"")  # in the grader's private scratch folder (drlab.check.scratch)
+    digits = [copy / "data" / DIGITS_FILE.name for copy in drlab_copies]
     with contextlib.suppress(ImportError, ValueError):
-        spec = importlib.util.find_spec("sklearn")
+        spec = importlib.util.find_spec("sklearn")  # a student's environment may hold scikit-learn
         if spec is not None and spec.origin:
-            digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
-            if digits.is_file():
-                blank = empty.parent / "blank"
-                if not blank.exists():
-                    write_private(blank, b"")
-                args += ["--ro-bind", str(blank), str(digits)]
+            sklearn_digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+            if sklearn_digits.is_file():
+                digits.append(sklearn_digits)
+    for path in digits:
+        args += ["--ro-bind", str(blank), str(path)]
     return args
 
 
