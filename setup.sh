@@ -91,6 +91,6 @@ else
   echo "setup: Fashion-MNIST not installed. Either: sudo apt install dataset-fashion-mnist (Debian, Ubuntu);"
   echo "       or, with internet: .venv/bin/drlab data download fashion-mnist;"
   echo "       or copy the four .gz files into ~/.cache/drlab/fashion-mnist/ (check: .venv/bin/drlab data verify fashion-mnist)."
-  echo "       Meanwhile TP1 runs on scikit-learn's bundled digits: .venv/bin/drlab train --dataset digits"
+  echo "       Meanwhile TP1 runs on the digits bundled with drlab: .venv/bin/drlab train --dataset digits"
 fi
 echo "setup: done — try .venv/bin/drlab --help"

@@ -36,11 +36,11 @@ from typing import Any
 import torch
 
 import record  # benchmarks/record.py: the RESULT line and --save
-from drlab.common.device import resolve_device
+from drlab.common.device import effective_precision, resolve_device
+from drlab.common.optim import make_optimizer
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, MODELS, build_model
-from drlab.train.config import TrainConfig
-from drlab.train.trainer import autocast, make_optimizer, make_scheduler, prepare_model, train_one_epoch
+from drlab.train.trainer import autocast, make_scheduler, prepare_model, train_one_epoch
 
 
 def synthetic(n: int, device: torch.device, seed: int = 0) -> Batches:
@@ -57,10 +57,10 @@ def check_model(
     name: str, precision: str, train: Batches, epochs: int, device: torch.device
 ) -> dict[str, Any]:
     torch.manual_seed(0)
-    config = TrainConfig(optimizer="adam", lr=1e-3, scheduler="cosine", epochs=epochs, precision=precision)  # type: ignore[arg-type]
+    computed = effective_precision(precision, device)  # type: ignore[arg-type]
     model = prepare_model(build_model(name, (1, 28, 28), 10), device, channels_last=name in CONVOLUTIONAL)
-    optimizer = make_optimizer(config, model.parameters(), device)
-    scheduler = make_scheduler(config, optimizer, len(train))
+    optimizer = make_optimizer("adam", model.parameters(), 1e-3)
+    scheduler = make_scheduler("cosine", optimizer, epochs * len(train))
     seconds, losses = [], []
     for epoch in range(epochs):
         train.set_epoch(epoch)
@@ -68,7 +68,7 @@ def check_model(
             torch.cuda.synchronize()
         start = time.perf_counter()
         record = train_one_epoch(
-            model, train, optimizer, scheduler=scheduler, precision=config.precision
+            model, train, optimizer, scheduler=scheduler, precision=computed
         )  # ends with a device → host copy: synchronised
         seconds.append(time.perf_counter() - start)
         losses.append(record.loss)
@@ -77,24 +77,24 @@ def check_model(
         "first_epoch_s": round(seconds[0], 3),
         "final_loss": round(losses[-1], 4),
         "finite": all(math.isfinite(loss) for loss in losses),
-        "bf16_active": isinstance(autocast(config.precision, device), torch.autocast),
+        "bf16_active": isinstance(autocast(computed, device), torch.autocast),
     }
 
 
 def check_run_job(device_name: str, quick: bool) -> dict[str, Any]:
     from drlab.common.io import load_checkpoint
     from drlab.train.config import TrainConfig
-    from drlab.train.run import train
+    from drlab.train.run import train_run
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = str(Path(tmp) / "run")
+        out = Path(tmp) / "run"
         options: dict[str, Any] = {
-            "dataset": "digits", "model": "cnn-bn", "device": device_name, "precision": "bf16", "quiet": True,
-            "out": out, "limit": 300 if quick else None, "scheduler": "none",
+            "dataset": "digits", "model": "cnn-bn", "device": device_name, "precision": "bf16",
+            "limit": 300 if quick else None, "scheduler": "none",
         }  # fmt: skip
-        train(TrainConfig(epochs=1, **options))
-        checkpoint = load_checkpoint(Path(out) / "checkpoint.pt")
-        result = train(TrainConfig(epochs=2, resume=True, **options))
+        train_run(TrainConfig(epochs=1, **options), out)
+        checkpoint = load_checkpoint(out / "checkpoint.pt")
+        result = train_run(TrainConfig(epochs=2, **options), out, resume=True)
         return {
             "test_accuracy": round(result.metrics["test_accuracy"], 4),
             "epochs": len(result.history),
@@ -112,7 +112,7 @@ def check_gpu_recipe(
     from drlab.train.recipes import recipe_config
     from speedrun import goals_met, matmul_gflops, one_run
 
-    overrides: dict[str, Any] = {"quiet": True, "plots": False, "force": True, "device": str(device)}
+    overrides: dict[str, Any] = {"plots": False, "device": str(device)}
     if data_dir is not None:
         overrides.update(data_dir=data_dir, offline=True)
     if (
@@ -124,8 +124,7 @@ def check_gpu_recipe(
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            config = dataclasses.replace(base, seed=seed, out=str(Path(tmp) / f"gpu-seed{seed}"))
-            row = one_run(config, peak)
+            row = one_run(dataclasses.replace(base, seed=seed), Path(tmp) / f"gpu-seed{seed}", peak)
             epochs = row["epoch_train_seconds"]
             steady = statistics.median(epochs[1:]) if len(epochs) > 1 else epochs[0]
             reached = row["train_seconds_to_val"]["0.94"]

@@ -61,10 +61,10 @@ def matmul_gflops(device: Any, dtype: Any, size: int = 2048, repeats: int = 5) -
     return 2 * size**3 / statistics.median(times[1:]) / 1e9
 
 
-def one_run(config: Any, peak_gflops: float) -> dict[str, Any]:
+def one_run(config: Any, out: Path, peak_gflops: float) -> dict[str, Any]:
     """Train ``config`` once; the times at which validation crossed each threshold, test accuracy, speed."""
     from drlab.models import build_model, summarize
-    from drlab.train.run import train
+    from drlab.train.run import train_run
 
     reached: dict[str, float | None] = {f"{t:.2f}": None for t in THRESHOLDS}
     trained_to: dict[str, float | None] = dict(reached)  # the same, in seconds of training alone
@@ -82,7 +82,7 @@ def one_run(config: Any, peak_gflops: float) -> dict[str, Any]:
             if reached[key] is None and row.val_accuracy >= threshold:
                 reached[key], trained_to[key] = round(elapsed, 2), round(training, 2)
 
-    result = train(config, on_epoch_end=on_epoch_end)
+    result = train_run(config, out, force=True, on_epoch_end=on_epoch_end)
     wall = time.perf_counter() - start
     metrics = result.metrics
     image_shape = (1, 8, 8) if config.dataset == "digits" else (1, 28, 28)
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="drlab-speedrun-") as scratch:
         root = Path(args.out) if args.out is not None else Path(scratch)
         for name in names:
-            overrides: dict[str, Any] = {"quiet": True, "plots": False, "force": True}
+            overrides: dict[str, Any] = {"plots": False}
             if args.quick:
                 overrides.update(dataset="digits", limit=300, epochs=1)
             if args.epochs is not None:
@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
             runs = []
             for seed in seeds:
-                config = dataclasses.replace(base, seed=seed, out=str(root / f"{name}-seed{seed}"))
-                row = one_run(config, peak)
+                config = dataclasses.replace(base, seed=seed)
+                row = one_run(config, root / f"{name}-seed{seed}", peak)
                 runs.append(row)
                 print(
                     f"{name:<9} seed {seed}: test {row['test_accuracy']:.4f}  best val {row['best_val_accuracy']:.4f}  "
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     flush=True,
                 )
             results["recipes"][name] = {
-                "config": {k: v for k, v in dataclasses.asdict(base.resolved()).items() if k != "out"},
+                "config": dataclasses.asdict(base.resolved()),
                 "device": str(device),
                 "matmul_gflops": round(peak, 1),
                 "runs": runs,

@@ -48,10 +48,10 @@ from torch import nn
 
 import record  # benchmarks/record.py: the RESULT line and --save
 from drlab.common.errors import DrlabError
+from drlab.common.optim import make_optimizer
 from drlab.data import Batches
 from drlab.models import CONVOLUTIONAL, build_model, summarize
-from drlab.train.config import TrainConfig
-from drlab.train.trainer import evaluate, make_optimizer, prepare_model, train_one_epoch
+from drlab.train.trainer import evaluate, prepare_model, train_one_epoch
 
 BATCH = 128
 T = TypeVar("T")
@@ -142,7 +142,7 @@ class DrlabSide:
         self.model = prepare_model(
             build_model(name, (1, 28, 28), 10), cpu, channels_last=name in CONVOLUTIONAL
         )
-        self.optimizer = make_optimizer(TrainConfig(optimizer="adam", lr=LR), self.model.parameters(), cpu)
+        self.optimizer = make_optimizer("adam", self.model.parameters(), LR)
         self.train, self.test = train, test
         self.epoch = 0
 
@@ -278,7 +278,7 @@ def startup_seconds() -> dict[str, float | None]:
 
 def accuracy_section(quick: bool) -> dict[str, Any]:
     from drlab.train.config import TrainConfig
-    from drlab.train.run import train
+    from drlab.train.run import train_run
 
     recipes: list[tuple[str, str, dict[str, Any], float]] = [
         ("digits", "mlp", {"epochs": 5 if quick else 20}, 0.97),
@@ -294,12 +294,9 @@ def accuracy_section(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         for dataset, model, options, goal in recipes:
             key = f"{dataset}/{model}"
-            config = TrainConfig(
-                dataset=dataset, model=model, out=f"{tmp}/{dataset}-{model}", quiet=True, plots=False,  # type: ignore[arg-type]
-                offline=True, **options,
-            )  # fmt: skip
+            config = TrainConfig(dataset=dataset, model=model, plots=False, offline=True, **options)  # type: ignore[arg-type]
             try:
-                result = train(config)
+                result = train_run(config, f"{tmp}/{dataset}-{model}")
             except DrlabError as exc:
                 results[key] = {"skipped": f"files not present ({str(exc).splitlines()[0][:120]})"}
                 print(f"  {key:<22} skipped: Fashion-MNIST files are not cached here (offline benchmark)")
@@ -341,7 +338,7 @@ def real_section(models: list[str], seeds: list[int]) -> dict[str, Any]:
     """The default recipes on the real Fashion-MNIST: test accuracy, wall time, time to each accuracy."""
     from drlab.data import load_fashion_mnist
     from drlab.train.config import TrainConfig
-    from drlab.train.run import train
+    from drlab.train.run import train_run
 
     dataset = load_fashion_mnist(offline=True)  # fails here, in one line, if the real files are absent
     print(f"real Fashion-MNIST from {dataset.source}; {os.cpu_count()} CPUs, torch threads "
@@ -351,11 +348,10 @@ def real_section(models: list[str], seeds: list[int]) -> dict[str, Any]:
         for model in models:
             runs = []
             for seed in seeds:
-                config = TrainConfig(
-                    model=model, seed=seed, out=f"{tmp}/{model}-{seed}", quiet=True, plots=False, offline=True,  # type: ignore[arg-type]
-                )  # fmt: skip
+                config = TrainConfig(model=model, seed=seed, plots=False, offline=True)  # type: ignore[arg-type]
+                out = f"{tmp}/{model}-{seed}"
                 load_before = os.getloadavg()[0]
-                wall, result = timed(lambda config=config: train(config))
+                wall, result = timed(lambda config=config, out=out: train_run(config, out))
                 elapsed, reached = 0.0, {}
                 for record in result.history:
                     elapsed += float(_get(record, "seconds"))

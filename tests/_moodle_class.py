@@ -278,7 +278,7 @@ def stub_grading(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return fake_grade_notebook(path, settings, cancel)
 
     monkeypatch.setattr(runner, "grade_notebook", grade)
-    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: Path(os.devnull))
+    monkeypatch.setattr(runner, "_shared_files", lambda seed, budget: Path(os.devnull))
     return graded
 
 

@@ -296,7 +296,7 @@ def sandboxed() -> dict[str, Any]:
             return path.stem, entry
 
         # drawn once, before the threads, as grade_class does (build_request seeds torch's global generator)
-        runner._notebook_data(base.seed, base.budget)
+        runner._shared_files(base.seed, base.budget)
         with ThreadPoolExecutor(max_workers=2) as pool:
             for name, entry in pool.map(grade, sorted(folder.glob("*.ipynb"))):
                 out[name] = entry

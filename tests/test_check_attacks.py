@@ -73,6 +73,7 @@ def processes_with(token: str) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the time limits count CPU time: on a busy machine, more wall time
 def test_a_class_with_attackers_in_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,7 +125,10 @@ def test_a_class_with_attackers_in_it(
     assert all(row["max_score"] == "14" for row in rows.values())
 
     # what the attacks tried, one by one
-    assert rows["b_hang_ignoring_signals.ipynb"]["status"] == "killed"
+    # it blocks SIGALRM, SIGINT, SIGTERM, SIGHUP, not the CPU-time timer (SIGPROF): its cells are stopped
+    # when they have computed for --timeout ("timeout"); one deaf to that too is killed with its sandbox
+    # (test_check_budget's sleeper)
+    assert rows["b_hang_ignoring_signals.ipynb"]["status"] in ("timeout", "killed")
     # inside its PID namespace the sandbox's init ignores SIGKILL from below, and the grader is invisible:
     # the notebook carries on, with nothing defined; the grader is still here to write every row
     assert rows["b_kill_the_grader.ipynb"]["status"] in ("ok", "killed")

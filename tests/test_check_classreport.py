@@ -131,7 +131,7 @@ def test_a_students_script_shows_as_text(tmp_path: Path, monkeypatch: pytest.Mon
         )
 
     monkeypatch.setattr(runner, "grade_notebook", grade)
-    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: Path(os.devnull))
+    monkeypatch.setattr(runner, "_shared_files", lambda seed, budget: Path(os.devnull))
     from _moodle_class import Student, worksheet_bytes
 
     students = [Student(XSS, 7, {f"{IMG}.ipynb": notebook()}), Student("Ann", 8, {"tp1.ipynb": notebook()})]

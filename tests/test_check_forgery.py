@@ -25,17 +25,22 @@ command line and sandbox (``drlab check tp1 … --budget tiny``):
   on training images it kept back, which are nowhere in the sandbox: 1.0 on the public images, far less
   on the private ones — caught.
 - ``neighbours``: claims a trained "Net" that is a 1-nearest-neighbour classifier over the notebook's
-  own training images. It classifies images it never saw, so it passes both checks of the trained
-  model: the grader verifies that the model classifies, not that it is the student's ``Net`` trained
-  by their ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
+  own training images, and answers the grader's renamed-classes test (a fresh ``Net`` trained on
+  training images whose classes the grader renamed, measured on the private images: issue 23) with
+  the same classifier over the grader's renamed images, and its copy test (a fresh ``Net`` given the
+  model's ``state_dict``) with the model's own answers. It classifies images it never saw, and learns
+  the renaming from the images it is given, so it passes both checks of the trained model: the grader
+  verifies that the model classifies, not that it is the student's ``Net`` trained by their
+  ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
 
 And three notebooks that forge nothing, graded by the real driver: ``lookup_net``, a real ``Net`` whose
 ``forward`` is the public test set lookup (it fails both checks of the trained model); and the honest
 equivalents of two forgers — ``degenerate_net``, the least real code that does what ``claims`` claims
 (a ``Net`` of 100,000 unused weights that returns random (B, 10) scores), and ``neighbours_net``, the
 ``neighbours`` classifier written as a genuine ``Net``. Each scores what its forger scores, less the
-probe work it does not do: the verdicts depend on the data only, so a forged frame gains nothing over
-real code that computes the same data.
+work it does not do (the probes; for ``neighbours_net`` the renamed classes too: its ``Net`` answers
+from the notebook's own training labels, whatever images it is trained on): the verdicts depend on the
+data only, so a forged frame gains nothing over real code that computes the same data.
 
 The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
 shows here: see ``CEILINGS``.
@@ -93,11 +98,11 @@ channel.send("eval_no_grad", {"error": None, "returned": real(0.5)})
 
 #: the grader's references, computed from what the grader sent (the lecture's four steps on its probes)
 REFERENCES = """\
-def epoch(probe, batches, optimizer):
+def epoch(probe, batches, optimizer, smoothing=0.0):
     probe.train()
     losses = []
     for x, y in batches:
-        loss = nn.functional.cross_entropy(probe(x), y)
+        loss = nn.functional.cross_entropy(probe(x), y, label_smoothing=smoothing)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -119,7 +124,9 @@ channel.send("train_lowers", {"error": None}, h.trainable(probe))
 
 probe = h.make_probe(sent, "zero_grad")
 x, y = sent["zero_grad.x"], sent["zero_grad.y"]
-mean_loss = epoch(probe, [(x[:16], y[:16]), (x[16:], y[16:])], torch.optim.SGD(probe.parameters(), lr=0.1))
+# the loss_fn the grader hands this probe: a cross-entropy with label smoothing (h.PROBE_TRAINING)
+sgd = torch.optim.SGD(probe.parameters(), lr=0.1)
+mean_loss = epoch(probe, [(x[:16], y[:16]), (x[16:], y[16:])], sgd, h.PROBE_TRAINING["zero_grad"][4])
 channel.send("train_zero_grad", {"error": None, "returned": real(mean_loss)}, h.trainable(probe))
 
 probe = h.make_probe(sent, "train_mode")
@@ -214,6 +221,14 @@ test_accuracy = {test_accuracy}
 #: what the 1-NN classifier over the notebook's own training images measures on the public test split
 NEIGHBOURS_ACCURACY = "float((nearest_label(test.x, train).argmax(dim=1) == test.y).float().mean())"
 
+#: the renamed-classes test answered by the same 1-NN classifier over the grader's renamed images, and
+#: the copy of the "model" (a fresh Net given its state_dict) claimed to answer as the model
+RENAMED_NEIGHBOURS = """\
+renamed = Batches(sent["retrain.x"], sent["retrain.y"], batch_size=1000, shuffle=False)  # already normalised
+channel.send("retrain", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], renamed)})
+channel.send("model_copy", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], train)})
+"""
+
 #: no forged frame: the least real code that does what the claims-only forger claims of Net
 DEGENERATE_NET = """\
 import torch
@@ -241,6 +256,7 @@ FORGERS = {
         REFERENCES,
         NEAREST,
         forged_model("train", NEIGHBOURS_ACCURACY),
+        RENAMED_NEIGHBOURS,
         CLAIMS,
         LEAVE,
     ],
@@ -265,7 +281,8 @@ CEILINGS = {
     "lookup_net": NEVER_VERIFIED,
     # the honest equivalents: a forged frame gains nothing over real code that computes the same data
     "degenerate_net": NEVER_VERIFIED,  # = claims
-    "neighbours_net": NEVER_VERIFIED | AGAINST_PRIVATE_IMAGES,  # = neighbours, without the probe work
+    # = neighbours, without the probe work; and its Net answers the renamed classes with the old names
+    "neighbours_net": NEVER_VERIFIED,
 }
 
 

@@ -217,7 +217,7 @@ def test_an_exception_of_the_students_code_is_quoted_verbatim_in_both_languages(
 
     event = raised_by(evaluate, None, None, None)
     assert event["kind"] == "exception" and event["call"] == "evaluate" and event["type"] == "ValueError"
-    shown = message.replace("\x1b", "?")
+    shown = message.replace("\x1b", "\\x1b")  # escaped visibly (report.printable)
     assert sandbox_event(event).render("en") == (
         f"evaluate(model, x, y) raised ValueError: {shown} (in evaluate, at `raise ValueError(message)`)"
     )

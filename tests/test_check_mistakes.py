@@ -463,7 +463,7 @@ def code_of(nb: nbformat.NotebookNode) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _as_in_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+def _as_in_the_sandbox(monkeypatch: pytest.MonkeyPatch, tp1_data_read_once: None) -> None:
     """The tiny budget, offline, and the harvester's plain runner (no IPython shell, whose namespace
     would carry over from one notebook to the next)."""
     from drlab.check import harvest

@@ -63,10 +63,15 @@ seen["dataset_files"] = [
     name for folder in DATASET_DIRS if os.path.isdir(folder) for name in sorted(os.listdir(folder))
 ]
 try:
-    from sklearn.datasets import load_digits
-    seen["digits"] = len(load_digits().target)
+    from drlab.data.datasets import digits_arrays
+    seen["digits"] = len(digits_arrays()[1])
 except Exception as exc:
     seen["digits"] = type(exc).__name__
+try:
+    from sklearn.datasets import load_digits
+    seen["sklearn_digits"] = len(load_digits().target)
+except Exception as exc:
+    seen["sklearn_digits"] = type(exc).__name__
 # an attacker looks everywhere for the dataset's files (Fashion-MNIST's are named *-ubyte.gz)
 found = []
 for top, dirs, files in os.walk("/"):
@@ -152,7 +157,8 @@ def test_what_a_notebook_sees_inside_its_sandbox(tmp_path: Path, monkeypatch: py
     # the dataset's own files are hidden (this machine has Fashion-MNIST in /usr/share/datasets when
     # setup.sh installed it); the notebook loads the grader's copy
     assert seen["dataset_files"] == [] and seen["dataset_anywhere"] == []
-    assert seen["digits"] != 1797  # scikit-learn's digits file is blanked (or scikit-learn is absent)
+    assert seen["digits"] != 1797  # the digits bundled with drlab are blanked
+    assert seen["sklearn_digits"] != 1797  # and so is scikit-learn's copy (or scikit-learn is absent)
     assert seen["tp1"] == ["grader-copy", 7, 3]
     assert set(run.frames) >= {"cells", "net", "model", "done"}  # the steps still ran, on nothing
     server.close()
@@ -184,7 +190,7 @@ def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: 
         return unreadable_report(path, "fake", 14)
 
     monkeypatch.setattr(runner, "grade_notebook", fake_grade)
-    monkeypatch.setattr(runner, "_notebook_data", lambda seed, budget: None)
+    monkeypatch.setattr(runner, "_shared_files", lambda seed, budget: None)
     before = signal.getsignal(signal.SIGINT)
     reported: list[str] = []
     settings = runner.GradingSettings(timeout=60, seed=0, budget="tiny", check_seconds=10, memory_gb=1)
@@ -199,3 +205,37 @@ def test_ctrl_c_is_raised_between_waits_after_the_finished_reports(monkeypatch: 
     # while grading, Ctrl-C was only noted (Python's handler raises wherever the main thread is)
     assert handlers and handlers[0] is not signal.default_int_handler
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# --------------------------------------------------------------------------------------------------
+# The sandbox's deadline, on a clock of our own (the cheap twin of test_check_budget's sleeper)
+
+
+@pytest.mark.parametrize(
+    ("cpu_per_second", "stops_at"),
+    [
+        (1.0, 30),  # computing: its 30 s of CPU time
+        (0.1, 95),  # computing slowly (a busy machine): the 3x backstop, 3 x 30 + 5, not its CPU time
+        (0.0, 55),  # waiting, deaf to every timer: its limit has passed and its group was idle a minute
+    ],
+)
+def test_the_deadline_counts_cpu_time_and_stops_a_waiting_sandbox_after_a_minute_idle(
+    monkeypatch: pytest.MonkeyPatch, cpu_per_second: float, stops_at: int
+) -> None:
+    from drlab.check import channel
+
+    now = [0.0]
+
+    class Group:  # a control group whose CPU time grows at cpu_per_second
+        def cpu_seconds(self) -> float:
+            return cpu_per_second * now[0]
+
+    monkeypatch.setattr(channel.time, "monotonic", lambda: now[0])
+    deadline = channel.Deadline(30, Group(), cpus=1)  # type: ignore[arg-type]
+    stopped = None
+    for second in range(1, 200):
+        now[0] = float(second)
+        if deadline.passed():
+            stopped = second
+            break
+    assert stopped == stops_at

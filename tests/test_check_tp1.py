@@ -45,6 +45,9 @@ FUNCTION_CHECKS = (
 
 Mutation = tuple[str, str, str]  # (cell id, text to replace, replacement)
 
+# the notebook's data cell runs in most tests here: the dataset is read from disk once (conftest.py)
+pytestmark = pytest.mark.usefixtures("tp1_data_read_once")
+
 
 @pytest.fixture(autouse=True)
 def _tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -557,16 +560,6 @@ def test_without_fashion_mnist_the_grader_keeps_digits_back(
     results, facts = tp1.decide(sent, tp1.Harvest(collector.frames))
     assert [r.id for r in results if not r.passed] == []
     assert facts["dataset"] == "digits" and facts["test_accuracy"] > TINY_MIN_TEST_ACCURACY
-
-
-def test_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "TINY")
-    assert tp1_data.budget_from_env() == "tiny"
-    monkeypatch.delenv("DRLAB_NOTEBOOK_BUDGET")
-    assert tp1_data.budget_from_env() == "full"
-    monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", "huge")
-    with pytest.raises(ValueError, match="choose from full, tiny"):
-        tp1_data.budget_from_env()
 
 
 # --------------------------------------------------------------------------------------------------

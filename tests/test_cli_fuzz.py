@@ -105,11 +105,14 @@ CASES: list[Case] = [
         _c("train", *TRAIN, *bad, "--out", "new", message=bad[0])
         for bad in _pairs(
             "--lr inf, --lr nan, --lr -1, --lr 0, --momentum nan, --momentum 1, --weight-decay inf, "
-            "--weight-decay -1, --grad-clip 0, --grad-clip nan, --dropout 1, --dropout nan, --val-fraction 0, "
+            "--weight-decay -1, --max-grad-norm 0, --max-grad-norm nan, --dropout 1, --dropout nan, --val-fraction 0, "
             "--val-fraction 1, --val-fraction nan, --seed -1, --seed 4294967296, --epochs 0, --batch-size 0, "
-            "--limit 5, --patience 0"
+            "--limit 5"
         )
     ],
+    _c(
+        "train", *TRAIN, "--grad-clip", "0", "--out", "new", message="--max-grad-norm must be > 0"
+    ),  # old name
     _c("train", *TRAIN, "--resume", "--force", "--out", "tr", message="contradict"),
     _c("train", *TRAIN, "--device", "tpu-of-dreams", "--out", "new", message="not a device drlab can use"),
     *([] if HAS_CUDA else [_c("train", *TRAIN, "--device", "cuda", "--out", "new", message="no CUDA GPU")]),

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from drlab.data.batches import Batches
 from drlab.data.catalog import load_dataset
-from drlab.data.datasets import digits_28x28, load_digits, train_val_split
+from drlab.data.datasets import digits_28x28, digits_arrays, load_digits, train_val_split
 from drlab.data.paths import default_cache_dir, offline_from_env, resolve_data_dir
 
 
@@ -127,12 +127,33 @@ def test_load_digits_shapes_and_split() -> None:
     again, other = load_digits(seed=0), load_digits(seed=1)
     np.testing.assert_array_equal(digits.x_train, again.x_train)
     assert not np.array_equal(digits.y_train, other.y_train)
-    # train and test together are the 1,797 images, each once
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    assert len(digits.y_train) + len(digits.y_test) == len(sklearn_digits().target) == 1797
+    assert len(digits.y_train) + len(digits.y_test) == 1797
     assert digits.std > 0 and 0 < digits.mean < 1
     assert load_dataset("digits", seed=0).x_train.shape == digits.x_train.shape
+
+
+def test_the_bundled_digits_are_scikit_learns() -> None:
+    """The oracle: scikit-learn's own loader of the file drlab copied (a test dependency, not drlab's)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    reference = sklearn_datasets.load_digits()
+    counts, labels = digits_arrays()
+    np.testing.assert_array_equal(counts, reference.images)
+    np.testing.assert_array_equal(labels, reference.target)
+    # train and test together are the 1,797 images, each once: the images scaled 16 → 255
+    digits = load_digits(seed=0)
+    together = np.concatenate([digits.x_train, digits.x_test])
+    expected = np.round(reference.images * 255 / 16).astype(np.uint8)
+    order = np.lexsort(together.reshape(len(together), -1).T)
+    np.testing.assert_array_equal(together[order], expected[np.lexsort(expected.reshape(1797, -1).T)])
+
+
+def test_the_digits_load_without_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scikit-learn is no dependency of drlab: the digits load with it unimportable."""
+    for name in [name for name in sys.modules if name == "sklearn" or name.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` now raises ImportError
+    digits = load_digits(seed=0, size=28)
+    assert digits.x_train.shape[1:] == (28, 28) and len(digits.y_train) + len(digits.y_test) == 1797
 
 
 def test_digits_at_28x28_are_normalised_with_the_images_fed() -> None:

@@ -450,21 +450,7 @@ def test_the_system_copy_is_read_in_place(
     )
 
 
-# --- the real Fashion-MNIST manifest -------------------------------------------------------------------------
-
-
-def test_fashion_mnist_manifest_is_well_formed() -> None:
-    sizes = {file.name: file.size for file in FASHION_MNIST.files.values()}
-    assert sizes == {"train-images-idx3-ubyte.gz": 26_421_880, "train-labels-idx1-ubyte.gz": 29_515,
-                     "t10k-images-idx3-ubyte.gz": 4_422_102, "t10k-labels-idx1-ubyte.gz": 5_148}  # fmt: skip
-    for file in FASHION_MNIST.files.values():
-        assert len(file.md5) == 32 and int(file.md5, 16) >= 0
-        assert file.sha256 is not None and len(file.sha256) == 64 and int(file.sha256, 16) >= 0
-    assert len(FASHION_MNIST.classes) == 10 and FASHION_MNIST.classes[9] == "Ankle boot"
-    assert FASHION_MNIST.mirrors[0].startswith("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com")
-    assert "raw.githubusercontent.com/zalandoresearch/fashion-mnist/" in FASHION_MNIST.mirrors[1]
-    assert "/master/" not in FASHION_MNIST.mirrors[1]  # pinned to a commit
-    assert FASHION_MNIST.mirrors[2] == "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# --- the real Fashion-MNIST manifest (checked against Zalando's real bytes: test_real_fashion_mnist.py) -----
 
 
 @pytest.mark.parametrize(

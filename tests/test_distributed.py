@@ -9,6 +9,7 @@ average of the ranks' means) is run beside it and must *not* agree: the test can
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sys
 from pathlib import Path
@@ -119,9 +120,7 @@ def test_torchrun_command_and_thread_share() -> None:
     [
         TrainConfig(),
         TrainConfig(dataset="digits", epochs=3, lr=3e-4, channels_last=False, limit=300).resolved(),
-        TrainConfig(
-            model="cnn-bn", grad_clip=0.5, patience=2, amp=True, quiet=True, out="runs/x y"
-        ).resolved(),
+        TrainConfig(model="cnn-bn", max_grad_norm=0.5, precision="bf16", summary=True).resolved(),
     ],
 )
 def test_config_argv_parses_back_into_the_same_config(
@@ -131,9 +130,9 @@ def test_config_argv_parses_back_into_the_same_config(
     import drlab.train.run
 
     received: list[TrainConfig] = []
-    monkeypatch.setattr(drlab.train.run, "train", lambda config, given=None: received.append(config))
+    monkeypatch.setattr(drlab.train.run, "train_run", lambda config, out, **run: received.append(config))
     assert main(["train", *D.config_argv(config)]) == 0
-    assert received == [config]
+    assert [dataclasses.asdict(c) for c in received] == [dataclasses.asdict(config)]
 
 
 # --- two real processes: gloo over 127.0.0.1 -------------------------------------------------------------

@@ -8,6 +8,7 @@ same command run in this process, on one process.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import subprocess
@@ -185,7 +186,7 @@ def test_nproc_relaunches_the_resolved_config_under_torchrun(
         return 0
 
     monkeypatch.setattr(D, "launch", fake_launch)
-    for name in D.TORCHRUN_VARS:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):  # torchrun's
         monkeypatch.delenv(name, raising=False)
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--nproc", "2", "--no-channels-last"]) == 0
     nproc, module_args = launched[0]
@@ -194,11 +195,15 @@ def test_nproc_relaunches_the_resolved_config_under_torchrun(
     # the oracle: what a worker would train, read back through drlab's own command line
     import drlab.train.run
 
-    received: list[TrainConfig] = []
-    monkeypatch.setattr(drlab.train.run, "train", lambda config, given=None: received.append(config))
+    received: list[tuple[TrainConfig, str]] = []
+    monkeypatch.setattr(
+        drlab.train.run, "train_run", lambda config, out, **run: received.append((config, out))
+    )
     assert main(module_args) == 0
     expected = TrainConfig(dataset="digits", epochs=1, channels_last=False).resolved()
-    assert received == [expected]
+    assert [(dataclasses.asdict(c), out) for c, out in received] == [
+        (dataclasses.asdict(expected), "runs/digits-mlp")
+    ]
 
     # the usual mistakes are caught before any process starts: a run already there, nothing to resume
     from drlab.common.rundir import claim_run_dir

@@ -8,15 +8,13 @@
   student's "Run All" would; the solution is graded by ``drlab check tp1`` and must pass every check);
 - the TP1 exercise and its solution differ only in the cells marked ``todo`` / ``solution`` (and the title);
 - the solution is not among what students receive (``notebooks/``, ``git archive``);
-- one word for the forward pass: "propagation avant", in the notebooks and in ``drlab linreg --help``;
-- ``environment.yml`` (conda) and ``pyproject.toml`` (pip) list the same dependencies.
+- one word for the forward pass: "propagation avant", in the notebooks and in ``drlab linreg --help``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -257,68 +255,3 @@ def test_exercise_and_solution_differ_only_in_their_todo_cells(lang: str) -> Non
             assert (mine.cell_type, mine.source) == (theirs.cell_type, theirs.source)
     # the model, one epoch, the evaluation, the loss function, the plots: numbered in the order they come
     assert todos == [1, 2, 3, 4, 5]
-
-
-# --------------------------------------------------------------------------------------------------
-# environment.yml ↔ pyproject.toml
-
-
-def _requirement_name(spec: str) -> str:
-    return re.split(r"[<>=!~ \[;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
-def parse_environment(text: str) -> tuple[dict[str, str], dict[str, str], str]:
-    """The conda and pip requirements of an environment.yml (the simple layout of ours), and its name."""
-    conda: dict[str, str] = {}
-    pip: dict[str, str] = {}
-    name, section = "", ""
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not raw.startswith(" "):
-            section = line.split(":", 1)[0]
-            if section == "name":
-                name = line.split(":", 1)[1].strip()
-            continue
-        item = line.strip()
-        if section != "dependencies" or not item.startswith("- "):
-            continue
-        value = item[2:].strip()
-        if value == "pip:":
-            continue
-        target = pip if raw.startswith("      - ") else conda
-        if value.startswith("-"):  # pip options (--extra-index-url …) and the editable install of drlab
-            continue
-        target[_requirement_name(value)] = value.replace(" ", "")
-    return conda, pip, name
-
-
-def test_environment_yml_agrees_with_pyproject() -> None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = {_requirement_name(spec): spec.replace(" ", "") for spec in project["dependencies"]}
-    wanted.update(
-        {_requirement_name(s): s.replace(" ", "") for s in project["optional-dependencies"]["notebooks"]}
-    )
-
-    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
-    conda, pip, name = parse_environment(text)
-    assert name == "drlab"
-    # conda brings what pip cannot (Python, pip, Graphviz's `dot` program) and Jupyter itself
-    assert conda.pop("python") == "python" + project["requires-python"]
-    assert set(conda) == {"pip", "graphviz", "jupyter"}
-    python_packages = {**pip, "jupyter": conda["jupyter"]}
-    assert python_packages == wanted
-    assert "- -e ." in text  # drlab itself
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text  # the CPU build, as setup.sh
-
-
-def test_environment_parser_sees_a_difference() -> None:
-    conda, pip, _ = parse_environment(
-        "name: x\ndependencies:\n  - python>=3.10\n  - pip:\n      - numpy>=2  # why\n      - -e .\n"
-    )
-    assert conda == {"python": "python>=3.10"} and pip == {"numpy": "numpy>=2"}

@@ -198,8 +198,8 @@ def test_verification_streams_and_is_fast() -> None:
 def test_the_default_mlp_recipe_reaches_089_on_the_real_test_set(tmp_path: Path) -> None:
     """TP1's goal: ``drlab train`` (default recipe: mlp, Adam, 15 epochs) ≥ 0.89 on the 10,000 test images."""
     from drlab.train.config import TrainConfig
-    from drlab.train.run import train
+    from drlab.train.run import train_run
 
-    result = train(TrainConfig(out=str(tmp_path / "run"), offline=True, quiet=True, plots=False, seed=0))
+    result = train_run(TrainConfig(offline=True, plots=False, seed=0), tmp_path / "run")
     assert result.metrics["dataset"] == "fashion-mnist" and result.metrics["test_samples"] == 10_000
     assert result.metrics["test_accuracy"] >= 0.89

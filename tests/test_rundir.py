@@ -18,8 +18,9 @@ import pytest
 from drlab.common.errors import UsageError
 from drlab.common.folders import OUTPUTS_NAME
 from drlab.common.io import read_json, write_json_atomic
-from drlab.common.rundir import LOCK_NAME, MARKER_NAME, claim_run_dir, inspect_run_dir
+from drlab.common.rundir import MARKER_NAME, claim_run_dir, inspect_run_dir
 from drlab.common.runfiles import claim_output_folder, inspect_output_folder
+from drlab.common.runlock import LOCK_NAME
 
 VICTIM = "three years of work\n"
 

@@ -14,27 +14,26 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
 from drlab.cli import main
 from drlab.common import device as device_module
-from drlab.common.device import effective_precision, precision_note
+from drlab.common.device import EffectivePrecision, effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, load_weights
+from drlab.common.optim import OptimizerName, make_optimizer
 from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.models import build_model
-from drlab.train.config import TrainConfig
+from drlab.train.config import SchedulerName, TrainConfig
 from drlab.train.metrics import confusion_matrix, most_confused_pairs, per_class_accuracy
 from drlab.train.predict import image_to_array
-from drlab.train.run import train
+from drlab.train.run import train_run
 from drlab.train.trainer import (
     EpochRow,
     TrainState,
     autocast,
     evaluate,
     fit,
-    make_optimizer,
     make_scheduler,
     train_one_epoch,
 )
@@ -53,24 +52,42 @@ def synthetic_batches(n: int = 200, batch_size: int = 32, seed: int = 0, **kwarg
 
 
 def fit_once(
-    seed: int, epochs: int = 2, val: Batches | None = None, **options: Any
+    seed: int,
+    epochs: int = 2,
+    val: Batches | None = None,
+    *,
+    optimizer: OptimizerName = "adam",
+    lr: float = 1e-3,
+    scheduler: SchedulerName = "cosine",
+    precision: EffectivePrecision = "fp32",
 ) -> tuple[list[EpochRow], TrainState]:
     torch.manual_seed(seed)
     model = build_model("mlp", (1, 8, 8), 4, dropout=0.2)
-    config = TrainConfig(epochs=epochs, **options)
     train_batches = synthetic_batches(seed=seed)
-    optimizer = make_optimizer(config, model.parameters(), train_batches.device)
-    state = TrainState(model, optimizer, make_scheduler(config, optimizer, len(train_batches)))
-    history = fit(model, state, train_batches, val or synthetic_batches(64, seed=99), config)
+    sgd_or_adam = make_optimizer(optimizer, model.parameters(), lr)
+    state = TrainState(
+        model, sgd_or_adam, make_scheduler(scheduler, sgd_or_adam, epochs * len(train_batches))
+    )
+    history = fit(
+        model, state, train_batches, val or synthetic_batches(64, seed=99), epochs=epochs, precision=precision
+    )
     return history, state
 
 
 # ----------------------------------------------------------------------------- metrics
-def test_confusion_matrix_and_per_class_accuracy_match_scikit_learn() -> None:
+def textbook_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """The oracle: one count per (true, predicted) pair, a plain loop."""
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    for truth, guess in zip(y_true.tolist(), y_pred.tolist(), strict=True):
+        counts[truth, guess] += 1
+    return counts
+
+
+def test_confusion_matrix_and_per_class_accuracy_match_a_textbook_loop() -> None:
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
     ours = confusion_matrix(torch.from_numpy(y_true), torch.from_numpy(y_pred), 5).numpy()
-    expected = sklearn_confusion_matrix(y_true, y_pred, labels=range(5))
+    expected = textbook_confusion_matrix(y_true, y_pred, 5)
     np.testing.assert_array_equal(ours, expected)
     np.testing.assert_allclose(per_class_accuracy(ours), expected.diagonal() / expected.sum(axis=1))
     pairs = most_confused_pairs(ours, 3)
@@ -89,7 +106,7 @@ def test_evaluate_sums_counts_over_uneven_batches_like_one_full_batch() -> None:
     assert metrics.samples == 203
     assert metrics.loss == pytest.approx(F.cross_entropy(logits, batches.y).item(), rel=1e-5)
     assert metrics.accuracy == pytest.approx((logits.argmax(1) == batches.y).float().mean().item())
-    expected = sklearn_confusion_matrix(batches.y.numpy(), logits.argmax(1).numpy(), labels=range(4))
+    expected = textbook_confusion_matrix(batches.y.numpy(), logits.argmax(1).numpy(), 4)
     np.testing.assert_array_equal(metrics.confusion, expected)
 
 
@@ -142,9 +159,9 @@ def test_the_best_epoch_is_restored_not_the_last(monkeypatch: pytest.MonkeyPatch
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     real_end_epoch = TrainState.end_epoch
 
-    def end_epoch_and_snapshot(state: TrainState, row: EpochRow, patience: int | None) -> bool:
+    def end_epoch_and_snapshot(state: TrainState, row: EpochRow) -> bool:
         snapshots[row.epoch] = {k: v.clone() for k, v in state.raw_model.state_dict().items()}
-        return real_end_epoch(state, row, patience)
+        return real_end_epoch(state, row)
 
     monkeypatch.setattr(TrainState, "end_epoch", end_epoch_and_snapshot)
     history, state = fit_once(seed=0, epochs=4, val=_misleading_val(), optimizer="sgd", lr=0.5)
@@ -156,13 +173,7 @@ def test_the_best_epoch_is_restored_not_the_last(monkeypatch: pytest.MonkeyPatch
     assert any(not torch.equal(snapshots[best][k], v) for k, v in snapshots[len(history)].items())
 
 
-def test_early_stopping_after_patience_epochs_without_a_better_one() -> None:
-    history, state = fit_once(seed=0, epochs=10, val=_misleading_val(), optimizer="sgd", lr=0.5, patience=2)
-    best = min(history, key=lambda r: (-r.val_accuracy, r.val_loss, r.epoch)).epoch
-    assert len(history) == best + 2 < 10 and state.stopped_early
-
-
-def test_grad_clip_bounds_the_update_like_clip_grad_norm() -> None:
+def test_max_grad_norm_bounds_the_update_like_clip_grad_norm() -> None:
     # one batch, plain SGD: the update is exactly −lr · g · min(1, c / ‖g‖), g from autograd
     batches = synthetic_batches(64, batch_size=64, shuffle=False)
     torch.manual_seed(0)
@@ -172,17 +183,17 @@ def test_grad_clip_bounds_the_update_like_clip_grad_norm() -> None:
     norm = torch.sqrt(sum((g**2).sum() for g in grads))
     clip, lr = 0.01, 0.1
     assert norm > 10 * clip  # the clipping matters here
-    train_one_epoch(model, batches, torch.optim.SGD(model.parameters(), lr=lr), grad_clip=clip)
+    train_one_epoch(model, batches, torch.optim.SGD(model.parameters(), lr=lr), max_grad_norm=clip)
     for p, p0, g in zip(model.parameters(), before, grads, strict=True):
         torch.testing.assert_close(p.detach(), p0 - lr * g * clip / norm, rtol=1e-4, atol=1e-7)
 
 
 def test_schedulers_and_the_lr_in_the_history_follow_the_schedule() -> None:
-    history, _ = fit_once(seed=0, epochs=3, scheduler="cosine", scheduler_step="epoch", lr=1e-3)
-    lr0 = 1e-3
-    # the record holds the lr used during the epoch: cosine over 3 epochs, stepped after each one
-    expected = [lr0, lr0 * (1 + math.cos(math.pi / 3)) / 2, lr0 * (1 + math.cos(2 * math.pi / 3)) / 2]
-    assert [r.lr for r in history] == pytest.approx(expected)
+    history, _ = fit_once(seed=0, epochs=3, scheduler="cosine", lr=1e-3)
+    lr0, steps = 1e-3, len(synthetic_batches())  # 7 batches per epoch, 21 in all
+    # the record holds the lr at the end of the epoch: cosine over every batch of the run, stepped after each
+    expected = [lr0 * (1 + math.cos(math.pi * epoch * steps / (3 * steps))) / 2 for epoch in (1, 2, 3)]
+    assert [r.lr for r in history] == pytest.approx(expected, abs=1e-12)
     history, _ = fit_once(seed=0, epochs=2, scheduler="one-cycle", optimizer="sgd", lr=0.05)
     assert all(math.isfinite(r.train_loss) for r in history)
 
@@ -217,7 +228,9 @@ def test_bf16_on_the_cpu_computes_in_bfloat16_and_follows_the_float32_run() -> N
         assert ours.val_accuracy == pytest.approx(reference.val_accuracy, abs=0.05)
 
 
-def test_precision_notes_say_when_bf16_is_not_what_it_seems(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precision_notes_say_when_bf16_is_not_what_it_seems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "float32 on mps" in str(precision_note("bf16", torch.device("mps")))
     assert precision_note("auto", torch.device("mps")) is None
     assert precision_note("fp32", torch.device("cpu")) is None
@@ -225,10 +238,10 @@ def test_precision_notes_say_when_bf16_is_not_what_it_seems(monkeypatch: pytest.
     assert "emulated" in str(precision_note("bf16", torch.device("cpu")))
     assert precision_note("auto", torch.device("cpu")) is None  # auto chose float32: nothing to say
     notes: list[str] = []
-    model = build_model("softmax", (1, 8, 8), 4)
-    config = TrainConfig(epochs=1, precision="bf16", lr=1e-3)
-    optimizer = make_optimizer(config, model.parameters(), torch.device("cpu"))
-    fit(model, TrainState(model, optimizer), synthetic_batches(), None, config, log=notes.append)
+    config = TrainConfig(
+        dataset="digits", model="softmax", epochs=1, limit=100, precision="bf16", plots=False
+    )
+    train_run(config, tmp_path / "run", log=notes.append)
     assert "emulated" in notes[0]
 
 
@@ -246,22 +259,19 @@ def test_rng_states_are_captured_and_restored() -> None:
 # ----------------------------------------------------------------------------- checkpoints
 def test_resume_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # cnn-bn: dropout (torch RNG), batch norm (buffers), Adam (moments), cosine schedule (state)
-    def config(out: Path, **kw: Any) -> TrainConfig:
-        return TrainConfig(dataset="digits", model="cnn-bn", epochs=3, limit=160, batch_size=32, out=str(out),
-                           quiet=True, plots=False, **kw)  # fmt: skip
-
-    train(config(tmp_path / "whole"))
+    config = TrainConfig(dataset="digits", model="cnn-bn", epochs=3, limit=160, batch_size=32, plots=False)
+    train_run(config, tmp_path / "whole")
 
     def interrupt(state: TrainState, row: EpochRow) -> None:
         if row.epoch == 2:
             raise KeyboardInterrupt  # Ctrl-C right after epoch 2's checkpoint
 
     with pytest.raises(KeyboardInterrupt):
-        train(config(tmp_path / "cut"), on_epoch_end=interrupt)
+        train_run(config, tmp_path / "cut", on_epoch_end=interrupt)
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
     np.random.seed(12345)  # disturb every global generator: the checkpoint must restore them
     torch.manual_seed(12345)
-    result = train(config(tmp_path / "cut", resume=True))
+    result = train_run(config, tmp_path / "cut", resume=True)
     whole = load_weights(tmp_path / "whole" / "model.safetensors")
     resumed = load_weights(tmp_path / "cut" / "model.safetensors")
     for name, tensor in whole.items():
@@ -314,16 +324,14 @@ def test_interrupted_save_leaves_the_previous_checkpoint_loadable(
         real_save(obj, handle, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", crashing_save)
-    config = TrainConfig(dataset="digits", model="mlp", epochs=3, limit=100, out=str(tmp_path / "run"), quiet=True,
-                         plots=False)  # fmt: skip
+    config = TrainConfig(dataset="digits", model="mlp", epochs=3, limit=100, plots=False)
     with pytest.raises(OSError, match="simulated crash"):
-        train(config)
+        train_run(config, tmp_path / "run")
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert checkpoint["epoch"] == 1 and checkpoint["info"]["model"] == "mlp"
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
     monkeypatch.setattr(torch, "save", real_save)
-    resumed = train(TrainConfig(dataset="digits", model="mlp", epochs=3, limit=100, out=str(tmp_path / "run"),
-                                quiet=True, plots=False, resume=True))  # fmt: skip
+    resumed = train_run(config, tmp_path / "run", resume=True)
     assert len(resumed.history) == 3
 
 
@@ -502,9 +510,7 @@ def test_unreadable_image_is_a_usage_error(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.slow
 def test_digits_mlp_reaches_95_percent(tmp_path: Path) -> None:
-    result = train(
-        TrainConfig(dataset="digits", model="mlp", epochs=20, out=str(tmp_path / "run"), quiet=True)
-    )
+    result = train_run(TrainConfig(dataset="digits", model="mlp", epochs=20), tmp_path / "run")
     assert result.metrics["test_accuracy"] >= 0.95
 
 

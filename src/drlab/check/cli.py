@@ -44,22 +44,41 @@ One line per check (✓/✗), a hint under each ✗ that names the likely cause 
 root as one above says "caused by the failure above"), a score out of 14, in the notebook's language
 (metadata drlab.lang: en or fr; --lang overrides). Exit status 0 only when every notebook passes
 every check (1 otherwise, 2 for bad arguments, 130 when interrupted). Given a folder,
-every *.ipynb in it is graded (--jobs at a time), and --csv keeps one row per notebook, rewritten as
-each one is graded: Ctrl-C keeps the rows already graded.
+every *.ipynb in it is graded (--jobs at a time; a folder or a link named *.ipynb gets a row saying why
+it is not).
+
+--csv FILE keeps one row per notebook, written as each one is graded (Ctrl-C keeps the rows already
+graded). FILE may be your gradebook: drlab updates only its own columns (notebook, status, score, …,
+one per check, first_problem) of the rows of the notebooks it grades, matched by the notebook column,
+and adds a row for a notebook it does not find. Your columns (a final grade, comments), your rows (late
+submissions graded another day, other students), their order, the delimiter (, ; or tab), the line
+endings and the permissions stay as they are. A file without drlab's notebook and score columns, or not
+UTF-8, is refused before anything is graded and never touched.
 
 The sandbox (bubblewrap, `bwrap`; setup.sh installs it on Linux): an empty working folder with a copy of
 the one notebook, the system and drlab's environment read-only (without the grader), no network, its
-own process namespace (nothing it starts survives it), no variables of yours, limits on memory
-(--memory-gb), time (--timeout for the notebook, then a share for the checks, then everything is
-killed) and printed output. Of the dataset, the notebook sees the grader's copy without the images
+own process namespace (nothing it starts survives it), no variables of yours, printed output capped.
+One budget for all its processes, held by a control group of the kernel (cgroup v2, or v1 as root):
+its CPUs (the machine's cores / --jobs), --memory-gb, 512 tasks; every folder it can write is a small
+in-memory one (256 MiB), and / is read-only. --timeout counts the time it computes (its CPU time), so
+that a classmate's notebook or a busy machine does not make it time out; one that waits instead is
+stopped at 3 x --timeout on the clock; then a share for the checks; then everything is killed. Where
+no control group can be made (not root on cgroup v1; a cgroup v2 session not delegated: run under
+`systemd-run --user --scope -p Delegate=yes`), the limits hold each process, and every report and CSV
+row (column limits) says so. Of the dataset, the notebook sees the grader's copy without the images
 kept back; the dataset's own files are hidden. Without bwrap every report and CSV row says
 "not sandboxed".
 
 No check passes on the sandbox's word: each is decided on data held against the grader's reference
 (weights, batch-norm statistics, the numbers evaluate returns on marked probes, logits on the images
-kept back). What the grader cannot tell is who computed them: a notebook that writes the data channel
-itself still needs the right data, but Net's output and size are those data, and any classifier's
-logits pass the model's checks (docs/grading.md, "Known limits"). Open the notebook when a score surprises you.
+kept back). The trained model must also have learned: a fresh Net() trained by the notebook's
+train_one_epoch on images whose 10 classes the checker renamed must learn the renaming, a fresh Net()
+given the model's state_dict must answer as the model does, and no accuracy above what a TP1 model
+reaches is taken (a Net that looks the public dataset's labels up fails all three). What the grader
+cannot tell is who computed the data: a notebook that writes the data channel itself still needs the
+right data, but Net's output and size are those data, and a classifier that is not the student's
+trained Net can pass the model's checks (docs/grading.md, "Known limits"). Open the notebook when a score
+surprises you.
 """
 
 TP1_EPILOG = """\
@@ -173,7 +192,11 @@ class Printer:
                 return
             try:
                 stream = sys.stderr if err else sys.stdout
-                print(text, file=stream, flush=True)
+                try:
+                    print(text, file=stream, flush=True)
+                except UnicodeEncodeError:  # a terminal that cannot show ✓ or é: escaped, never dropped
+                    encoding = getattr(stream, "encoding", None) or "ascii"
+                    print(text.encode(encoding, "backslashreplace").decode(encoding), file=stream, flush=True)
             except (BrokenPipeError, ValueError, OSError):
                 self.closed = True
                 # the pipe is gone: later writes (and the interpreter's final flush) go nowhere
@@ -208,6 +231,7 @@ def run_check_tp1(args: argparse.Namespace) -> int:
     )
     from drlab.check.runner import grade_class, grading_settings
     from drlab.check.sandbox import bwrap_problem
+    from drlab.check.scoresheet import SheetError
 
     if target.is_symlink():
         raise UsageError(f"{target}: a symbolic link; give the notebook or the folder itself")
@@ -253,6 +277,8 @@ def run_check_tp1(args: argparse.Namespace) -> int:
                 raise DrlabError(
                     f"--csv {csv_path}: cannot write the score sheet ({exc.strerror or exc})"
                 ) from None
+            except SheetError as exc:  # replaced by another file during the grading: left as it is
+                raise DrlabError(f"--csv {csv_path}: {exc}; it was not changed") from None
 
     try:
         grade_class(notebooks, settings, jobs=config.jobs, on_report=on_report, on_start=on_start)

@@ -44,6 +44,10 @@ import torch
 from safetensors.torch import save as save_tensors
 from torch import nn
 
+Namespace = Mapping[str, Any]
+Tensors = Mapping[str, torch.Tensor]
+#: what a step sends: JSON data, and tensors
+Frame = tuple[dict[str, Any], dict[str, torch.Tensor]]
 #: taken before any student code runs: a cell that replaces os.write does not reach the channel's
 _os_write = os.write
 #: first bytes of every frame on the data channel: ``FRAME_TAG name json_bytes tensor_bytes\n``
@@ -67,6 +71,9 @@ PROBE_TRAINING: dict[str, tuple[int, int, str, float, float]] = {
 }
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
+#: how a fresh Net() is trained by the student's train_one_epoch on the grader's renamed classes
+#: (:func:`harvest_retrain`): epochs, batch size, Adam's learning rate
+RETRAIN = (2, 64, 1e-3)
 
 
 class ProbeNet(nn.Module):
@@ -90,11 +97,8 @@ class ProbeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = torch.relu(self.norm(self.conv(x))).flatten(1)
         logits = self.linear(self.dropout(features))
-        if (self.marker == "training" and self.training) or (
-            self.marker == "autograd" and torch.is_grad_enabled()
-        ):
-            logits = logits.roll(1, dims=1)
-        return logits
+        moved = {"training": self.training, "autograd": torch.is_grad_enabled()}.get(self.marker, False)
+        return logits.roll(1, dims=1) if moved else logits
 
 
 class ForwardSpy:
@@ -140,13 +144,8 @@ class TrainingSpy:
         self.gradients_in += 1
 
     def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
-        if all(g is None for g in grads):
-            self.steps.append("none")
-        elif all(g is None or not bool(g.any()) for g in grads):
-            self.steps.append("zero")
-        else:
-            self.steps.append("some")
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        self.steps.append("none" if not grads else "some" if any(bool(g.any()) for g in grads) else "zero")
 
     def data(self) -> dict[str, Any]:
         return {
@@ -201,26 +200,50 @@ class StudentError(Exception):
         self.event = event
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` with :class:`TimeLimit` (POSIX main thread; else no limit).
+#: how :func:`time_limit` counts (:func:`main` sets it from limits.json)
+CLOCK = {"cpus": 1.0, "wall_factor": 3.0, "idle_share": 0.02, "window": 30.0}
 
-    A notebook can switch the alarm off; the sandbox's own wall-clock limit still ends it.
-    """
-    if seconds <= 0 or not hasattr(signal, "setitimer"):
+
+@contextlib.contextmanager
+def time_limit(seconds: float, on_timeout: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Call ``on_timeout(how)`` (default: raise :class:`TimeLimit`) in the block when it has computed for
+    ``seconds`` × ``cpus`` of CPU time (``"cpu"``: a busy machine or a classmate does not eat it), waited
+    ``seconds`` on the clock using under ``idle_share`` of a CPU (``"idle"``, looked at every ``window`` s),
+    or run ``wall_factor`` × ``seconds`` (``"clock"``). POSIX main thread only (else no limit); a notebook
+    can switch the timers off, the sandbox's own limits still end it."""
+    armed = seconds > 0 and hasattr(signal, "setitimer")
+    if not armed or threading.current_thread() is not threading.main_thread():
         yield
         return
+    started = mark = time.monotonic()
+    cpu_mark = time.process_time()
 
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeLimit
+    def fired(signum: int, frame: Any) -> None:
+        nonlocal mark, cpu_mark
+        how = "cpu"
+        if signum == signal.SIGALRM:
+            now, cpu = time.monotonic(), time.process_time()
+            computing = cpu - cpu_mark >= CLOCK["idle_share"] * (now - mark)
+            left = seconds * CLOCK["wall_factor"] - (now - started)
+            if computing and left > 0:  # slowed down by a busy machine, not waiting: look again later
+                mark, cpu_mark = now, cpu
+                signal.setitimer(signal.ITIMER_REAL, min(CLOCK["window"], left))
+                return
+            how = "clock" if computing else "idle"
+        if on_timeout is None:
+            raise TimeLimit
+        on_timeout(how)
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous = {signum: signal.signal(signum, fired) for signum in (signal.SIGPROF, signal.SIGALRM)}
+    signal.setitimer(signal.ITIMER_PROF, seconds * CLOCK["cpus"])
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for timer in (signal.ITIMER_PROF, signal.ITIMER_REAL):
+            signal.setitimer(timer, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 _LIBRARY_PATHS = tuple(
@@ -340,50 +363,48 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     errors: list[dict[str, Any]] = []
     timed_out_at: int | None = None
     started = time.monotonic()
+    timed_out_by = ""
 
-    def on_alarm(signum: int, frame: Any) -> None:
+    def stop(how: str) -> None:
+        nonlocal timed_out_by
+        timed_out_by = how
         raise NotebookTimeout
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        for cell in cells:
-            index, source = int(cell["index"]), str(cell["source"])
-            exc: BaseException | None = None
-            count: int | None = None
-            try:
-                if shell is not None:
-                    count = shell.execution_count
-                    result = shell.run_cell(source, store_history=True)
-                    exc = result.error_before_exec or result.error_in_exec
-                else:  # the cell's lines for tracebacks, as IPython keeps them
-                    linecache.cache[f"<cell {index}>"] = (len(source), None, source.splitlines(True), "")
-                    exec(compile(source, f"<cell {index}>", "exec"), namespace)
-            except NotebookTimeout as timeout:
-                exc = timeout
-            except BaseException as raised:
-                exc = raised
-            if isinstance(exc, NotebookTimeout):
-                timed_out_at = index
-                break
-            if exc is not None:
-                errors.append(
-                    {
-                        "index": index,
-                        "ename": type(exc).__name__[:80],
-                        "evalue": str(exc).strip()[:300],
-                        "line": _cell_line(exc, count),
-                    }
-                )
-            _close_figures()
+        with time_limit(seconds, stop):
+            for cell in cells:
+                index, source = int(cell["index"]), str(cell["source"])
+                exc: BaseException | None = None
+                count: int | None = None
+                try:
+                    if shell is not None:
+                        count = shell.execution_count
+                        result = shell.run_cell(source, store_history=True)
+                        exc = result.error_before_exec or result.error_in_exec
+                    else:  # the cell's lines for tracebacks, as IPython keeps them
+                        linecache.cache[f"<cell {index}>"] = (len(source), None, source.splitlines(True), "")
+                        exec(compile(source, f"<cell {index}>", "exec"), namespace)
+                except NotebookTimeout as timeout:
+                    exc = timeout
+                except BaseException as raised:
+                    exc = raised
+                if isinstance(exc, NotebookTimeout):
+                    timed_out_at = index
+                    break
+                if exc is not None:
+                    kind, message, line = (
+                        type(exc).__name__[:80],
+                        str(exc).strip()[:300],
+                        _cell_line(exc, count),
+                    )
+                    errors.append({"index": index, "ename": kind, "evalue": message, "line": line})
+                _close_figures()
     except NotebookTimeout:
         timed_out_at = timed_out_at if timed_out_at is not None else -1
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
     report = {
         "errors": errors,
         "timed_out_at": timed_out_at,
+        "timed_out_by": timed_out_by,
         "seconds": time.monotonic() - started,
         "defined": [name for name in CONTRACT if name in namespace],
     }
@@ -402,19 +423,18 @@ def _close_figures() -> None:
 # The steps: each calls the student's code on the grader's inputs and sends what came out
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Any:
-    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook), else a list."""
+def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int | None = None) -> Any:
+    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook; shuffled from
+    ``seed`` when given), else a list."""
     try:
         from drlab.data.batches import Batches
 
-        return Batches(x, y, batch_size=batch_size, shuffle=False)
+        return Batches(x, y, batch_size=batch_size, shuffle=seed is not None, seed=seed or 0)
     except ImportError:
         return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size)]
 
 
-def harvest_model(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_model(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """``model``: is it a Net, its weights, its logits on the public test images and on the grader's own;
     and what the training cell left: its losses, its learning rate, the first images and labels it trained on."""
     data: dict[str, Any] = {
@@ -440,31 +460,66 @@ def harvest_model(
     data["type"] = type(model).__name__[:60]
     out.update(trainable(model))
     try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    try:
-        with time_limit(seconds):
-            model.eval()  # measured as the lecture's evaluate does: eval mode, no autograd
-            with torch.no_grad():
-                for name in ("test", "private"):
-                    images = tensors[name]
-                    out[f"logits.{name}"] = torch.cat(
-                        [
-                            model(images[start : start + 500].to(device)).detach().float().cpu()
-                            for start in range(0, len(images), 500)
-                        ]
-                    )
-    except TimeLimit:
-        return {
-            **data,
-            "status": "error",
-            "error": {"kind": "timeout", "call": "model", "seconds": seconds},
-        }, out
-    except Exception as exc:
-        event = {"kind": "exception", "call": "model", **describe_exception(exc)}
-        return {**data, "status": "error", "error": event}, out
+        for name in ("test", "private"):
+            out[f"logits.{name}"] = eval_logits(model, tensors[name], seconds, "model")
+    except StudentError as exc:
+        return {**data, "status": "error", "error": exc.event}, out
     return {**data, "status": "ok"}, out
+
+
+def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, call: str) -> torch.Tensor:
+    """``net``'s logits on ``images`` as the lecture's evaluate computes them (eval mode, no autograd),
+    500 at a time, within ``seconds``; a failure is a :class:`StudentError` naming the ``call``."""
+    device = next((parameter.device for parameter in net.parameters()), torch.device("cpu"))
+
+    def logits() -> torch.Tensor:
+        net.eval()
+        with torch.no_grad():
+            chunks = [net(images[i : i + 500].to(device)).float().cpu() for i in range(0, len(images), 500)]
+        return torch.cat(chunks).contiguous()
+
+    return call_student(call, logits, seconds=seconds)
+
+
+def harvest_model_copy(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
+    """A fresh ``Net()`` given ``model``'s ``state_dict``, then its logits on the private images: a trained
+    network *is* its weights, what is set on ``model`` after ``Net()`` built it does not reach the copy."""
+    model, net_class = ns.get("model"), ns["Net"]
+    if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
+        return {"error": None, "status": "not-net"}, {}
+    state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
+    try:
+        copy = call_student("net_init", net_class, seconds=seconds)
+        call_student("load_state_dict", copy.load_state_dict, state, seconds=seconds)
+        logits = eval_logits(copy, tensors["private"], seconds, "model_copy")
+    except StudentError as exc:
+        return {"error": exc.event}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
+
+
+def harvest_retrain(ns: Namespace, tensors: Tensors, seed: int, seconds: float) -> Frame:
+    """A fresh ``Net()`` trained by the student's ``train_one_epoch`` (:data:`RETRAIN`) on images whose
+    classes the grader renamed, then its logits on the private images: a network that learns from its
+    images learns the renamed classes, a table of the dataset's labels answers with the old names."""
+    if not (isinstance(ns["Net"], type) and issubclass(ns["Net"], nn.Module)):
+        return {"error": None, "status": "not-module"}, {}
+    epochs, batch_size, lr = RETRAIN
+    torch.manual_seed(seed)
+    try:
+        net = call_student("net_init", ns["Net"], seconds=seconds)
+        if not isinstance(net, nn.Module) or not any(p.requires_grad for p in net.parameters()):
+            return {"error": None, "status": "no-parameters"}, {}
+        batches = _batches(tensors["retrain.x"], tensors["retrain.y"], batch_size, seed=seed)
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        for epoch in range(epochs):
+            if hasattr(batches, "set_epoch"):
+                batches.set_epoch(epoch)
+            arguments = (net, batches, optimizer, nn.CrossEntropyLoss())
+            call_student("train_one_epoch", ns["train_one_epoch"], *arguments, seconds=seconds)
+        logits = eval_logits(net, tensors["private"], seconds, "retrain")
+    except StudentError as exc:
+        return {"error": exc.event}, {}
+    return {"error": None, "status": "ok"}, {"logits.private": logits}
 
 
 def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -477,20 +532,13 @@ def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
                 value = getattr(value, "x", None)
             if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() > 0:
                 sample = value[:2000].detach().float().cpu()
-                found[name] = {
-                    "mean": float(sample.mean()),
-                    "std": float(sample.std()),
-                    "min": float(sample.min()),
-                    "max": float(sample.max()),
-                }
+                found[name] = {key: float(getattr(sample, key)()) for key in ("mean", "std", "min", "max")}
         except Exception:  # a student's object may raise on access: no statistics for it
             continue
     return found
 
 
-def harvest_net(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seed: int, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_net(ns: Namespace, tensors: Tensors, seed: int, seconds: float) -> Frame:
     """``Net()``: built with the grader's seed, its output on 5 images of the grader's, its parameters, and
     the images' spread where its first layer receives them, relative to the images' own (``x / 255`` shows)."""
     if "Net" not in ns:
@@ -529,9 +577,7 @@ def harvest_net(
     return data, out
 
 
-def harvest_training(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], name: str, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_training(ns: Namespace, tensors: Tensors, name: str, seconds: float) -> Frame:
     """The student's ``train_one_epoch`` on probe ``name``, as :data:`PROBE_TRAINING` says: the probe's
     weights after, what the last call returned, and what the spy saw of the four steps."""
     epochs, batch_size, optimizer_name, lr, smoothing = PROBE_TRAINING[name]
@@ -550,9 +596,7 @@ def harvest_training(
     return {"error": None, "returned": describe_value(returned), **spy.data()}, trainable(probe)
 
 
-def harvest_train_mode(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_train_mode(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """One batch of the student's ``train_one_epoch`` on a batch-norm probe left in eval mode: its
     batch-norm statistics after (they move only in a forward pass in training mode)."""
     probe = make_probe(tensors, "train_mode")
@@ -575,9 +619,7 @@ def harvest_train_mode(
     return {"error": None, "calls": spy.calls}, statistics
 
 
-def harvest_evaluate(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_evaluate(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """The student's ``evaluate`` on the grader's probe, on 64 images then on 1,037: the values returned
     (and, for the hints, whether it called the probe at all)."""
     probe = make_probe(tensors, "evaluate")
@@ -603,9 +645,7 @@ def harvest_evaluate(
     return data, {}
 
 
-def harvest_marked_evaluate(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], name: str, seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_marked_evaluate(ns: Namespace, tensors: Tensors, name: str, seconds: float) -> Frame:
     """The student's ``evaluate`` on a marked probe (``eval_mode``: its scores move in training mode,
     left on by train_one_epoch; ``eval_no_grad``: they move under autograd): the value returned."""
     probe = make_probe(tensors, name)
@@ -619,9 +659,7 @@ def harvest_marked_evaluate(
     return {"error": None, "returned": describe_value(returned)}, {}
 
 
-def harvest_loss(
-    ns: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], seconds: float
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def harvest_loss(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
     """The student's ``loss_fn`` on the grader's logits and labels: its value and its gradient."""
     loss_fn = ns["loss_fn"]
     logits = tensors["loss.logits"].clone().requires_grad_(True)
@@ -645,44 +683,31 @@ def harvest_loss(
     return data, out
 
 
-def harvest(
-    namespace: Mapping[str, Any],
-    tensors: Mapping[str, torch.Tensor],
-    channel: Any,
-    *,
-    seed: int,
-    seconds: float,
-) -> None:
+def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds: float) -> None:
     """Every step, in the grader's order, each sent as soon as it ends.
 
     The trained ``model`` is measured first: the other steps call the student's functions, which might
     (wrongly) train the global ``model`` instead of the probe they are given.
     """
-    Step = Callable[[], tuple[dict[str, Any], dict[str, torch.Tensor]]]
-    steps: dict[str, tuple[str, Step]] = {  # each step, and the name of the contract it calls
-        "model": ("", lambda: harvest_model(namespace, tensors, seconds)),
-        "net": ("", lambda: harvest_net(namespace, tensors, seed, seconds)),
-        "train_lowers": ("train_one_epoch", lambda: harvest_training(namespace, tensors, "lowers", seconds)),
-        "train_zero_grad": (
-            "train_one_epoch",
-            lambda: harvest_training(namespace, tensors, "zero_grad", seconds),
-        ),
-        "train_mode": ("train_one_epoch", lambda: harvest_train_mode(namespace, tensors, seconds)),
-        "evaluate": ("evaluate", lambda: harvest_evaluate(namespace, tensors, seconds)),
-        "eval_mode": ("evaluate", lambda: harvest_marked_evaluate(namespace, tensors, "eval_mode", seconds)),
-        "eval_no_grad": (
-            "evaluate",
-            lambda: harvest_marked_evaluate(namespace, tensors, "eval_no_grad", seconds),
-        ),
-        "loss": ("loss_fn", lambda: harvest_loss(namespace, tensors, seconds)),
+    t = tensors
+    steps: dict[str, tuple[str, Callable[[], Frame]]] = {  # each step, and the names of the contract it calls
+        "model": ("", lambda: harvest_model(ns, t, seconds)),
+        "model_copy": ("Net", lambda: harvest_model_copy(ns, t, seconds)),
+        "net": ("", lambda: harvest_net(ns, t, seed, seconds)),
+        "train_lowers": ("train_one_epoch", lambda: harvest_training(ns, t, "lowers", seconds)),
+        "train_zero_grad": ("train_one_epoch", lambda: harvest_training(ns, t, "zero_grad", seconds)),
+        "train_mode": ("train_one_epoch", lambda: harvest_train_mode(ns, t, seconds)),
+        "evaluate": ("evaluate", lambda: harvest_evaluate(ns, t, seconds)),
+        "eval_mode": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_mode", seconds)),
+        "eval_no_grad": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_no_grad", seconds)),
+        "loss": ("loss_fn", lambda: harvest_loss(ns, t, seconds)),
+        "retrain": ("Net train_one_epoch", lambda: harvest_retrain(ns, t, seed, seconds)),
     }
-    for name, (needed, run) in steps.items():
-        if needed and needed not in namespace:
-            channel.send(name, {"error": None, "missing": needed})
-            continue
-        if needed and not callable(namespace[needed]):
-            found = type(namespace[needed]).__name__[:60]
-            channel.send(name, {"error": None, "not_callable": needed, "type": found})
+    for name, (needs, run) in steps.items():
+        absent = next((n for n in needs.split() if not callable(ns.get(n))), None)
+        if absent is not None:  # a name the step calls is not defined, or not a function
+            shown = {"not_callable": absent, "type": type(ns[absent]).__name__[:60]} if absent in ns else {}
+            channel.send(name, {"error": None, **(shown or {"missing": absent})})
             continue
         started = time.monotonic()
         with torch.random.fork_rng(devices=[]):
@@ -717,7 +742,9 @@ def set_limits(limits: Mapping[str, int]) -> None:
 def main(argv: list[str]) -> int:
     """``harvest.py REQUEST_DIR CHANNEL_FD``: run the notebook, then every step, frames to the channel."""
     request_dir, fd = Path(argv[1]), int(argv[2])
-    set_limits(json.loads((request_dir / "limits.json").read_text(encoding="utf-8")))
+    limits = json.loads((request_dir / "limits.json").read_text(encoding="utf-8"))
+    set_limits(limits)
+    CLOCK.update({key: float(limits[key]) for key in CLOCK if key in limits})
     request = json.loads((request_dir / "request.json").read_text(encoding="utf-8"))
     from safetensors.torch import load_file
 

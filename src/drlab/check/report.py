@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any, Literal
 from drlab.check.messages import format_number, say
 
 Status = Literal["ok", "cell-errors", "timeout", "killed", "checks-failed", "unreadable"]
-#: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: the characters a spreadsheet reads as the start of a formula (OWASP's list, with tab and CR), and the
+#: quote that marks a cell as text (so that "'=x" and "=x" stay two different cells once guarded)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+BACKSLASH = "\\"
 #: a notebook larger than this is not read (a TP1 notebook without outputs is ~30 KB)
 MAX_NOTEBOOK_BYTES = 64 << 20
 
@@ -50,6 +53,8 @@ class NotebookReport:
     """why some checks could not run, when they could not"""
     sandbox: str = ""
     """how the notebook ran: "bwrap", or "not sandboxed (why)\""""
+    limits: str = ""
+    """how its budget was held: by a control group for all its processes, or per process (and why)"""
     lang: str = "en"
     """the language of the report: the notebook's ("en" or "fr"), or --lang"""
 
@@ -66,9 +71,39 @@ class NotebookReport:
         return self.sandbox == "bwrap"
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters (escape sequences, new lines) shown as ``?``: safe on a terminal."""
-    return "".join(char if char.isprintable() else "?" for char in text)
+#: the Unicode categories never shown as they are: controls (escape sequences, new lines, carriage
+#: returns), invisible formatting (bidirectional overrides, zero-width characters), the surrogates that
+#: stand for a file name's bytes that are not UTF-8, private and unassigned code points, line and
+#: paragraph separators. Letters, accents, symbols and every space (French typography's no-break
+#: spaces) are kept.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def printable(text: str, *, injective: bool = False) -> str:
+    """``text`` safe to show on a terminal or in a spreadsheet, whoever wrote it: every character of
+    :data:`HIDDEN_CATEGORIES` is written as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``; a file
+    name's byte that is not UTF-8 as ``\\xff``), so that no escape sequence reaches the terminal and no
+    carriage return splits a CSV row. Escaped text comes out unchanged.
+
+    ``injective``: a backslash is doubled too, so that two different texts never look the same (a name
+    holding a carriage return, another holding the two characters backslash and r): a notebook's row in
+    the score sheet is found by its name escaped so."""
+    return "".join(_shown(char, injective) for char in text)
+
+
+def _shown(char: str, injective: bool) -> str:
+    if unicodedata.category(char) in HIDDEN_CATEGORIES:
+        return _escaped(char)
+    return BACKSLASH * 2 if injective and char == BACKSLASH else char
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    )
 
 
 def unreadable_report(path: str | os.PathLike[str], message: str, max_score: int) -> NotebookReport:
@@ -96,6 +131,8 @@ def read_submission(path: Path) -> bytes:
         raise ValueError(f"cannot read it ({exc.strerror})") from None
     try:
         info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ValueError("a folder, not a notebook: not read (hand in the .ipynb file itself)")
         if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file: not read")
         if info.st_size > MAX_NOTEBOOK_BYTES:
@@ -113,17 +150,10 @@ def read_submission(path: Path) -> bytes:
 
 
 def find_notebooks(folder: Path) -> list[Path]:
-    """The ``*.ipynb`` entries of a folder of submissions (not recursive, hidden ones skipped), sorted.
-
-    Links and other non-regular entries are listed too: :func:`read_submission` refuses them, so they
-    get a row that says why.
-    """
-    return sorted(
-        Path(entry.path)
-        for entry in os.scandir(folder)
-        if entry.name.endswith(".ipynb") and not entry.name.startswith(".")
-        and not entry.is_dir(follow_symlinks=False)
-    )  # fmt: skip
+    """Every entry of a folder of submissions whose name ends in ``.ipynb`` (in any case; not
+    recursive), sorted: hidden files, folders, links and other non-regular entries too, so that each
+    gets a row — graded, or saying why it is not (:func:`read_submission`)."""
+    return sorted(Path(entry.path) for entry in os.scandir(folder) if entry.name.lower().endswith(".ipynb"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +179,9 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
         f"{say(lang, 'report.title')} — {printable(report.notebook)}" + (f"  ({context})" if context else "")
     ]
     if report.sandbox and not report.sandboxed:
-        lines.extend(_wrap(f"! {report.sandbox}: {say(lang, 'report.unsandboxed')}", width))
+        lines.extend(_wrap(f"! {printable(report.sandbox)}: {say(lang, 'report.unsandboxed')}", width))
+    if report.limits.startswith("no cgroup"):
+        lines.extend(_wrap(f"! {printable(report.limits)}: {say(lang, 'report.per_process')}", width))
     if facts.get("fashion_mnist_missing"):
         lines.append(f"  {say(lang, 'report.digits')}")
     missing = facts.get("missing") or []
@@ -160,18 +192,19 @@ def format_report(report: NotebookReport, *, width: int = 100) -> str:
         lines.extend(_wrap("! " + say(lang, "report.missing", names=", ".join(missing)), width))
     for check in report.checks:
         mark = "✓" if check.passed else "✗"
-        detail = f" — {check.message}" if check.passed and check.message else ""
-        lines.append(f"  {mark} {check.title}{detail}")
-        if not check.passed and check.message:
+        message = printable(check.message)  # it may quote the notebook: a cell's first line, an error
+        detail = f" — {message}" if check.passed and message else ""
+        lines.append(f"  {mark} {printable(check.title)}{detail}")
+        if not check.passed and message:
             lines.extend(
-                textwrap.wrap(check.message, width=width, initial_indent="      ", subsequent_indent="      ")
+                textwrap.wrap(message, width=width, initial_indent="      ", subsequent_indent="      ")
             )
     if report.problem:
         lines.extend(_wrap(f"! {printable(report.problem)}", width))
     lines.append(
         say(lang, "report.score", score=report.score, max_score=report.max_score, verdict=verdict(report))
     )
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # whatever else a notebook put in: shown, not obeyed
 
 
 def verdict(report: NotebookReport) -> str:
@@ -192,10 +225,13 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` (a formula) gets a ``'`` before it."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A CSV cell a spreadsheet shows as text, on one line: control characters escaped (:func:`printable`:
+    no carriage return or new line can start a row of its own), then a leading ``= + - @`` (a formula)
+    gets a ``'`` before it."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -204,7 +240,7 @@ def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> l
     for report in reports:
         failed = [check for check in report.checks if not check.passed]
         row: dict[str, Any] = {
-            "notebook": report.notebook,
+            "notebook": printable(report.notebook, injective=True),  # the row's key: one per notebook
             "status": report.status,
             "score": report.score,
             "max_score": report.max_score,
@@ -215,6 +251,7 @@ def score_rows(reports: Sequence[NotebookReport], check_ids: Sequence[str]) -> l
             "dataset": report.facts.get("dataset", ""),
             "seconds": f"{report.seconds:.1f}",
             "sandbox": report.sandbox,
+            "limits": report.limits,
         }
         passed_by_id = {check.id: check.passed for check in report.checks}
         for check_id in check_ids:
@@ -236,18 +273,23 @@ CSV_BASE = (
     "dataset",
     "seconds",
     "sandbox",
+    "limits",
 )
+
+
+def score_columns(check_ids: Sequence[str]) -> list[str]:
+    """drlab's columns of the score sheet, in order."""
+    return [*CSV_BASE, *check_ids, "first_problem"]
 
 
 def write_scores_csv(
     reports: Sequence[NotebookReport], path: str | os.PathLike[str], check_ids: Sequence[str]
 ) -> None:
-    """The score sheet, written atomically (a reader sees the previous sheet or this one, never half)."""
-    from drlab.common.io import write_csv_atomic
+    """Write the rows of ``reports`` into the score sheet at ``path``: drlab's columns of those notebooks'
+    rows only, every other column and row kept (:mod:`drlab.check.scoresheet`), atomically."""
+    from drlab.check.scoresheet import update_sheet
 
-    write_csv_atomic(
-        path, score_rows(reports, check_ids), fieldnames=[*CSV_BASE, *check_ids, "first_problem"]
-    )
+    update_sheet(Path(path), score_rows(reports, check_ids), score_columns(check_ids))
 
 
 def check_csv_target(path: Path) -> str | None:
@@ -265,12 +307,12 @@ def check_csv_target(path: Path) -> str | None:
         return f"its folder {parent} is not writable"
     if path.exists() and not os.access(path, os.W_OK):
         return "is not writable"
-    if path.exists() and path.stat().st_size > 0:
-        # replace only a score sheet drlab wrote: its header starts with drlab's columns
-        with path.open("rb") as handle:
-            first = handle.readline(4096).decode("utf-8", "replace").strip()
-        if not first.startswith(",".join(CSV_BASE)):
-            return "exists and is not a drlab score sheet; choose another name (drlab never overwrites it)"
+    from drlab.check.scoresheet import SheetError, read_sheet
+
+    try:
+        read_sheet(path)  # a score sheet (drlab updates its columns in place), or refused untouched
+    except SheetError as exc:
+        return str(exc)
     return None
 
 
@@ -284,6 +326,7 @@ __all__ = [
     "format_report",
     "printable",
     "read_submission",
+    "score_columns",
     "score_rows",
     "spreadsheet_safe",
     "unreadable_report",

@@ -9,9 +9,7 @@ every row already graded.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from drlab.check import scratch
 from drlab.check.report import NotebookReport, read_submission, unreadable_report
 from drlab.common.errors import DrlabError
 
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
     from drlab.check.config import CheckConfig
     from drlab.check.tp1 import Lang
 
+#: the file of a request folder that holds the request's tensors (probes, their data, the images)
+REQUEST_TENSORS = "request.safetensors"
 #: the checks' share of the wall-clock limit, after the cells: this many times --check-seconds…
 CHECKS_SHARE = 6
 #: …and never more than this (seconds)
@@ -69,29 +70,36 @@ def _request(seed: int, budget: str) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _notebook_data(seed: int, budget: str) -> Path:
-    """The dataset a notebook of this grading sees (without the private images), written once per
-    grading into a folder of its own, removed when the grader exits."""
+def _shared_files(seed: int, budget: str) -> Path:
+    """The files every notebook of this grading gets — the dataset it may see (without the private
+    images) and the request's tensors — written once per grading into a private folder of their own
+    (:mod:`drlab.check.scratch`), removed when the grader exits (or by the next grading, after a kill)."""
     import atexit
 
-    from drlab.data.tp1 import save_tp1_snapshot
+    from safetensors.torch import save
+
+    from drlab.check.sandbox import NOTEBOOK_DATA
+    from drlab.data.tp1 import tp1_snapshot_bytes
 
     request = _request(seed, budget)
-    folder = Path(tempfile.mkdtemp(prefix="drlab-data-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    os.chmod(folder, 0o755)  # readable by the sandbox's user, whatever the umask
-    path = folder / "tp1_data.safetensors"
-    save_tp1_snapshot(request.notebook_data, request.fashion_mnist_missing, path)
-    os.chmod(path, 0o644)
-    return path
+    folder = scratch.make_folder("drlab-data-")
+    atexit.register(scratch.remove_folder, folder)
+    scratch.write_private(
+        folder / NOTEBOOK_DATA, tp1_snapshot_bytes(request.notebook_data, request.fashion_mnist_missing)
+    )
+    scratch.write_private(folder / REQUEST_TENSORS, save(request.tensors))
+    return folder
 
 
 def _place(source: Path, target: Path) -> None:
-    """``target`` holds ``source``'s bytes: a hard link when the file system allows, else a copy."""
+    """``target`` holds ``source``'s bytes: a hard link when the file system allows, else a private copy."""
     try:
         os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    except OSError as exc:
+        full = scratch.no_room(exc)
+        if full is not None:
+            raise full from None
+        scratch.write_private(target, source.read_bytes())
 
 
 def max_score() -> int:
@@ -146,8 +154,6 @@ def grade_notebook(
     """Read ``path``, run it in its own sandbox, decide every check here; a bad file is an ``unreadable`` row."""
     import json
 
-    from safetensors.torch import save_file
-
     from drlab.check import harvest
     from drlab.check.sandbox import NOTEBOOK_DATA, Limits, run_sandboxed
     from drlab.check.tp1 import Harvest, decide
@@ -157,7 +163,10 @@ def grade_notebook(
         raw = read_submission(path)
         nb = parse_notebook(raw)
     except ValueError as exc:
-        return unreadable_report(path, f"{path.name}: {exc}", max_score())
+        apple = " (macOS writes such a ._ file beside each file it copies: the notebook is the other one)"
+        return unreadable_report(
+            path, f"{path.name}: {exc}" + (apple if path.name.startswith("._") else ""), max_score()
+        )
     cells = [
         {"index": index, "source": cell.source}
         for index, cell in enumerate(nb.cells)
@@ -170,9 +179,9 @@ def grade_notebook(
         memory_bytes=int(settings.memory_gb * 2**30),
         threads=settings.threads,
     )
-    with tempfile.TemporaryDirectory(prefix="drlab-request-") as folder:
-        request_dir = Path(folder)
-        (request_dir / "request.json").write_text(
+    with scratch.private_folder("drlab-request-") as request_dir:
+        scratch.write_private(
+            request_dir / "request.json",
             json.dumps(
                 {
                     "seed": settings.seed,
@@ -182,14 +191,13 @@ def grade_notebook(
                     "notebook_name": "notebook.ipynb",
                     "cells": cells,
                 }
-            ),
-            encoding="utf-8",
+            ).encode(),
         )
-        save_file(request.tensors, str(request_dir / "request.safetensors"))
-        (request_dir / "notebook.ipynb").write_bytes(raw)
-        shutil.copyfile(harvest.__file__, request_dir / "harvest.py")
-        _place(_notebook_data(settings.seed, settings.budget), request_dir / NOTEBOOK_DATA)
-        os.chmod(request_dir, 0o755)  # readable by the sandbox's user, whatever the umask
+        scratch.write_private(request_dir / "notebook.ipynb", raw)
+        scratch.write_private(request_dir / "harvest.py", Path(harvest.__file__).read_bytes())
+        shared = _shared_files(settings.seed, settings.budget)
+        _place(shared / REQUEST_TENSORS, request_dir / REQUEST_TENSORS)
+        _place(shared / NOTEBOOK_DATA, request_dir / NOTEBOOK_DATA)
         run = run_sandboxed(request_dir, settings.budget, limits, cancel)
     outcome = Harvest.decode(
         run.frames,
@@ -218,6 +226,11 @@ def grade_notebook(
         )
     if run.channel_problem:
         problems.append(run.channel_problem)
+    if run.oom_kills:
+        problems.append(
+            f"the kernel stopped {run.oom_kills} of its processes: together they went past --memory-gb "
+            f"{settings.memory_gb:g}"
+        )
     if run.output_total > len(run.output):
         problems.append(
             f"the notebook printed {run.output_total:,} bytes; the first {len(run.output):,} were kept"
@@ -232,6 +245,7 @@ def grade_notebook(
         problem="; ".join(problems),
         sandbox=run.note,
         lang=lang,
+        limits=run.limits,
     )
 
 
@@ -250,7 +264,11 @@ def grade_class(
     (:class:`_CtrlC`) and raised between two waits: raised in the middle of ``wait()``, it could leave a
     future's lock held, and the pool's worker, unable to hand its report over, would hang the grader.
     """
-    _notebook_data(settings.seed, settings.budget)  # drawn and written once, before the sandboxes start
+    scratch.remove_leftovers()  # of a grading that was killed: nothing of it stays readable
+    try:
+        _shared_files(settings.seed, settings.budget)  # drawn and written once, before the sandboxes start
+    except OSError as exc:
+        raise scratch.no_room(exc) or exc from None
     cancel = threading.Event()
     reports: list[NotebookReport] = []
     pending = list(paths)
@@ -262,6 +280,13 @@ def grade_class(
             return grade_notebook(path, settings, cancel)
         except DrlabError:
             raise
+        except OSError as exc:  # the grader's temporary folder is full: every notebook would fail so
+            full = scratch.no_room(exc)
+            if full is not None:
+                raise full from None
+            return unreadable_report(
+                path, f"{path.name}: the grader failed on it ({type(exc).__name__}: {exc})", max_score()
+            )
         except Exception as exc:  # one notebook must never stop the grading of a class
             return unreadable_report(
                 path, f"{path.name}: the grader failed on it ({type(exc).__name__}: {exc})", max_score()
@@ -290,27 +315,33 @@ def grade_class(
     return reports
 
 
+#: the signals that stop a grading as Ctrl-C does (every sandbox stopped, the rows kept, the temporary
+#: files removed): Ctrl-C, ``kill``, the terminal closing
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 class _CtrlC:
-    """While active (``with``), Ctrl-C (SIGINT) only sets a flag; :meth:`raise_if_pressed` raises it.
+    """While active (``with``), Ctrl-C (SIGINT, and SIGTERM, SIGHUP) only sets a flag;
+    :meth:`raise_if_pressed` raises KeyboardInterrupt.
 
     Only the main thread can install a signal handler; elsewhere Python's own handling stays.
     """
 
     def __init__(self) -> None:
         self.pressed = False
-        self._installed = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._note)
-            self._installed = True
+            self._previous = {signum: signal.signal(signum, self._note) for signum in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
-            self._installed = False
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
 
     def _note(self, signum: int, frame: Any) -> None:
         self.pressed = True

@@ -7,20 +7,25 @@ What the notebook's code sees, with bwrap (Linux; ``apt install bubblewrap``, wh
 - the system (``/usr``), Python and drlab's environment, read-only; drlab without ``drlab/check/``
   (the grader's reference cannot be imported); of the dataset, only the grader's copy without its
   private images (``$DRLAB_TP1_DATA``): the dataset's own files (the data folder, the system's
-  ``/usr/share/datasets/…``, scikit-learn's digits) are hidden;
+  ``/usr/share/datasets/…``, the digits bundled with drlab and scikit-learn's copy) are hidden;
 - no network (``--unshare-net``), a fresh PID namespace (``--unshare-pid --die-with-parent``: it
   cannot see or signal the grader, and nothing it starts outlives the sandbox), no capabilities,
   a minimal environment (none of the instructor's variables);
-- limits: address space and file size (``setrlimit``, set by the harvester before any student code,
-  soft and hard), processes (for a non-root grader), wall time, and captured output (the first bytes
-  kept, the rest counted). Wall time: the cells must be reported within start-up + ``--timeout``
-  seconds, the grader's steps within their share after that; past either deadline the whole sandbox
-  is killed (a notebook that ignores every signal costs ``--timeout`` + 60 s, not more).
+- one budget for all its processes: a control group (:mod:`.cgroups`: its CPUs, memory, 512 tasks)
+  where the kernel lets the grader make one, and in every case per-process limits (``setrlimit``, set
+  by the harvester before any student code, soft and hard: address space, file size, processes for a
+  non-root grader); every file system it can write has a size (the work folder, ``/tmp``, ``/dev`` and
+  ``/dev/shm``; ``/`` is read-only); captured output (the first bytes kept, the rest counted);
+- time, counted as the time it computes: its group's CPU time divided by its CPUs (without a group,
+  the harvester's own CPU timer). The cells must be reported within start-up + ``--timeout``, the
+  grader's steps within their share after that; past either the whole sandbox is killed. One that
+  waits instead of computing meets the wall clock at :data:`~drlab.check.channel.WALL_FACTOR` times those (a notebook that
+  ignores every signal and sleeps costs 3 × (``--timeout`` + 60 s), not more).
 
 Without bwrap (macOS, Windows, a Linux without it), the harvester runs as a plain child process in a
 scratch folder with the same environment and limits, and every report says "not sandboxed".
 
-This module imports no torch: the frames come back as JSON and raw safetensors bytes.
+The pipes are read, and the time counted, by :mod:`.channel`. This module imports no torch.
 """
 
 from __future__ import annotations
@@ -28,18 +33,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import shutil
-import signal
 import site
 import subprocess
 import sys
-import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from drlab.check import cgroups
+from drlab.check.channel import (
+    FRAME_TAG,
+    IDLE_SHARE,
+    WALL_FACTOR,
+    Frame,
+    FrameParser,
+    SandboxRun,
+    collect,
+)  # fmt: skip
+from drlab.check.scratch import private_folder, write_private
 
 #: where things appear inside the sandbox
 SANDBOX_HOME = "/home/student"
@@ -48,13 +60,11 @@ SANDBOX_REQUEST = "/grader"
 SANDBOX_DRLAB = "/opt/drlab"
 #: the file of a request folder that holds the notebook's data (:func:`drlab.data.tp1.save_tp1_snapshot`)
 NOTEBOOK_DATA = "tp1_data.safetensors"
-FRAME_TAG = b"DRLAB-FRAME"  # the same as drlab.check.harvest.FRAME_TAG (that module imports torch)
-#: most bytes of one frame's JSON, of one frame's tensors, and of all the frames of a notebook
-MAX_META_BYTES = 1 << 20
-MAX_FRAME_BYTES = 96 << 20
-MAX_CHANNEL_BYTES = 384 << 20
 #: /etc files a Python process may want (ld.so, time zone, users' names); nothing else of /etc is shown
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "passwd", "group")
+#: the devices a notebook may open, bound into a small /dev of our own (bwrap's --dev has no size)
+DEVICES = ("null", "zero", "full", "random", "urandom")
+DEV_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -73,39 +83,12 @@ class Limits:
     """size of the working folder and of /tmp (each a tmpfs), and of any one file (RLIMIT_FSIZE)"""
     processes: int = 4096
     """processes and threads of the grader's user (RLIMIT_NPROC; not enforced when the grader runs as root)"""
+    tasks: int = 512
+    """processes and threads of the whole sandbox (its control group's pids.max)"""
     output_bytes: int = 64 << 10
     """printed bytes kept (the rest is counted, not kept)"""
     threads: int = 1
-    """torch / OpenMP threads of the notebook"""
-
-
-@dataclass
-class Frame:
-    """One step's data: its JSON, and its tensors as safetensors bytes (decoded by the grader)."""
-
-    data: dict[str, Any]
-    tensors: bytes = b""
-
-
-@dataclass
-class SandboxRun:
-    """What came back from one notebook's sandbox."""
-
-    frames: dict[str, Frame] = field(default_factory=dict)
-    """the first well-formed frame of each name"""
-    sandboxed: bool = True
-    note: str = ""
-    """how it ran: "bwrap", or "not sandboxed (why)\""""
-    output: bytes = b""
-    """the first ``Limits.output_bytes`` bytes the notebook printed"""
-    output_total: int = 0
-    """all the bytes it printed"""
-    killed: bool = False
-    """it was still running at the wall-clock deadline (or the grading was interrupted)"""
-    exit_code: int | None = None
-    seconds: float = 0.0
-    channel_problem: str = ""
-    """why some frames were not read (malformed, too large), when that happened"""
+    """torch / OpenMP threads of the notebook, and the CPUs its sandbox is given (its control group's quota)"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,7 +190,7 @@ def bwrap_command(
     args = [shutil.which("bwrap") or "bwrap", *_namespace_options(), *_system_mounts()]
     # the scratch file systems first: a venv or a checkout under /tmp is then bound on top of the
     # empty /tmp, not hidden by it
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc", *_dev_mounts(limits)]
     args += ["--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
     for root in roots:
         args += ["--ro-bind", str(root), str(root)]
@@ -220,10 +203,12 @@ def bwrap_command(
         str(empty),
         f"{SANDBOX_DRLAB}/drlab/check",
     ]
+    drlab_copies = [Path(SANDBOX_DRLAB) / "drlab"]
     if _under(package, [*roots, Path("/usr")]):
         args += ["--ro-bind", str(empty), str(package / "check")]
+        drlab_copies.append(package)
     args += ["--size", str(limits.disk_bytes), "--tmpfs", SANDBOX_HOME, "--dir", SANDBOX_WORK]
-    args += _dataset_masks(empty)
+    args += _dataset_masks(empty, drlab_copies)
     fonts = _font_cache()
     if fonts is not None:  # matplotlib's font list, so that it is not rebuilt for every notebook
         args += [
@@ -233,32 +218,52 @@ def bwrap_command(
             str(fonts),
             f"{SANDBOX_HOME}/.cache/matplotlib/{fonts.name}",
         ]
-    args += ["--ro-bind", str(request_dir), SANDBOX_REQUEST, "--chdir", SANDBOX_WORK, "--clearenv"]
+    # the sandbox's own / (a tmpfs bwrap makes, with no size) read-only: files go to the sized folders
+    args += ["--ro-bind", str(request_dir), SANDBOX_REQUEST, "--remount-ro", "/"]
+    args += ["--chdir", SANDBOX_WORK, "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += ["--", sys.executable, f"{SANDBOX_REQUEST}/harvest.py", SANDBOX_REQUEST, str(channel_fd)]
     return args
 
 
-def _dataset_masks(empty: Path) -> list[str]:
+def _dev_mounts(limits: Limits) -> list[str]:
+    """/dev as bwrap's --dev makes it, but sized: a 1 MiB tmpfs holding the usual devices and links,
+    and /dev/shm (shared memory, which torch's workers use) a tmpfs of ``disk_bytes``."""
+    args = ["--size", str(DEV_BYTES), "--tmpfs", "/dev"]
+    for name in DEVICES:
+        args += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        args += ["--symlink", target, f"/dev/{link}"]
+    return [*args, "--size", str(limits.disk_bytes), "--tmpfs", "/dev/shm"]
+
+
+def _dataset_masks(empty: Path, drlab_copies: list[Path]) -> list[str]:
     """Hide the datasets' own files (the notebook sees the grader's copy only): an empty folder over each
-    system dataset folder, an empty file over scikit-learn's digits. The data folder is not bound at all."""
+    system dataset folder; an empty file over the digits bundled with drlab, wherever the notebook sees
+    drlab (``drlab_copies``), and over scikit-learn's copy of them. The data folder is not bound at all."""
     import importlib.util
 
+    from drlab.data.datasets import DIGITS_FILE
     from drlab.data.paths import system_dataset_dirs
 
     args: list[str] = []
     for folder in system_dataset_dirs("fashion-mnist"):
         if folder.is_dir():
             args += ["--ro-bind", str(empty), str(folder)]
+    blank = empty.parent / "blank"
+    if not blank.exists():
+        write_private(blank, b"")  # in the grader's private scratch folder (drlab.check.scratch)
+    digits = [copy / "data" / DIGITS_FILE.name for copy in drlab_copies]
     with contextlib.suppress(ImportError, ValueError):
-        spec = importlib.util.find_spec("sklearn")
+        spec = importlib.util.find_spec("sklearn")  # a student's environment may hold scikit-learn
         if spec is not None and spec.origin:
-            digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
-            if digits.is_file():
-                blank = empty.parent / "blank"
-                blank.touch()
-                args += ["--ro-bind", str(blank), str(digits)]
+            sklearn_digits = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+            if sklearn_digits.is_file():
+                digits.append(sklearn_digits)
+    for path in digits:
+        args += ["--ro-bind", str(blank), str(path)]
     return args
 
 
@@ -314,7 +319,7 @@ def run_sandboxed(
     problem = bwrap_problem()
     read_end, write_end = os.pipe()
     os.set_inheritable(write_end, True)
-    with tempfile.TemporaryDirectory(prefix="drlab-check-") as scratch:
+    with private_folder("drlab-check-") as scratch:
         empty = Path(scratch) / "empty"
         empty.mkdir()
         has_data = (request_dir / NOTEBOOK_DATA).is_file()
@@ -327,7 +332,7 @@ def run_sandboxed(
                 pythonpath=SANDBOX_DRLAB,
             )
             command = bwrap_command(request_dir, write_end, env, limits, empty)
-            cwd = scratch
+            cwd = str(scratch)
             note = "bwrap"
         else:
             home = Path(scratch) / "home"
@@ -341,148 +346,45 @@ def run_sandboxed(
             cwd = str(home / "tp1")
             note = f"not sandboxed ({problem})"
         _write_limits(request_dir, limits)
+        group = cgroups.create(cgroups.Budget(limits.threads, limits.memory_bytes, limits.tasks))
+        if isinstance(group, cgroups.Group):
+            command = cgroups.join_command(group, command)
         try:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True,
-            )  # fmt: skip
+            try:
+                process = subprocess.Popen(
+                    command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, pass_fds=(write_end,), start_new_session=True,
+                )  # fmt: skip
+            finally:
+                os.close(write_end)
+            run = collect(
+                process, read_end, limits, cancel, group if isinstance(group, cgroups.Group) else None
+            )
         finally:
-            os.close(write_end)
-        run = _collect(process, read_end, limits, cancel)
+            if isinstance(group, cgroups.Group):
+                group.remove()  # and whatever escaped the sandbox's process group with it
     run.sandboxed = problem is None
     run.note = note
+    run.limits = group.describe() if isinstance(group, cgroups.Group) else f"no cgroup ({group})"
     return run
 
 
 def _write_limits(request_dir: Path, limits: Limits) -> None:
     """The limits the harvester sets on itself before any student code runs (read from limits.json)."""
-    values = {
+    values: dict[str, float] = {
         "memory_bytes": limits.memory_bytes,
         "disk_bytes": limits.disk_bytes,
         "processes": limits.processes,
+        "cpus": max(1, limits.threads),
+        "wall_factor": WALL_FACTOR,
+        "idle_share": IDLE_SHARE,
     }
     if os.geteuid() == 0:
         values["processes"] = 0  # root is exempt from RLIMIT_NPROC anyway; the PID namespace ends them all
-    (request_dir / "limits.json").write_text(json.dumps(values), encoding="utf-8")
+    write_private(request_dir / "limits.json", json.dumps(values).encode())
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the sandbox's process group (bwrap: then its PID namespace goes, and all in it)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
-
-
-def _collect(
-    process: subprocess.Popen[bytes], channel: int, limits: Limits, cancel: threading.Event | None
-) -> SandboxRun:
-    """Read the output (capped) and the frames until the sandbox ends or its deadline comes."""
-    assert process.stdout is not None
-    run = SandboxRun()
-    started = time.monotonic()
-    deadline = started + limits.startup_seconds + limits.notebook_seconds  # until the cells are reported
-    cells_reported = False
-    parser = FrameParser()
-    selector = selectors.DefaultSelector()
-    output_fd = process.stdout.fileno()
-    for fd in (output_fd, channel):
-        os.set_blocking(fd, False)
-        selector.register(fd, selectors.EVENT_READ)
-    exited_at: float | None = None
-    try:
-        while selector.get_map():
-            now = time.monotonic()
-            if now >= deadline or (cancel is not None and cancel.is_set()):
-                run.killed = True
-                _kill(process)
-                break
-            if exited_at is None and process.poll() is not None:
-                exited_at = now
-            if exited_at is not None and now - exited_at > 2.0:
-                break  # its main process is gone; a leftover holding the pipes open is not waited for
-            for key, _ in selector.select(timeout=0.2):
-                fd = int(key.fd)
-                try:
-                    chunk = os.read(fd, 1 << 16)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    selector.unregister(fd)
-                    continue
-                if fd == output_fd:
-                    keep = limits.output_bytes - len(run.output)
-                    if keep > 0:
-                        run.output += chunk[:keep]
-                    run.output_total += len(chunk)
-                else:
-                    parser.feed(chunk)
-                    if not cells_reported and "cells" in parser.frames:
-                        cells_reported = True
-                        deadline = time.monotonic() + limits.checks_seconds  # then the steps' share
-    finally:
-        selector.close()
-        _kill(process)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        process.stdout.close()
-        os.close(channel)
-    run.exit_code = process.returncode
-    run.frames = parser.frames
-    run.channel_problem = parser.problem
-    run.seconds = time.monotonic() - started
-    return run
-
-
-class FrameParser:
-    """Cuts the channel's bytes into frames; keeps the first good frame of each name; never trusts a size."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, Frame] = {}
-        self.problem = ""
-        self._buffer = bytearray()
-        self._total = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if self.problem:
-            return  # a broken stream cannot be re-synchronised: the rest is drained and dropped
-        self._total += len(chunk)
-        if self._total > MAX_CHANNEL_BYTES:
-            self.problem = f"the sandbox sent more than {MAX_CHANNEL_BYTES >> 20} MiB of data"
-            self._buffer.clear()
-            return
-        self._buffer += chunk
-        while self._parse_one():
-            pass
-
-    def _parse_one(self) -> bool:
-        newline = self._buffer.find(b"\n", 0, 200)
-        if newline < 0:
-            if len(self._buffer) >= 200:
-                self.problem = "malformed data from the sandbox"
-                self._buffer.clear()
-            return False
-        parts = bytes(self._buffer[:newline]).split(b" ")
-        if len(parts) != 4 or parts[0] != FRAME_TAG or not (parts[2].isdigit() and parts[3].isdigit()):
-            self.problem = "malformed data from the sandbox"
-            self._buffer.clear()
-            return False
-        name = parts[1].decode("ascii", errors="replace")[:40]
-        meta_size, tensor_size = int(parts[2]), int(parts[3])
-        if meta_size > MAX_META_BYTES or tensor_size > MAX_FRAME_BYTES:
-            self.problem = f"a frame of the sandbox was too large ({name})"
-            self._buffer.clear()
-            return False
-        end = newline + 1 + meta_size + tensor_size
-        if len(self._buffer) < end:
-            return False
-        meta = bytes(self._buffer[newline + 1 : newline + 1 + meta_size])
-        tensors = bytes(self._buffer[newline + 1 + meta_size : end])
-        del self._buffer[:end]
-        try:
-            data = json.loads(meta)
-        except (ValueError, RecursionError):
-            data = None
-        if isinstance(data, dict) and name not in self.frames:
-            self.frames[name] = Frame(data, tensors)
-        return True
+__all__ = [
+    "FRAME_TAG", "IDLE_SHARE", "NOTEBOOK_DATA", "WALL_FACTOR", "Frame", "FrameParser", "Limits", "SandboxRun",
+    "bwrap_problem", "run_sandboxed",
+]  # fmt: skip

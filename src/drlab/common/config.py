@@ -147,6 +147,29 @@ def add_dataclass_arguments(
         parser.add_argument(_option_name(field.name), **kwargs)
 
 
+def add_run_options(parser: argparse.ArgumentParser, *, out: str, resume: str | None) -> None:
+    """The options of every command that trains into a run folder, beside its config's: ``--out``,
+    ``--force``, ``--resume`` (unless ``resume`` is ``None``) and ``--quiet``; ``out`` and ``resume`` are
+    their help (where the folder goes by default, what a resume continues)."""
+    parser.add_argument("--out", metavar="RUN", default=None, help=out)
+    parser.add_argument("--force", action="store_true", help="replace a run already in --out")
+    if resume is not None:
+        parser.add_argument("--resume", action="store_true", help=resume)
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no per-epoch lines (errors and warnings still print)",
+    )
+
+
+def add_old_spelling(
+    parser: argparse.ArgumentParser, option: str, dest: str, type: Callable[[str], Any]
+) -> None:
+    """Accept ``option``, an earlier drlab's name of the field ``dest``, without showing it in ``--help``
+    (old scripts keep working; the help teaches today's name)."""
+    parser.add_argument(option, dest=dest, type=type, help=argparse.SUPPRESS)
+
+
 def dataclass_from_namespace(cls: type[T], namespace: argparse.Namespace, **overrides: Any) -> T:
     """Build ``cls`` from the parsed arguments (fields absent from ``namespace`` keep their default)."""
     values: dict[str, Any] = {}
@@ -300,6 +323,36 @@ def from_json(cls: type[T], data: Any, source: str) -> T:
         except UsageError as exc:
             raise UsageError(f"{source}: {exc}") from exc
     return config
+
+
+def upgrade_saved(
+    values: dict[str, Any],
+    where: str,
+    *,
+    renamed: dict[str, str],
+    retired: dict[str, Any] | None = None,
+    resuming: bool = False,
+) -> dict[str, Any]:
+    """``values`` (a saved config, a checkpoint's settings) under this drlab's names, for :func:`from_json`.
+
+    A ``renamed`` option takes its new name; a ``retired`` one (mapped to the value with which it did
+    nothing) is dropped, or, when ``resuming`` a run that used it, refused in one line naming it: the run
+    still reads (its weights are what they are) but this drlab could not continue it the way it started.
+    """
+    from drlab.common.errors import UsageError
+
+    upgraded: dict[str, Any] = {}
+    for name, value in values.items():
+        if retired is not None and name in retired:
+            if resuming and value != retired[name]:
+                raise UsageError(
+                    f"{where}: this run was trained with {option_name(name)} {value}, an option this drlab "
+                    "no longer has, so --resume cannot continue it the same way (drlab evaluate and drlab "
+                    "predict still read it); start a new run"
+                )
+            continue
+        upgraded[renamed.get(name, name)] = value
+    return upgraded
 
 
 def merge_on_resume(saved: T, typed: dict[str, Any], allowed: Iterable[str], *, where: str) -> T:

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 Precision = Literal["fp32", "bf16", "auto"]
+"""what ``--precision`` asks for"""
+EffectivePrecision = Literal["fp32", "bf16"]
+"""what a run computes in, on its device (:func:`effective_precision`)"""
 
 
 def check_device(name: object, option: str = "--device") -> str:
@@ -85,7 +88,7 @@ def native_bf16(device_type: str) -> bool:
     return False
 
 
-def effective_precision(precision: Precision, device: torch.device) -> Literal["fp32", "bf16"]:
+def effective_precision(precision: Precision, device: torch.device) -> EffectivePrecision:
     """The precision a run computes in: ``bf16`` is bfloat16 autocast on CUDA and on the CPU (float32 on
     MPS); ``auto`` is bf16 where the hardware computes it natively (:func:`native_bf16`), else float32."""
     if precision == "auto":

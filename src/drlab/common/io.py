@@ -56,18 +56,22 @@ def current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: PathLike, mode: str = "wb", encoding: str | None = None, *, permissions: int | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success, fsync it and rename it over ``path``.
 
     On any exception (including ``KeyboardInterrupt``) the temporary file is removed and ``path`` is
-    left exactly as it was. The new file gets ``0o666 & ~umask``, as ``open(path, "w")`` would.
+    left exactly as it was. The new file gets ``0o666 & ~umask``, as ``open(path, "w")`` would, or
+    ``permissions`` (a file's own, kept when it is replaced: a private file stays private).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         if hasattr(os, "fchmod"):  # POSIX (Windows has no modes to set)
-            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp creates 0o600: private to its owner
+            # mkstemp creates 0o600: private to its owner
+            os.fchmod(fd, 0o666 & ~current_umask() if permissions is None else permissions)
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()

@@ -12,7 +12,7 @@ loads data or builds a model. A claim:
    ``--resume``/``--force``, a run of another kind, a run marked by an older drlab whose marker does not
    record what it wrote, and a file the run would replace that is not what drlab wrote there; with
    ``--force`` also ``/``, the home folder and any folder that contains the current one;
-2. locks the folder (``.drlab-run.lock``, ``flock``, opened without following links): a second run into
+2. locks the folder (:mod:`drlab.common.runlock`: ``.drlab-run.lock``, ``flock``, opened without following links): a second run into
    it is refused with the pid and host of the first; the kernel drops the lock when its process dies, so
    a stale lock never blocks;
 3. with ``--force``, deletes the files the previous run wrote that are still what it wrote (size and
@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import os
-import socket
 import stat
 import sys
 from collections.abc import Iterable
@@ -49,12 +47,11 @@ from drlab.common.folders import (
     check_folder_path,
     make_folder,
 )
-from drlab.common.io import no_room_error
+from drlab.common.runlock import LOCK_NAME, drop_lock, lock_holder, take_lock
 
 CONFIG_NAME = "config.json"
 MARKER_NAME = ".drlab-run.json"
 MARKER_FORMAT = "drlab-run/2"
-LOCK_NAME = ".drlab-run.lock"
 #: how messages name each kind of run
 RUN_LABELS = {
     "train": "training", "dqn": "DQN", "reinforce": "REINFORCE", "a2c": "A2C", "ppo": "PPO",
@@ -100,11 +97,6 @@ RUN_FILES: dict[str, tuple[str, ...]] = {
         "scores.csv", "report.html", "scores.png", "checks.png", "seconds.png", "feedback.zip", "feedback/",
     ),
 }  # fmt: skip
-
-if sys.platform != "win32":
-    import fcntl
-else:  # pragma: no cover - no flock on Windows: runs there are not locked
-    fcntl = None
 
 
 class RunDir(RecordedFolder):
@@ -186,7 +178,7 @@ class RunDir(RecordedFolder):
     def _unlock(self) -> None:
         fd, self._lock = self._lock, None
         if fd is not None:
-            _drop_lock(fd, self.dir)
+            drop_lock(fd, self.dir)
 
 
 def _stamp(info: os.stat_result) -> tuple[int, int, int]:
@@ -221,44 +213,6 @@ def _check_path(raw: str | Path, force: bool, option: str) -> Path:
     return run_dir
 
 
-def _holder(directory: Dir) -> str | None:
-    """Who holds the lock of the folder ("pid 123 on host since …"), or ``None`` if nobody does.
-
-    A lock file that is not a regular file (a link, a FIFO) is refused: drlab never makes one.
-    """
-    info = directory.lstat(LOCK_NAME)
-    if info is None:
-        return None
-    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a plain file"
-        raise UsageError(
-            f"{directory.path / LOCK_NAME} is {kind}, not drlab's lock: remove it (drlab writes nothing "
-            "through it)"
-        )
-    if fcntl is None:
-        return None
-    try:
-        fd = directory.open(LOCK_NAME, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a shared lock fails while a run holds it
-        except BlockingIOError:
-            text = os.read(fd, 512).decode("utf-8", "replace").strip()
-            return _printable(text) or "another process"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def _printable(text: str) -> str:
-    # the lock file's text reaches the terminal: no escape sequence from a hand-made file
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return "".join(c if c.isprintable() else "?" for c in first)[:200]
-
-
 def a_run(kind: str) -> str:
     """How a message names a run of ``kind``, with its article: "a DQN run", "an A2C run"."""
     return f"{'an' if kind in _AN else 'a'} {RUN_LABELS[kind]} run"
@@ -291,7 +245,7 @@ def _plan(
         if resume:
             raise UsageError(f"{run_dir} holds no drlab {label} run (it does not exist)")
         return _Plan(run_dir)
-    holder = None if locked else _holder(directory)
+    holder = None if locked else lock_holder(directory)
     if holder is not None:
         raise UsageError(
             f"{run_dir} is in use by another drlab run ({holder}); wait for it to end or choose another --out"
@@ -413,7 +367,7 @@ def claim_run_dir(
     lock: int | None = None
     try:
         directory = Dir(run_dir)
-        lock = _lock(directory)
+        lock = take_lock(directory)
         plan = _plan(
             path, directory, kind, resume=resume, force=force, files=files, option=option, locked=True
         )
@@ -446,7 +400,7 @@ def claim_run_dir(
         return run
     except BaseException:
         if lock is not None and directory is not None:
-            _drop_lock(lock, directory)
+            drop_lock(lock, directory)
         if directory is not None:
             directory.close()
         if created:
@@ -464,58 +418,6 @@ def _version() -> str:
     from drlab import __version__
 
     return __version__
-
-
-def _lock(directory: Dir) -> int | None:
-    """Take the lock of the folder for this process (the lock file's descriptor), or raise naming who
-    holds it. The lock file is opened without following links and must be a plain file of its own."""
-    if fcntl is None:
-        return None
-    where = directory.path / LOCK_NAME
-    while True:
-        try:
-            fd = directory.open(LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o666)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP):
-                raise UsageError(
-                    f"{where} is not drlab's lock (a link, folder or device): remove it"
-                ) from None
-            raise
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            os.close(fd)
-            raise UsageError(f"{where} is not a plain file of its own, not drlab's lock: remove it")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = _printable(os.read(fd, 512).decode("utf-8", "replace")) or "another process"
-            os.close(fd)
-            raise UsageError(
-                f"{directory.path} is in use by another drlab run ({text}); wait for it to end or choose "
-                "another --out"
-            ) from None
-        # its previous holder may have removed the file between our open() and flock(): then we hold
-        # the lock of a file nobody else can see, so try again on the file that is there now
-        now = directory.lstat(LOCK_NAME)
-        if now is not None and now.st_ino == info.st_ino:
-            break
-        os.close(fd)
-    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    try:  # who holds it, for the message a second run gets
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
-    except OSError as exc:
-        _drop_lock(fd, directory)
-        raise no_room_error(exc, where, kept=False) or exc from None
-    return fd
-
-
-def _drop_lock(fd: int, directory: Dir) -> None:
-    with contextlib.suppress(OSError):  # still locked while we unlink: nobody else holds this file
-        now = directory.lstat(LOCK_NAME)
-        if now is not None and now.st_ino == os.fstat(fd).st_ino:
-            directory.unlink(LOCK_NAME)
-    os.close(fd)
 
 
 def read_marker(run_dir: str | Path) -> dict[str, Any] | None:
@@ -563,7 +465,6 @@ def _or(labels: list[str]) -> str:
 
 __all__ = [
     "CONFIG_NAME",
-    "LOCK_NAME",
     "MARKER_NAME",
     "RUN_FILES",
     "RunDir",

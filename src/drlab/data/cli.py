@@ -102,7 +102,7 @@ def run_download(args: argparse.Namespace) -> int:
     """``drlab data download NAME``: fetch what is missing, verify everything, report where it is."""
     config = _config(args)
     if config.name == "digits":
-        print("digits: bundled with scikit-learn, nothing to download (1,797 images of 8x8 pixels)")
+        print("digits: bundled with drlab, nothing to download (1,797 images of 8x8 pixels)")
         return 0
     from drlab.data.cache import dataset_dir, ensure_files
     from drlab.data.fashion_mnist import FASHION_MNIST
@@ -130,9 +130,7 @@ def run_verify(args: argparse.Namespace) -> int:
         from drlab.data.datasets import load_digits
 
         dataset = load_digits(seed=config.seed)
-        print(
-            f"digits: bundled with scikit-learn, {len(dataset.y_train) + len(dataset.y_test):,} images load fine"
-        )
+        print(f"digits: bundled with drlab, {len(dataset.y_train) + len(dataset.y_test):,} images load fine")
         return 0
     from drlab.data.cache import dataset_dir, file_statuses, missing_message
     from drlab.data.fashion_mnist import FASHION_MNIST
@@ -162,7 +160,7 @@ def run_info(args: argparse.Namespace) -> int:
         from drlab.data.datasets import load_digits
 
         dataset = load_digits(seed=config.seed)
-        print("digits: scikit-learn's bundled 8x8 handwritten digits (real images, works offline)")
+        print("digits: the 8x8 handwritten digits bundled with drlab (real images, UCI's, works offline)")
         print(
             f"  train {len(dataset.y_train):,} / test {len(dataset.y_test):,} images of 8x8 (split with --seed {config.seed})"
         )
@@ -170,7 +168,7 @@ def run_info(args: argparse.Namespace) -> int:
         print(
             f"  normalisation: mean {dataset.mean:.4f}, std {dataset.std:.4f} (of pixel/255 on the train split)"
         )
-        print("  cached: no need, it ships inside scikit-learn")
+        print("  cached: no need, it ships inside drlab")
         return 0
     from drlab.data.cache import dataset_dir, file_statuses, where_to_look
     from drlab.data.fashion_mnist import FASHION_MNIST

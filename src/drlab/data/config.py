@@ -16,7 +16,7 @@ class DataConfig:
     """Where datasets are cached and how they are fetched and checked."""
 
     name: str = "fashion-mnist"
-    """dataset: fashion-mnist (downloaded, cached) or digits (bundled with scikit-learn)"""
+    """dataset: fashion-mnist (downloaded, cached) or digits (bundled with drlab)"""
     data_dir: str | None = None
     """data directory (default: $DRLAB_DATA, else ~/.cache/drlab); files in DIR/fashion-mnist/ or DIR itself"""
     mirrors: tuple[str, ...] = ()

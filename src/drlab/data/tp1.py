@@ -1,6 +1,6 @@
 """The data of TP1, written once: the notebooks' data cell and the grader both call :func:`load_tp1_dataset`.
 
-Fashion-MNIST when its files can be loaded; otherwise scikit-learn's 8×8 handwritten digits, enlarged to
+Fashion-MNIST when its files can be loaded; otherwise the 8×8 handwritten digits bundled with drlab, enlarged to
 28×28 so that every model of TP1 runs unchanged. The tiny budget (``DRLAB_NOTEBOOK_BUDGET=tiny``, CI and
 quick checks) keeps the first 600 training and 600 test images.
 
@@ -21,19 +21,10 @@ from drlab.common.errors import DrlabError
 from drlab.data.datasets import ImageDataset, load_digits
 
 BUDGETS = ("full", "tiny")
-BUDGET_VARIABLE = "DRLAB_NOTEBOOK_BUDGET"
 #: training and test samples kept by the tiny budget
 TINY_SAMPLES = 600
 #: set by the grader in a notebook's sandbox: the file that holds the only TP1 data the notebook sees
 SNAPSHOT_VARIABLE = "DRLAB_TP1_DATA"
-
-
-def budget_from_env() -> str:
-    """The notebook's budget: ``full`` (default) or ``tiny`` (CI), from ``$DRLAB_NOTEBOOK_BUDGET``."""
-    budget = os.environ.get(BUDGET_VARIABLE, "full").strip().lower() or "full"
-    if budget not in BUDGETS:
-        raise ValueError(f"{BUDGET_VARIABLE}={budget!r}: choose from {', '.join(BUDGETS)}")
-    return budget
 
 
 def load_tp1_dataset(budget: str = "full", *, download: bool = False) -> tuple[ImageDataset, str | None]:
@@ -64,7 +55,14 @@ def load_tp1_dataset(budget: str = "full", *, download: bool = False) -> tuple[I
 def save_tp1_snapshot(dataset: ImageDataset, reason: str | None, path: Path) -> None:
     """Write ``dataset`` (and why Fashion-MNIST was not used, if it was not) to ``path`` as safetensors,
     atomically: what a graded notebook loads instead of the dataset's own files."""
-    from safetensors.numpy import save_file
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(tp1_snapshot_bytes(dataset, reason))
+    os.replace(partial, path)
+
+
+def tp1_snapshot_bytes(dataset: ImageDataset, reason: str | None) -> bytes:
+    """The safetensors bytes of :func:`save_tp1_snapshot` (the grader writes them into a private file)."""
+    from safetensors.numpy import save
 
     arrays = {
         "x_train": np.ascontiguousarray(dataset.x_train),
@@ -80,9 +78,7 @@ def save_tp1_snapshot(dataset: ImageDataset, reason: str | None, path: Path) -> 
         "source": dataset.source,
         "reason": reason or "",
     }
-    partial = path.with_name(f".{path.name}.partial")
-    save_file(arrays, str(partial), metadata=metadata)
-    os.replace(partial, path)
+    return save(arrays, metadata=metadata)
 
 
 def load_tp1_snapshot(path: Path) -> tuple[ImageDataset, str | None]:

@@ -14,6 +14,8 @@ from typing import Any
 from drlab.common.config import (
     add_command,
     add_dataclass_arguments,
+    add_old_spelling,
+    add_run_options,
     check_int,
     check_seed,
     dataclass_from_namespace,
@@ -23,6 +25,8 @@ from drlab.common.config import (
 from drlab.common.errors import UsageError
 from drlab.rl.config import DQNConfig, QLearningConfig
 
+OUT_HELP = "run directory (default: runs/<algo>-<env>-seed<S>)"
+RESUME_HELP = "continue the run in --out from its checkpoint"
 HELD_OUT_SEED = 100_000  # kept equal to drlab.rl.evaluate.HELD_OUT_SEED (that module imports torch)
 
 QLEARNING_EPILOG = """\
@@ -116,8 +120,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=QLEARNING_EPILOG,
     )
     add_dataclass_arguments(qlearning, QLearningConfig)
-    _add_old_spelling(qlearning)
-    _add_run_options(qlearning, resume=False)
+    add_old_spelling(qlearning, "--learning-rate", "lr", float)  # drlab ≤ 0.1; --lr is every wing's name
+    add_run_options(qlearning, out=OUT_HELP, resume=None)
     qlearning.set_defaults(handler=run_qlearning)
 
     dqn = add_command(
@@ -129,9 +133,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=DQN_EPILOG,
     )
     add_dataclass_arguments(dqn, DQNConfig)
-    _add_old_spelling(dqn)
+    add_old_spelling(dqn, "--learning-rate", "lr", float)
     mark_untyped(dqn, DQNConfig)  # --resume must know what was typed, not what equals a default
-    _add_run_options(dqn, resume=True)
+    add_run_options(dqn, out=OUT_HELP, resume=RESUME_HELP)
     dqn.set_defaults(handler=run_training, algorithm="dqn")
 
     for name, (help_text, description) in PG_COMMANDS.items():
@@ -141,7 +145,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         )
         add_dataclass_arguments(command, config_class)
         mark_untyped(command, config_class)  # the environment's settings apply to what is not typed
-        _add_run_options(command, resume=True)
+        add_run_options(command, out=OUT_HELP, resume=RESUME_HELP)
         command.set_defaults(handler=run_training, algorithm=name)
 
     evaluate = add_command(
@@ -180,26 +184,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     evaluate.set_defaults(handler=run_evaluate)
 
 
-def _add_old_spelling(parser: argparse.ArgumentParser) -> None:
-    # drlab ≤ 0.1 spelled it --learning-rate; --lr is every wing's name now (kept, hidden, for old scripts)
-    parser.add_argument("--learning-rate", dest="lr", type=float, help=argparse.SUPPRESS)
-
-
 def _print_help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 0
-
-
-def _add_run_options(parser: argparse.ArgumentParser, *, resume: bool) -> None:
-    parser.add_argument(
-        "--out", metavar="RUN", default=None, help="run directory (default: runs/<algo>-<env>-seed<S>)"
-    )
-    parser.add_argument("--force", action="store_true", help="replace a run already in --out")
-    if resume:
-        parser.add_argument(
-            "--resume", action="store_true", help="continue the run in --out from its checkpoint"
-        )
-    parser.add_argument("--quiet", action="store_true", help="print only the summary (no progress bar)")
 
 
 def _default_out(algorithm: str, env: str, seed: int) -> Path:

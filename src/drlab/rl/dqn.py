@@ -43,6 +43,7 @@ from torch.nn import functional as F
 
 from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
+from drlab.common.optim import make_optimizer
 from drlab.common.schema import (
     IntIn,
     Like,
@@ -59,7 +60,7 @@ from drlab.rl.envs import make_dqn_env
 from drlab.rl.evaluate import SELECTION_SEED_OFFSET, evaluate_greedy, final_metrics
 from drlab.rl.records import EpisodeRecord, EvaluationRecord, RunMetrics
 from drlab.rl.schedules import linear_schedule
-from drlab.rl.training import copy_weights, make_optimizer, set_learning_rate, torch_threads
+from drlab.rl.training import copy_weights, set_learning_rate, torch_threads
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -209,7 +210,7 @@ class DQNState:
         return cls(
             q_network=q_network,
             target_network=target_network,
-            optimizer=make_optimizer(q_network.parameters(), config.lr, eps=1e-8),  # PyTorch's ε
+            optimizer=make_optimizer("adam", q_network.parameters(), config.lr),  # PyTorch's ε, 1e-8
             buffer=ReplayBuffer(config.buffer_size, (observation_size,), seed=buffer_seed_int),
             env=env,
             explore_rng=explore_rng,

@@ -18,7 +18,7 @@ each named in a comment where it is done:
 
 1. vectorised environments — :func:`drlab.rl.rollout.collect_rollout`, :mod:`drlab.rl.vecenv`
 2. orthogonal initialisation, constant biases — :func:`drlab.rl.policies.mlp`
-3. Adam's ε = 1e-5 — :func:`drlab.rl.training.make_optimizer`
+3. Adam's ε = 1e-5 — :meth:`drlab.rl.rollout.PolicyGradientState.create`
 4. learning-rate annealing — :func:`train`
 5. GAE (with bootstrapping on truncation) — :func:`drlab.rl.rollout.gae`
 6. mini-batch updates — :func:`ppo_update`

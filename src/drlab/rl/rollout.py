@@ -34,12 +34,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from drlab.common.optim import make_optimizer
 from drlab.common.seeding import capture_rng_states, restore_rng_states, seed_everything
 from drlab.rl.config import PolicyGradientConfig
 from drlab.rl.evaluate import final_metrics
 from drlab.rl.policies import ActorCritic, RunningMeanStd
 from drlab.rl.records import EpisodeRecord, EvaluationRecord, RunMetrics, UpdateRecord
-from drlab.rl.training import NO_EVALUATION, Books, copy_weights, crossed, evaluate_and_keep, make_optimizer
+from drlab.rl.training import NO_EVALUATION, Books, copy_weights, crossed, evaluate_and_keep
 from drlab.rl.vecenv import check_policy_env, episode_statistics, make_vector_env, restore_envs, snapshot_envs
 
 Array = NDArray[np.float32]
@@ -176,7 +177,8 @@ class PolicyGradientState:
         observations, _ = envs.reset(seed=config.seed)  # copy i starts from reset(seed=seed + i)
         return cls(
             agent=agent,
-            optimizer=make_optimizer(agent.parameters(), config.lr, optimizer_kind),
+            # ε = 1e-5 rather than PyTorch's 1e-8, as in PPO's and A2C's reference code (core detail 3)
+            optimizer=make_optimizer(optimizer_kind, agent.parameters(), config.lr, eps=1e-5),
             envs=envs,
             observations=np.asarray(observations, dtype=np.float32),
             reward_scaler=RewardScaler(config.num_envs, config.gamma) if config.normalize_rewards else None,

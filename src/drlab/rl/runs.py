@@ -23,9 +23,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from drlab.common.config import from_json, merge_on_resume, to_dict
+from drlab.common.config import from_json, merge_on_resume, to_dict, upgrade_saved
 from drlab.common.device import resolve_device
 from drlab.common.errors import UsageError
 from drlab.common.folders import RecordedFolder
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     import torch
     from matplotlib.figure import Figure
 
-Algorithm = Literal["qlearning", "dqn", "reinforce", "a2c", "ppo"]
-"""the algorithms whose runs this module writes (the ``algorithm`` of config.json)"""
 DeepConfig = DQNConfig | ReinforceConfig | A2CConfig | PPOConfig
 DeepResult = DQNResult | PolicyGradientResult
 
@@ -218,7 +216,7 @@ def read_run_config(run: Path, algorithm: str | None = None) -> Any:
         raise UsageError(f"{run}: not a {wanted} run (its config.json names algorithm {found!r})")
     settings = saved.get("config")
     if isinstance(settings, dict):  # runs of an earlier drlab, written under the old names
-        settings = {RENAMED_FIELDS.get(key, key): value for key, value in settings.items()}
+        settings = upgrade_saved(settings, str(path), renamed=RENAMED_FIELDS)
     return from_json(SPECS[found].config_class, settings, str(path))
 
 

@@ -1,6 +1,5 @@
 """What every deep RL training loop of drlab shares (DQN, REINFORCE, A2C, PPO), so that each is written once.
 
-- :func:`make_optimizer` — Adam or RMSprop with ε = 1e-5 (PPO's core detail 3), fused where PyTorch has it;
 - :func:`set_learning_rate` — for the schedules (DQN's decay, PPO's and A2C's annealing);
 - :func:`torch_threads` — train on a fixed number of CPU threads, and give the caller's back;
 - :func:`resume_state` — restore a checkpoint into a fresh state, or refuse it in one line;
@@ -13,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -23,26 +22,6 @@ from torch import nn
 from drlab.common.errors import UsageError
 from drlab.rl.evaluate import SELECTION_SEED_OFFSET, Evaluation, evaluate_greedy
 from drlab.rl.records import EvaluationRecord
-
-
-def make_optimizer(
-    parameters: Iterable[nn.Parameter],
-    lr: float,
-    kind: Literal["adam", "rmsprop"] = "adam",
-    eps: float = 1e-5,
-) -> torch.optim.Optimizer:
-    """Adam (or RMSprop with α = 0.99, as A2C's paper and SB3); the fused kernel where this PyTorch has it.
-
-    ε = 1e-5 rather than PyTorch's 1e-8, as in PPO's and A2C's reference code (core detail 3).
-    """
-    params = list(parameters)
-    optimizer_class: Any = torch.optim.Adam if kind == "adam" else torch.optim.RMSprop
-    extra = {"alpha": 0.99} if kind == "rmsprop" else {}
-    try:
-        optimizer: torch.optim.Optimizer = optimizer_class(params, lr=lr, eps=eps, fused=True, **extra)
-    except (RuntimeError, TypeError):  # no fused kernel for this optimizer, device or version
-        optimizer = optimizer_class(params, lr=lr, eps=eps, foreach=True, **extra)
-    return optimizer
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

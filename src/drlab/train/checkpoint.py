@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from drlab.common.config import upgrade_saved
 from drlab.common.errors import UsageError
 from drlab.common.schema import (
     Const,
@@ -24,10 +25,13 @@ from drlab.common.schema import (
     optimizer_state,
 )
 from drlab.common.seeding import rng_states_spec
-from drlab.train.config import TrainConfig
+from drlab.train.config import RENAMED_FIELDS, RETIRED_FIELDS, ResolvedTrainConfig
 
 #: the version of the training state's layout (``TrainState.state_dict``)
-CHECKPOINT_FORMAT = "drlab.train/2"
+CHECKPOINT_FORMAT = "drlab.train/3"
+#: the layout of drlab ≤ 0.1: the same plus an ``ema`` entry (``None`` unless trained with ``--ema``) and,
+#: under ``best``, the early stopping's count (``--patience``, gone too)
+EARLIER_FORMAT = "drlab.train/2"
 #: the identity of the run a checkpoint belongs to, saved beside the training state
 CHECKPOINT_INFO = {
     "model": str, "dataset": str, "image_shape": ListOf(int, 3), "num_classes": int, "epochs": int,
@@ -42,13 +46,12 @@ def check_state(
     model: Any,
     optimizer: Any,
     scheduler: Any,
-    ema: Any,
     row: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Raise a one-line :class:`UsageError` unless ``state`` is a training state for this ``model``,
-    ``optimizer``, ``scheduler`` and ``ema`` (``row``: the history's fields and their types; ``extra``: the
-    specs of fields a caller added): every field present, of its type and shape, nothing else."""
+    ``optimizer`` and ``scheduler`` (``row``: the history's fields and their types; ``extra``: the specs
+    of fields a caller added): every field present, of its type and shape, nothing else."""
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise UsageError(
@@ -57,8 +60,6 @@ def check_state(
         )
     if (state.get("scheduler") is None) != (scheduler is None):
         raise UsageError(f"{where}: the checkpoint and this run disagree on the learning-rate schedule")
-    if (state.get("ema") is None) != (ema is None):
-        raise UsageError(f"{where}: the checkpoint and this run disagree on --ema (weight averaging)")
     epoch = state.get("epoch") if isinstance(state.get("epoch"), int) else None
     weights = module_state(model)
     spec = {
@@ -73,11 +74,8 @@ def check_state(
             "val_accuracy": float,
             "val_loss": float,
             "model": OneOf((None, weights)),
-            "epochs_without_improvement": IntIn(0),
-            "stopped_early": bool,
         },
         "rng": rng_states_spec(),
-        "ema": Like(ema.state_dict()) if ema is not None else None,
         **(extra or {}),
     }
     check_structure(state, spec, where)
@@ -86,14 +84,39 @@ def check_state(
         raise UsageError(f"{where}: its history's epochs are {numbers[:5]}…, not 1, 2, 3…")
 
 
-def check_resume(checkpoint: dict[str, Any], info: dict[str, Any], config: TrainConfig, path: Path) -> int:
+def upgrade_checkpoint(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``checkpoint`` in today's layout: one of drlab ≤ 0.1 (:data:`EARLIER_FORMAT`) loses its empty
+    ``ema`` entry and its early-stopping count, and its recipe takes today's names; one trained with an
+    option drlab no longer has (``--ema``, ``--shift``…) is refused in one line naming it. Today's
+    checkpoints pass unchanged."""
+    if checkpoint.get("format") != EARLIER_FORMAT:
+        return checkpoint
+    upgraded = {**checkpoint, "format": CHECKPOINT_FORMAT}
+    ema = upgraded.pop("ema", None)
+    best = upgraded.get("best")
+    if isinstance(best, dict):
+        retired = ("epochs_without_improvement", "stopped_early")
+        upgraded["best"] = {key: value for key, value in best.items() if key not in retired}
+    info = upgraded.get("info")
+    if isinstance(info, dict) and isinstance(info.get("recipe"), dict):
+        recipe = upgrade_saved(
+            info["recipe"], f"{path}: info", renamed=RENAMED_FIELDS, retired=RETIRED_FIELDS, resuming=True
+        )
+        upgraded["info"] = {**info, "recipe": recipe}
+    if ema is not None:  # a recipe without its "ema" entry, yet an average in the checkpoint
+        raise UsageError(f"{path}: this run was trained with --ema, an option this drlab no longer has")
+    return upgraded
+
+
+def check_resume(
+    checkpoint: dict[str, Any], info: dict[str, Any], config: ResolvedTrainConfig, path: Path
+) -> int:
     """Raise a one-line :class:`UsageError` unless ``checkpoint`` can continue the run ``info`` describes
     up to ``config.epochs``; return the epochs it has done. (Its training state is checked when it is
     loaded, by :func:`check_state`.)"""
     check_structure(checkpoint.get("epoch"), IntIn(0), f"{path}: epoch")
     check_structure(checkpoint.get("info"), CHECKPOINT_INFO, f"{path}: info")
     saved, done = checkpoint["info"], checkpoint["epoch"]
-    assert config.epochs is not None
     if done > config.epochs:
         # --epochs is the total: continuing a 2-epoch run "up to 1 epoch" cannot be honest, and
         # rewriting config.json with epochs 1 beside 2-epoch weights would make the run lie

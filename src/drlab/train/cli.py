@@ -6,16 +6,20 @@ Only the standard library and the torch-free config are imported here; the handl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from drlab.common.config import (
     add_command,
     add_dataclass_arguments,
-    dataclass_from_namespace,
+    add_old_spelling,
+    add_run_options,
     mark_untyped,
     typed_options,
 )
 from drlab.train.config import TrainConfig
+
+CONFIG_FIELDS = frozenset(field.name for field in dataclasses.fields(TrainConfig))
 
 TRAIN_DESCRIPTION = """\
 TP1 ("classification supervisée"): train an image classifier with mini-batch gradient descent.
@@ -29,7 +33,7 @@ confusion_matrix.png, predictions.png, confused_pairs.png.
 
 TRAIN_EPILOG = """\
 examples:
-  drlab train --dataset digits --model mlp --epochs 20         offline: scikit-learn's 8x8 digits
+  drlab train --dataset digits --model mlp --epochs 20         offline: the bundled 8x8 digits
   drlab train --dataset fashion-mnist --model cnn              TP1 (downloads Fashion-MNIST once)
   drlab train --model cnn-bn --scheduler one-cycle --lr 3e-3   the accuracy goal (~0.93)
   drlab train --recipe fast                                    a named recipe: fast, accurate, gpu
@@ -71,6 +75,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=TRAIN_EPILOG,
     )
     add_dataclass_arguments(train, TrainConfig)
+    add_old_spelling(
+        train, "--grad-clip", "max_grad_norm", float
+    )  # drlab ≤ 0.1 (RL's name is every wing's now)
+    # remember which options were typed (a recipe, and a resumed run, keep their values for the others)
+    mark_untyped(train, TrainConfig)
+    add_run_options(
+        train,
+        out="run directory (default: runs/DATASET-MODEL)",
+        resume="continue the run in --out from its last checkpoint, up to --epochs",
+    )
     train.add_argument(
         "--nproc",
         type=int,
@@ -79,8 +93,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="train on N processes with DistributedDataParallel: re-runs this command under "
         "`torchrun --standalone --nproc-per-node N` (--batch-size stays the global batch)",
     )
-    # remember which options were typed (a resumed run keeps its saved value for the others)
-    mark_untyped(train, TrainConfig)
     train.set_defaults(handler=_train)
 
     evaluate = add_command(
@@ -117,22 +129,31 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """``drlab train``: build the config (a recipe's values, then the options typed; on --resume the saved
+    run's, with what was typed on top), then :func:`drlab.train.run.train_run` does the rest."""
     from drlab.common.errors import DrlabError
     from drlab.train import distributed
-
-    typed_values = typed_options(args)
-    given = set(typed_values)
-    typed = argparse.Namespace(**typed_values)
-    config = dataclass_from_namespace(TrainConfig, typed)
+    from drlab.train.config import default_out
     from drlab.train.recipes import apply_recipe  # [recipes] torch-free
 
-    config = apply_recipe(config, given)  # --recipe NAME: its values, except for the options typed
+    typed = {name: value for name, value in typed_options(args).items() if name in CONFIG_FIELDS}
+    config: TrainConfig = apply_recipe(
+        TrainConfig(**typed), given=typed
+    )  # --recipe NAME: its values, then typed
+    out = args.out if args.out is not None else default_out(config)
+    if args.resume:
+        from drlab.train.run import resume_config
+
+        config = resume_config(out, typed)
     if args.nproc is not None:
-        return _launch(args.nproc, config, given)
-    from drlab.train.run import train
+        return _launch(args.nproc, config, out, resume=args.resume, force=args.force, quiet=args.quiet)
+    from drlab.train.run import train_run
 
     try:
-        train(config, given=given)
+        train_run(
+            config, out, resume=args.resume, force=args.force, progress=not args.quiet,
+            log=None if args.quiet else print,
+        )  # fmt: skip
     except DrlabError as exc:
         # under torchrun every rank meets the same error (bad option, busy run folder): rank 0 says it
         if getattr(exc, "reported_by_main", False) and not distributed.is_main_process():
@@ -141,7 +162,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
+def _launch(nproc: int, config: TrainConfig, out: str, *, resume: bool, force: bool, quiet: bool) -> int:
     """``--nproc N``: the resolved run (every option written out) on N processes under torchrun."""
     import os
 
@@ -158,14 +179,8 @@ def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
         raise UsageError(
             "--nproc starts torchrun itself, but this process already runs under torchrun: drop --nproc"
         )
-    config.check()
-    resolved = config.resolved()
-    assert resolved.out is not None
-    out = inspect_run_dir(resolved.out, "train", resume=config.resume, force=config.force)
-    if config.resume:  # the saved config with the options typed now on top, as the workers would merge it
-        from drlab.train.run import resume_config
-
-        resolved = resume_config(resolved, given).resolved()
+    resolved = config.resolved()  # checked
+    folder = inspect_run_dir(out, "train", resume=resume, force=force)
     device = resolve_device(resolved.device)  # --device cuda without a GPU: refused now
     if device.type == "cuda":
         import torch
@@ -174,7 +189,6 @@ def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
             raise UsageError(
                 f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}"
             )
-    assert resolved.batch_size is not None
     if resolved.batch_size < nproc:
         raise UsageError(
             f"--batch-size {resolved.batch_size} is the global batch: with --nproc {nproc} each process "
@@ -185,8 +199,10 @@ def _launch(nproc: int, config: TrainConfig, given: set[str]) -> int:
             f"--limit {resolved.limit} leaves fewer validation images than the {nproc} processes that share "
             f"them; use --limit ≥ {-(-nproc // resolved.val_fraction):.0f} or fewer processes"
         )
-    module_args = ["train", *distributed.config_argv(resolved)]
-    return distributed.launch(nproc, module_args, checkpoint=out / "checkpoint.pt")
+    switches = (("--resume", resume), ("--force", force), ("--quiet", quiet))
+    run_options = ["--out", out, *(option for option, on in switches if on)]
+    module_args = ["train", *distributed.config_argv(resolved), *run_options]
+    return distributed.launch(nproc, module_args, checkpoint=folder / "checkpoint.pt")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ class TrainConfig:
     recipe: RecipeName | None = None
     """a named recipe (fast, accurate, gpu) whose settings replace the defaults; options given still win"""
     dataset: DatasetName = "fashion-mnist"
-    """the images to classify (digits: scikit-learn's 8×8 digits, offline)"""
+    """the images to classify (digits: the 8×8 handwritten digits bundled with drlab, offline)"""
     model: ModelName = "mlp"
     """the classifier (see drlab.models)"""
     epochs: int | None = None
@@ -58,12 +58,8 @@ class TrainConfig:
     """L2 penalty / decoupled weight decay (default: 0, or 0.01 for adamw)"""
     scheduler: SchedulerName = "cosine"
     """learning-rate schedule: none, cosine (decays to 0) or one-cycle (warm-up then decay)"""
-    scheduler_step: Literal["batch", "epoch"] = "batch"
-    """advance the schedule after every batch or after every epoch"""
-    grad_clip: float | None = None
-    """clip the gradients' global L2 norm to this value before each update"""
-    patience: int | None = None
-    """early stopping: stop after this many epochs without a better validation accuracy"""
+    max_grad_norm: float | None = None
+    """clip the gradients' global L2 norm to this value before each update (torch's clip_grad_norm_)"""
     dropout: float | None = None
     """dropout probability for mlp and the CNNs with batch norm (default: 0.3 for cnn-bn, otherwise 0)"""
     label_smoothing: float = 0.0
@@ -71,34 +67,22 @@ class TrainConfig:
     flip: bool | None = None
     """augmentation: mirror a random half of every training batch left ↔ right (default: on for the
     batch-norm CNNs: cnn-bn, cnn-fast, cnn-deep)"""
-    shift: int = 0
-    """augmentation: translate every training image by a random (dy, dx) of at most N pixels"""
-    ema: float | None = None
-    """weight averaging: validate and keep an exponential moving average of the weights with this decay"""
     tta: bool | None = None
     """test-time flips: average the predictions of an image and of its mirror (default: on for the
     batch-norm CNNs)"""
     compile: bool = False
     """compile the model with torch.compile (pays off on a GPU for long runs; slow to start)"""
     val_fraction: float = 0.1
-    """share of the training images held out for validation (best model, early stopping)"""
+    """share of the training images held out for validation (it chooses the epoch whose weights are kept)"""
     seed: int = 0
     """seed of every random number: weights, split, batch order, dropout"""
     device: str = "auto"
     """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"""
     precision: Precision = "fp32"
     """bf16: bfloat16 autocast on CUDA or the CPU (about 2x faster on a CPU with AVX512-BF16 or AMX,
-    slower on others); auto: bf16 where the hardware has it, else fp32; --amp is bf16"""
-    amp: bool = False
-    """shorthand for --precision bf16"""
+    slower on others); auto: bf16 where the hardware has it, else fp32"""
     channels_last: bool = True
     """store images and convolution weights channels-last (faster convolutions and pooling on CPU)"""
-    out: str | None = None
-    """run directory (default: runs/DATASET-MODEL)"""
-    resume: bool = False
-    """continue the run in --out from its last checkpoint, up to --epochs"""
-    force: bool = False
-    """replace the run already in --out"""
     data_dir: str | None = None
     """where the Fashion-MNIST files are cached (default: drlab's data cache)"""
     offline: bool = False
@@ -111,26 +95,23 @@ class TrainConfig:
     """draw the PNG pictures at the end (--no-plots saves a few seconds on tiny runs)"""
     summary: bool = False
     """print the model's layers, output shapes and parameter counts before training"""
-    quiet: bool = False
-    """no progress bars and no per-epoch lines (errors and warnings still print)"""
 
-    def resolved(self) -> TrainConfig:
-        """This config with every per-model/per-optimizer default filled in (what config.json records)."""
-        precision = "bf16" if self.amp else self.precision
-        return dataclasses.replace(
-            self,
+    def resolved(self) -> ResolvedTrainConfig:
+        """This config, :meth:`check`-ed, with every per-model/per-optimizer default filled in (what a run
+        trains with and config.json records)."""
+        self.check()
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(TrainConfig)}
+        values.update(
             epochs=DEFAULT_EPOCHS[self.model] if self.epochs is None else self.epochs,
             lr=DEFAULT_LR[self.optimizer] if self.lr is None else self.lr,
             weight_decay=DEFAULT_WEIGHT_DECAY[self.optimizer]
             if self.weight_decay is None
             else self.weight_decay,
             dropout=self.dropout if self.dropout is not None else (0.3 if self.model == "cnn-bn" else 0.0),
-            precision=precision,
-            amp=precision == "bf16",
             flip=self.model in FLIPPED_BY_DEFAULT if self.flip is None else self.flip,  # [recipes]
             tta=self.model in FLIPPED_BY_DEFAULT if self.tta is None else self.tta,
-            out=self.out if self.out is not None else f"runs/{self.dataset}-{self.model}",
         )
+        return ResolvedTrainConfig(**values)
 
     def check(self) -> None:
         """Raise :class:`~drlab.common.errors.UsageError` for values no run can use (every float finite)."""
@@ -146,31 +127,52 @@ class TrainConfig:
         check_number("--momentum", self.momentum, 0, 1, high_open=True)
         if self.weight_decay is not None:
             check_number("--weight-decay", self.weight_decay, 0)
-        if self.grad_clip is not None:
-            check_number("--grad-clip", self.grad_clip, 0, None, low_open=True)
-        if self.patience is not None:
-            check_int("--patience", self.patience, 1)
+        if self.max_grad_norm is not None:
+            check_number("--max-grad-norm", self.max_grad_norm, 0, None, low_open=True)
         if self.dropout is not None:
             check_number("--dropout", self.dropout, 0, 1, high_open=True)
         check_number("--label-smoothing", self.label_smoothing, 0, 1, high_open=True)
-        check_int("--shift", self.shift, 0, 8)
-        if self.ema is not None:
-            check_number("--ema", self.ema, 0, 1, low_open=True, high_open=True)
         check_number("--val-fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
         check_device(self.device)
         if self.limit is not None and self.limit < 20:
             raise UsageError(f"--limit must be ≥ 20 (a train and a validation part), got {self.limit}")
-        if self.resume and self.force:
-            raise UsageError("--resume and --force contradict each other: choose one")
+
+
+@dataclass(kw_only=True)
+class ResolvedTrainConfig(TrainConfig):
+    """A :class:`TrainConfig` whose per-model and per-optimizer defaults are filled in
+    (:meth:`TrainConfig.resolved`): what a run trains with and what its ``config.json`` records."""
+
+    epochs: int
+    lr: float
+    weight_decay: float
+    dropout: float
+    flip: bool
+    tta: bool
+
+
+def default_out(config: TrainConfig) -> str:
+    """The run folder of ``config`` when ``--out`` is not given: ``runs/DATASET-MODEL``."""
+    return f"runs/{config.dataset}-{config.model}"
 
 
 #: the fields that define *what* is learned; a run resumed with a different value would not continue it
 RECIPE_FIELDS = (
     "dataset", "model", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
-    "scheduler_step", "grad_clip", "dropout", "val_fraction", "seed", "limit",
-    "label_smoothing", "flip", "shift", "ema",
+    "max_grad_norm", "dropout", "val_fraction", "seed", "limit", "label_smoothing", "flip",
 )  # fmt: skip
+#: the options a ``--resume`` may change: how long, where and how fast it runs, what it writes
+RESUMABLE = tuple(
+    field.name for field in dataclasses.fields(TrainConfig) if field.name not in (*RECIPE_FIELDS, "recipe")
+)
+#: options renamed since an earlier drlab: their runs' config.json and checkpoints still read, and resume
+RENAMED_FIELDS = {"grad_clip": "max_grad_norm"}
+#: options an earlier drlab had (they measured to give nothing), with the value that did nothing. A run
+#: saved with another value still reads (drlab evaluate, drlab predict: they only need its weights) but
+#: does not resume: this drlab could not continue it the way it started. (``amp`` lives on in the saved
+#: ``precision``; ``out``, ``resume``, ``force`` and ``quiet`` became run options, not settings.)
+RETIRED_FIELDS: dict[str, object] = {"scheduler_step": "batch", "shift": 0, "ema": None, "patience": None}
 
 
 #: a weight decay at or above this (or one whose step, lr × decay, reaches 1) is the likely cause of a
@@ -191,5 +193,5 @@ def divergence_advice(lr: float, weight_decay: float, optimizer: str) -> str:
     suggestion = min(lr / 10, DEFAULT_LR.get(optimizer, lr / 10))
     return (
         f"the learning rate --lr {lr:g} is probably too large for this model: try --lr {suggestion:.2g}, "
-        "or --grad-clip 1.0"
+        "or --max-grad-norm 1.0"
     )

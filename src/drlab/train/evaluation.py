@@ -16,56 +16,51 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from drlab.common.config import from_json
-from drlab.common.device import check_device, resolve_device
+from drlab.common.device import check_device, effective_precision, resolve_device
 from drlab.common.errors import UsageError
 from drlab.common.io import load_model_weights, read_json
 from drlab.common.rundir import CONFIG_NAME, claim_run_dir, require_run_kind
 from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
 from drlab.models import CONVOLUTIONAL, build_model
-from drlab.train.config import TrainConfig
+from drlab.train.config import ResolvedTrainConfig
 from drlab.train.metrics import confusion_report
-from drlab.train.run import METRICS_NAME, WEIGHTS_NAME, eval_batches, load_splits
+from drlab.train.run import METRICS_NAME, WEIGHTS_NAME, eval_batches, load_splits, read_saved_config
 from drlab.train.trainer import evaluate, prepare_model
 
 
 def load_trained_model(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The model saved in ``run_dir`` (CPU, eval mode) and its dataset info (shape, classes, normalisation)."""
+    """The model saved in ``run_dir`` (CPU, eval mode) and its dataset info (shape, classes, normalisation),
+    with the run's config under ``"config"``."""
     run = Path(run_dir)
-    record = _read_run_record(run)
-    dataset_info, config = record["dataset"], record["config"]
+    config, dataset_info = _read_run(run)
     model = load_model_weights(
         lambda: build_model(
-            config["model"],
-            tuple(dataset_info["image_shape"]),
-            len(dataset_info["classes"]),
-            config.get("dropout"),
+            config.model, tuple(dataset_info["image_shape"]), len(dataset_info["classes"]), config.dropout
         ),
         run / WEIGHTS_NAME,
-        f"model {config['model']}",
+        f"model {config.model}",
     )
     model.eval()
     return model, {**dataset_info, "config": config}
 
 
-def _read_run_record(run: Path) -> dict[str, Any]:
+def _read_run(run: Path) -> tuple[ResolvedTrainConfig, dict[str, Any]]:
+    """The run's config and the dataset record of its config.json, both checked; its weights must exist."""
     require_run_kind(run, "train")  # a DQN run is named as such, with the command that reads it
     if not (run / CONFIG_NAME).is_file():
         raise UsageError(
             f"{run} holds no drlab run (no {CONFIG_NAME}); train one with: drlab train --out {run}"
         )
+    config = read_saved_config(run)  # every field present, typed and in range (an earlier drlab's too)
     path = run / CONFIG_NAME
-    record = read_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        raise UsageError(f"{path}: not a drlab training run's config")
-    from_json(TrainConfig, record["config"], str(path))  # every field present, typed and in range
-    _check_dataset_record(record.get("dataset"), path)
+    dataset_info = read_json(path).get("dataset")
+    _check_dataset_record(dataset_info, path)
     if not (run / WEIGHTS_NAME).is_file():
         raise UsageError(
             f"{run} has no {WEIGHTS_NAME} yet (the run did not finish; continue it with --resume)"
         )
-    return record
+    return config, dataset_info
 
 
 def _check_dataset_record(info: Any, path: Path) -> None:
@@ -133,7 +128,7 @@ def _measure(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metrics of ``run``'s model on ``split``, and (for the test split) its confusion pictures."""
     model, info = load_trained_model(run)
-    config = from_json(TrainConfig, info["config"], str(run / CONFIG_NAME))
+    config: ResolvedTrainConfig = info["config"]
     seed_everything(config.seed if seed is None else seed)
     torch_device = resolve_device(device)
     splits = load_splits(
@@ -156,8 +151,8 @@ def _measure(
     result = evaluate(
         model,
         eval_batches(images, labels, dataset, torch_device),
-        precision=config.precision,
-        tta_flip=bool(config.tta),  # measured the way the run was
+        precision=effective_precision(config.precision, torch_device),
+        tta_flip=config.tta,  # measured the way the run was
     )
     metrics: dict[str, Any] = {
         f"{split}_accuracy": result.accuracy,

@@ -16,11 +16,10 @@ A run directory holds::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import importlib.util
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,27 @@ import torch
 import torch.nn.functional as F
 
 from drlab import __version__
-from drlab.common.config import from_json, merge_on_resume, to_dict
-from drlab.common.device import effective_precision
+from drlab.common.config import from_json, merge_on_resume, to_dict, upgrade_saved
+from drlab.common.device import EffectivePrecision, effective_precision, precision_note
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.io import load_checkpoint, read_json
+from drlab.common.optim import make_optimizer
 from drlab.common.rundir import CONFIG_NAME, RUN_FILES, RunDir, claim_run_dir, inspect_run_dir
 from drlab.common.runfiles import write_run_files
 from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
 from drlab.train import distributed
-from drlab.train.augment import BatchAugment
-from drlab.train.checkpoint import CHECKPOINT_INFO, check_resume
-from drlab.train.config import RECIPE_FIELDS, TrainConfig
-from drlab.train.ema import EMA
+from drlab.train.augment import RandomFlips
+from drlab.train.checkpoint import CHECKPOINT_INFO, check_resume, upgrade_checkpoint
+from drlab.train.config import (
+    RECIPE_FIELDS,
+    RENAMED_FIELDS,
+    RESUMABLE,
+    RETIRED_FIELDS,
+    ResolvedTrainConfig,
+    TrainConfig,
+)
 from drlab.train.metrics import confusion_report
 from drlab.train.trainer import (
     HISTORY_FIELDS,
@@ -52,7 +58,6 @@ from drlab.train.trainer import (
     TrainState,
     evaluate,
     fit,
-    make_optimizer,
     make_scheduler,
     prepare_model,
 )
@@ -125,75 +130,98 @@ def _dataset_info(splits: Splits) -> dict[str, Any]:
     }
 
 
-def resume_config(requested: TrainConfig, given: Iterable[str] | None) -> TrainConfig:
-    """The config of a resumed run: the saved one, with the options given on this command line on top.
+def resume_config(out: str | Path, typed: Mapping[str, Any]) -> ResolvedTrainConfig:
+    """The config to resume the run in ``out`` with: the saved one, with the options ``typed`` on top.
 
-    ``given`` names the options the user typed (``None``: all of them). A recipe option (model, data,
-    optimiser, seed…) that contradicts the saved run is a :class:`UsageError`: it would not be a
-    continuation of that run; the others (``--epochs``, ``--device``, ``--patience``…) may change.
+    A recipe option (model, data, optimiser, seed…) that contradicts the saved run is a
+    :class:`UsageError`: it would not be a continuation of that run; the others (:data:`RESUMABLE`:
+    ``--epochs``, ``--device``, ``--precision``…) may change.
     """
-    run_dir = Path(requested.out or ".")
-    saved = read_saved_config(run_dir)
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
-    given_names = names if given is None else set(given) & names
-    typed = {name: getattr(requested, name) for name in given_names - {"resume", "force", "out"}}
-    allowed = names - set(RECIPE_FIELDS)
-    merged = merge_on_resume(saved, typed, allowed, where=str(run_dir))
-    return dataclasses.replace(merged, resume=True, force=False, out=str(run_dir))
+    inspect_run_dir(out, "train", resume=True)
+    saved = read_saved_config(Path(out), resuming=True)
+    return merge_on_resume(saved, dict(typed), RESUMABLE, where=str(out))
 
 
-def read_saved_config(run_dir: Path) -> TrainConfig:
-    """The resolved :class:`TrainConfig` saved in ``run_dir/config.json``, checked field by field."""
+def read_saved_config(run_dir: Path, *, resuming: bool = False) -> ResolvedTrainConfig:
+    """The config saved in ``run_dir/config.json``, checked field by field. A run of an earlier drlab reads
+    under today's names; ``resuming`` one trained with an option drlab no longer has is refused."""
     path = run_dir / CONFIG_NAME
     if not path.is_file():
-        raise UsageError(f"--resume: {run_dir} holds no drlab training run (no readable {CONFIG_NAME})")
+        raise UsageError(f"{run_dir} holds no drlab training run (no readable {CONFIG_NAME})")
     record = read_json(path)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise UsageError(f"{path}: not a drlab training run's config (no 'config' object)")
-    return from_json(TrainConfig, record["config"], str(path))
+    settings = upgrade_saved(
+        record["config"], str(path), renamed=RENAMED_FIELDS, retired=RETIRED_FIELDS, resuming=resuming
+    )
+    return from_json(ResolvedTrainConfig, settings, str(path))
 
 
-def train(
+def train_run(
     config: TrainConfig,
+    out: str | Path,
     *,
-    given: Iterable[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None = None,
 ) -> TrainResult:
-    """Run ``drlab train``: returns the run directory, the test metrics and the history.
+    """Train ``config`` in the run folder ``out``: check, claim, start or resume, write.
 
-    ``given`` (for ``--resume``) names the options typed on the command line; see :func:`resume_config`.
-    Every check that can fail (arguments, data, run directory, checkpoint) runs before anything is written.
+    ``resume`` continues the run in ``out`` from its checkpoint, exactly where it stopped; ``config`` must
+    then be the saved one, except the options of :data:`RESUMABLE` (:func:`resume_config` builds it from
+    the saved one). ``force`` replaces a run already in ``out``. ``log`` receives the lines to print,
+    ``progress`` shows a bar per epoch, ``on_epoch_end(state, row)`` runs after every epoch. Every check
+    that can fail (settings, data, run folder, checkpoint) runs before anything is written.
 
     Under ``torchrun`` every process runs this function: they join one process group (gloo on CPU,
     NCCL on CUDA with one GPU each), train one model with DistributedDataParallel, and rank 0 alone
-    writes the run directory and prints.
+    writes the run folder and prints.
     """
-    config.check()
+    folder = RunFolder(Path(out), resume=resume, force=force, files=run_files(config))
+    resolved = config.resolved()  # checked: a value no run can use is refused here, in one line
     if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UsageError("--tensorboard needs the tensorboard package: pip install 'drlab[tensorboard]'")
-    out = config.resolved().out
-    assert out is not None
-    # refuses before any work
-    inspect_run_dir(out, "train", resume=config.resume, force=config.force, files=run_files(config))
-    if config.resume:
-        config = resume_config(config.resolved(), given)
-    config = config.resolved()
+    inspect_run_dir(out, "train", resume=resume, force=force, files=folder.files)  # refuses before any work
+    if resume:  # the settings must be the saved run's, but for what may change on a resume
+        saved = read_saved_config(folder.path, resuming=True)
+        merge_on_resume(saved, to_dict(resolved), RESUMABLE, where=str(out))
     joined_here = not distributed.is_initialized()
-    env, device = distributed.setup(config.device)  # a single process: nothing to join, just the device
+    env, device = distributed.setup(resolved.device)  # a single process: nothing to join, just the device
+    # decided once for the whole run: how it computes on this device, and every random number
+    precision = effective_precision(resolved.precision, device)
+    note = precision_note(resolved.precision, device)
+    seed_everything(resolved.seed)  # the same seed on every rank (DDP copies rank 0's weights anyway)
+    if not env.is_main:  # the ranks other than 0 print nothing
+        log, progress = None, False
+    if log is not None and note is not None:
+        log(note)
     try:
-        return _train(config, env, device, on_epoch_end)
+        return _train(resolved, folder, env, device, precision, progress, log, on_epoch_end)
     except RuntimeError as exc:
         if env.launched and distributed.is_collective_failure(exc):
             first = distributed.short_reason(exc)
             raise DrlabError(
                 f"rank {env.rank} lost contact with the other processes ({first}); one of them probably "
-                f"died (torchrun's report names it). The last checkpoint in {config.out} is complete: "
+                f"died (torchrun's report names it). The last checkpoint in {out} is complete: "
                 "rerun with --resume to continue"
             ) from exc
         raise
     finally:
         if joined_here:
             distributed.teardown()
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Where a run writes, and how it takes the folder (continue the run there, or replace it)."""
+
+    path: Path
+    resume: bool
+    force: bool
+    files: list[str]
+    """what the run writes there (:func:`run_files`)"""
 
 
 def run_files(config: TrainConfig) -> list[str]:
@@ -203,14 +231,15 @@ def run_files(config: TrainConfig) -> list[str]:
 
 
 def _train(
-    config: TrainConfig,
+    config: ResolvedTrainConfig,
+    folder: RunFolder,
     env: distributed.DistEnv,
     device: torch.device,
+    precision: EffectivePrecision,
+    progress: bool,
+    log: Callable[[str], None] | None,
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None,
 ) -> TrainResult:
-    assert config.epochs is not None and config.lr is not None and config.out is not None
-    run_dir = Path(config.out)  # rank 0 alone claims it, prints and writes files
-    seed_everything(config.seed)  # the same seed on every rank (DDP copies rank 0's weights anyway)
     splits = load_splits(
         config.dataset, limit=config.limit, val_fraction=config.val_fraction, seed=config.seed,
         data_dir=config.data_dir, offline=config.offline,
@@ -241,85 +270,99 @@ def _train(
         raw_model, device, channels_last=config.channels_last and config.model in CONVOLUTIONAL
     )
     model = distributed.wrap_model(raw_model, device)
-    optimizer = make_optimizer(config, raw_model.parameters(), device)
-    state = TrainState(raw_model, optimizer, make_scheduler(config, optimizer, len(train_batches)))
-    if config.ema is not None:  # the weight average starts from the initial weights
-        state.ema = EMA(raw_model, config.ema)
-    # the training loss: cross-entropy, with --label-smoothing ε the targets (1 − ε) + ε/K on the true class
-    loss_fn = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
-    # flips and shifts of each training batch, on the device; a black pixel, normalised, fills the borders
-    augment = None
-    if config.flip or config.shift:
-        augment = BatchAugment(
-            flip=bool(config.flip), max_shift=config.shift, fill=-dataset.mean / dataset.std,
-            seed=config.seed, device=device,
-        )  # fmt: skip
+    optimizer = make_optimizer(
+        config.optimizer, raw_model.parameters(), config.lr, weight_decay=config.weight_decay,
+        momentum=config.momentum,
+    )  # fmt: skip
+    state = TrainState(
+        raw_model, optimizer, make_scheduler(config.scheduler, optimizer, config.epochs * len(train_batches))
+    )
     resumed_at = 0
-    if config.resume:  # checked and loaded whole (random generators too) before any file is touched
-        resumed_at = _resume(state, run_dir / CHECKPOINT_NAME, checkpoint_info, config)
+    if folder.resume:  # checked and loaded whole (random generators too) before any file is touched
+        resumed_at = _resume(state, folder.path / CHECKPOINT_NAME, checkpoint_info, config)
     # only now that data, model, options and checkpoint are known to be good: lock, mark (--force: clear)
     run = distributed.main_first(
         lambda: claim_run_dir(
-            run_dir, "train", resume=config.resume, force=config.force, files=run_files(config)
+            folder.path, "train", resume=folder.resume, force=folder.force, files=folder.files
         )
     )
     with contextlib.ExitStack() as stack:
         if run is not None:
             stack.enter_context(run)  # released at the end; a run that wrote nothing leaves no folder
-        return _fit_and_write(
-            config, env, device, run, splits, state, model, loss_fn, augment, checkpoint_info,
-            (train_batches, val_batches, test_batches), resumed_at, on_epoch_end,
+            # config.json first: it marks the folder as a run that --resume can continue
+            write_run_files(
+                run, records={CONFIG_NAME: _config_record(config, splits, raw_model, device, env)}
+            )
+        if log is not None:
+            if config.summary:
+                log(summarize(raw_model, dataset.image_shape).table())
+            log(_start_line(config, splits, raw_model, device, env.world_size, precision, resumed_at))
+        metrics, history = _fit_and_write(
+            config, env, device, precision, run, splits, state, model, checkpoint_info,
+            (train_batches, val_batches, test_batches), progress, log, on_epoch_end,
         )  # fmt: skip
+    return TrainResult(run_dir=folder.path, metrics=metrics, history=history)
+
+
+def _config_record(
+    config: ResolvedTrainConfig,
+    splits: Splits,
+    raw_model: torch.nn.Module,
+    device: torch.device,
+    env: distributed.DistEnv,
+) -> dict[str, Any]:
+    """The content of config.json: the resolved config, the data's shape, classes and normalisation."""
+    return {
+        "config": to_dict(config),
+        "dataset": _dataset_info(splits),
+        "model": {"name": config.model, "parameters": count_parameters(raw_model)},
+        "device": str(device),
+        "processes": env.world_size,
+        "drlab_version": __version__,
+        "torch_version": torch.__version__,
+    }
+
+
+def _start_line(
+    config: ResolvedTrainConfig,
+    splits: Splits,
+    raw_model: torch.nn.Module,
+    device: torch.device,
+    processes: int,
+    precision: str,
+    resumed_at: int,
+) -> str:
+    dataset = splits.dataset
+    action = f"resuming at epoch {resumed_at + 1}" if resumed_at else "training"
+    return (
+        f"{action}: {config.model} ({count_parameters(raw_model):,} parameters) on {dataset.name} "
+        f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
+        f"of {dataset.image_shape[1]}×{dataset.image_shape[2]}), {config.optimizer} lr {config.lr:g}, "
+        f"{config.scheduler} schedule, batch {config.batch_size}, {config.epochs} epochs, on {device}"
+        + (f" × {processes} processes ({distributed.backend_for(device)})" if processes > 1 else "")
+        + (", in bf16" if precision == "bf16" else "")
+    )
 
 
 def _fit_and_write(
-    config: TrainConfig,
+    config: ResolvedTrainConfig,
     env: distributed.DistEnv,
     device: torch.device,
+    precision: EffectivePrecision,
     run: RunDir | None,
     splits: Splits,
     state: TrainState,
     model: torch.nn.Module,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    augment: BatchAugment | None,
     checkpoint_info: dict[str, Any],
     batches: tuple[Batches, Batches, Batches],
-    resumed_at: int,
+    progress: bool,
+    log: Callable[[str], None] | None,
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None,
-) -> TrainResult:
-    """Train and write the run folder ``run`` (``None`` on the ranks other than 0, which write nothing)."""
-    assert config.out is not None
+) -> tuple[dict[str, Any], list[EpochRow]]:
+    """Train and write the run folder ``run`` (``None`` on the ranks other than 0, which write nothing);
+    return the test metrics and the history."""
     train_batches, val_batches, test_batches = batches
     dataset, raw_model = splits.dataset, state.raw_model
-    log: Callable[[str], None] | None = print if run is not None and not config.quiet else None
-    if run is not None:
-        config_record = {
-            "config": to_dict(config),
-            "dataset": _dataset_info(splits),
-            "model": {"name": config.model, "parameters": count_parameters(raw_model)},
-            "device": str(device),
-            "processes": env.world_size,
-            "drlab_version": __version__,
-            "torch_version": torch.__version__,
-        }
-        write_run_files(run, records={CONFIG_NAME: config_record})
-    if log is not None:
-        if config.summary:
-            log(summarize(raw_model, dataset.image_shape).table())
-        action = f"resuming at epoch {resumed_at + 1}" if config.resume else "training"
-        log(
-            f"{action}: {config.model} ({count_parameters(raw_model):,} parameters) on {dataset.name} "
-            f"({len(splits.y_train):,} train / {len(splits.y_val):,} val / {len(dataset.y_test):,} test images "
-            f"of {dataset.image_shape[1]}×{dataset.image_shape[2]}), {config.optimizer} lr {config.lr:g}, "
-            f"{config.scheduler} schedule, batch {config.batch_size}, {config.epochs} epochs, on {device}"
-            + (
-                f" × {env.world_size} processes ({distributed.backend_for(device)})"
-                if env.world_size > 1
-                else ""
-            )
-            + (", in bf16" if effective_precision(config.precision, device) == "bf16" else "")
-        )
-
     writer = _tensorboard_writer(run) if config.tensorboard and run is not None else None
 
     def end_of_epoch(state: TrainState, row: EpochRow) -> None:
@@ -339,18 +382,28 @@ def _fit_and_write(
         if on_epoch_end is not None:
             on_epoch_end(state, row)
 
+    # the training loss: cross-entropy, with --label-smoothing ε the targets (1 − ε) + ε/K on the true class
+    loss_fn = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+    # random flips of each training batch, on the device
+    flips = RandomFlips(seed=config.seed, device=device) if config.flip else None
     try:
         history = fit(
-            model, state, train_batches, val_batches, config, loss_fn=loss_fn, transform=augment, log=log,
-            progress=run is not None and not config.quiet, on_epoch_end=end_of_epoch,
+            model, state, train_batches, val_batches, epochs=config.epochs,
+            max_grad_norm=config.max_grad_norm, precision=precision,
+            tta_flip=config.tta, loss_fn=loss_fn, transform=flips, log=log, progress=progress,
+            on_epoch_end=end_of_epoch,
         )  # fmt: skip
     finally:
         if writer is not None and run is not None:
             writer.close()
             run.record_folder(TENSORBOARD_DIR)
-    test = evaluate(raw_model, test_batches, precision=config.precision, tta_flip=bool(config.tta))
-    metrics = _metrics(test, dataset, state, config, device)
+    test = evaluate(raw_model, test_batches, precision=precision, tta_flip=config.tta)
+    metrics = _metrics(test, dataset, state, config, device, precision)
     if run is not None:
+        for warning in metrics["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+        # the weights, the history, the metrics and the pictures, together
+        figures = _run_figures(history, metrics, dataset, test_batches, raw_model) if config.plots else {}
         write_run_files(
             run,
             weights={
@@ -361,15 +414,12 @@ def _fit_and_write(
             },
             tables={HISTORY_NAME: ([r.as_row() for r in history], HISTORY_FIELDS)},
             records={METRICS_NAME: metrics},
+            figures=figures,
         )
-        if config.plots:
-            write_run_files(run, figures=_run_figures(history, metrics, dataset, test_batches, raw_model))
-        for warning in metrics["warnings"]:
-            print(f"warning: {warning}", file=sys.stderr)
-    if log is not None:
+    if log is not None and run is not None:
         log(
             f"test accuracy {metrics['test_accuracy']:.4f} (loss {metrics['test_loss']:.4f}) after "
-            f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {config.out}/ "
+            f"{len(history)} epochs, best validation epoch {state.best_epoch}; run saved in {run.path}/ "
             + (
                 "(curves.png, confusion_matrix.png, predictions.png, metrics.json)"
                 if config.plots
@@ -377,7 +427,7 @@ def _fit_and_write(
             )
         )
     distributed.barrier()  # the run is over when rank 0 has written everything
-    return TrainResult(run_dir=Path(config.out), metrics=metrics, history=history)
+    return metrics, history
 
 
 def _tensorboard_writer(run: RunDir) -> Any:
@@ -408,17 +458,23 @@ def eval_batches(
     )
 
 
-def _resume(state: TrainState, path: Path, info: dict[str, Any], config: TrainConfig) -> int:
+def _resume(state: TrainState, path: Path, info: dict[str, Any], config: ResolvedTrainConfig) -> int:
     """Load the checkpoint ``path`` into ``state`` (random generators included); return its epoch.
     Everything is checked first, in one line each: the run it belongs to, then every field's structure."""
     checkpoint = load_checkpoint(path)  # checksum checked; weights_only=True: a malicious pickle is refused
+    checkpoint = upgrade_checkpoint(checkpoint, path)  # one of an earlier drlab: under today's names
     done = check_resume(checkpoint, info, config, path)
     state.load_state_dict(checkpoint, str(path), extra={"info": CHECKPOINT_INFO})
     return done
 
 
 def _metrics(
-    test: Evaluation, dataset: ImageDataset, state: TrainState, config: TrainConfig, device: torch.device
+    test: Evaluation,
+    dataset: ImageDataset,
+    state: TrainState,
+    config: ResolvedTrainConfig,
+    device: torch.device,
+    precision: EffectivePrecision,
 ) -> dict[str, Any]:
     """The content of metrics.json: each figure computed here once, from the typed records."""
     history = state.history
@@ -446,7 +502,7 @@ def _metrics(
         "samples_per_second": train_samples / train_seconds if train_seconds > 0 else None,
         "validation_seconds": sum(row.val_seconds for row in history),
         "device": str(device),
-        "precision": effective_precision(config.precision, device),
+        "precision": precision,
         "warnings": warnings,
     }
 
@@ -479,4 +535,4 @@ def _run_figures(
     return figures
 
 
-__all__ = ["TrainResult", "eval_batches", "load_splits", "read_saved_config", "resume_config", "train"]
+__all__ = ["TrainResult", "eval_batches", "load_splits", "read_saved_config", "resume_config", "train_run"]

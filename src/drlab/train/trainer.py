@@ -13,8 +13,8 @@ Read top to bottom:
 - :func:`train_one_epoch` and :func:`evaluate` — one epoch ("époque") of those steps, and the
   measurement of a model on held-out data. Plain functions (pytorch/examples' ``train()``/``test()``)
   that return typed records (:class:`EpochRecord`, :class:`Evaluation`) and print nothing.
-- :func:`make_optimizer`, :func:`make_scheduler`, :func:`prepare_model` — the pieces a run builds
-  from its :class:`~drlab.train.config.TrainConfig`.
+- :func:`make_scheduler`, :func:`prepare_model` — pieces a run builds (its optimizer comes from
+  :func:`drlab.common.optim.make_optimizer`, shared with the RL wing).
 - :class:`TrainState` and :func:`fit` — the epochs, the best model, early stopping and the checkpoint
   written after every epoch, so that a run resumes exactly where it stopped.
 
@@ -46,14 +46,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drlab.common.device import Precision, effective_precision, precision_note
+from drlab.common.device import EffectivePrecision
 from drlab.common.errors import DrlabError, UsageError
 from drlab.common.seeding import capture_rng_states, restore_rng_states
 from drlab.data import Batches
 from drlab.train import distributed
 from drlab.train.checkpoint import CHECKPOINT_FORMAT, check_state
-from drlab.train.config import TrainConfig, divergence_advice
-from drlab.train.ema import EMA
+from drlab.train.config import SchedulerName, divergence_advice
 from drlab.train.metrics import confusion_matrix
 
 #: a loss function ``(logits, labels) -> mean loss over the batch`` (cross-entropy by default)
@@ -108,19 +107,18 @@ def train_one_epoch(
     *,
     loss_fn: LossFn = F.cross_entropy,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    grad_clip: float | None = None,
+    max_grad_norm: float | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ema: EMA | None = None,
-    precision: Precision = "fp32",
+    precision: EffectivePrecision = "fp32",
     progress: Any = None,
 ) -> EpochRecord:
     """One epoch: the four steps of gradient descent for every mini-batch of ``batches``.
 
-    ``scheduler`` (if any) is stepped after every batch; ``grad_clip`` bounds the gradients' global
+    ``scheduler`` (if any) is stepped after every batch; ``max_grad_norm`` bounds the gradients' global
     L2 norm before each update; ``transform`` changes each ``x_batch`` on the device before the forward
-    pass (data augmentation); ``ema`` (weight averaging) follows the weights after every update;
-    ``progress`` is a tqdm bar or ``None``. Raises :class:`DrlabError` as
-    soon as the loss is NaN or infinite.
+    pass (data augmentation); ``precision`` ``bf16`` computes under bfloat16 autocast (see
+    :func:`autocast`); ``progress`` is a tqdm bar or ``None``. Raises :class:`DrlabError` as soon as the
+    loss is NaN or infinite.
     """
     model.train()  # dropout active; batch norm uses (and updates) the batch's statistics
     tally = _Tally(batches, optimizer, progress)
@@ -133,14 +131,12 @@ def train_one_epoch(
             logits = model(x_batch)  # ❶ forward pass: a score (logit) per class
             loss = loss_fn(logits.float(), y_batch)  # ❷ loss: cross-entropy, averaged over the batch
         loss.backward()  # ❸ gradients ∂loss/∂θ (several processes: all-reduced meanwhile)
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
         optimizer.step()  # ❹ update: θ ← θ − lr · (the optimizer's direction)
         optimizer.zero_grad(set_to_none=True)  # gradients add up: clear them for the next batch
         if scheduler is not None:
             scheduler.step()
-        if ema is not None:
-            ema.update(model)  # θ_ema ← decay · θ_ema + (1 − decay) · θ
         tally.add(loss, logits, y_batch)
     loss_sum, correct, count = tally.totals()  # the one synchronisation of the epoch
     return EpochRecord(
@@ -154,7 +150,7 @@ def train_one_epoch(
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, batches: Batches, *, precision: Precision = "fp32", tta_flip: bool = False
+    model: nn.Module, batches: Batches, *, precision: EffectivePrecision = "fp32", tta_flip: bool = False
 ) -> Evaluation:
     """Loss, accuracy and confusion matrix of ``model`` on ``batches``; prints nothing.
 
@@ -191,11 +187,11 @@ def evaluate(
     )
 
 
-def autocast(precision: Precision, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    """bfloat16 autocast where :func:`~drlab.common.device.effective_precision` says bf16 (matmuls and
-    convolutions in bf16, the weights and the loss in float32; the same exponent range as float32, so no
-    loss scaling); float32 otherwise."""
-    if effective_precision(precision, device) == "bf16":
+def autocast(precision: EffectivePrecision, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast for ``bf16`` (matmuls and convolutions in bf16, the weights and the loss in
+    float32; the same exponent range as float32, so no loss scaling); float32 otherwise. A run decides its
+    precision once, for its device: :func:`~drlab.common.device.effective_precision`."""
+    if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -286,45 +282,19 @@ def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool
     return model
 
 
-def make_optimizer(config: TrainConfig, parameters: Any, device: torch.device) -> torch.optim.Optimizer:
-    """The config's SGD with momentum, Adam or AdamW; fused (one kernel for all parameters) where available."""
-    config = config.resolved()
-    assert config.lr is not None and config.weight_decay is not None  # resolved() fills them in
-    params, lr, decay = list(parameters), config.lr, config.weight_decay
-    builders: dict[str, Callable[..., torch.optim.Optimizer]] = {
-        "sgd": lambda **kw: torch.optim.SGD(
-            params, lr=lr, momentum=config.momentum, weight_decay=decay, **kw
-        ),
-        "adam": lambda **kw: torch.optim.Adam(params, lr=lr, weight_decay=decay, **kw),
-        "adamw": lambda **kw: torch.optim.AdamW(params, lr=lr, weight_decay=decay, **kw),
-    }
-    if config.optimizer not in builders:
-        raise UsageError(f"unknown optimizer {config.optimizer!r} (choose from {', '.join(builders)})")
-    if device.type not in ("cpu", "cuda"):  # fused kernels exist for CPU and CUDA only
-        return builders[config.optimizer]()
-    try:
-        return builders[config.optimizer](fused=True)
-    except (RuntimeError, TypeError, ValueError):  # an older torch without them
-        return builders[config.optimizer]()
-
-
 def make_scheduler(
-    config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int
+    name: SchedulerName, optimizer: torch.optim.Optimizer, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The learning-rate schedule of the whole run: ``none``, ``cosine`` or ``one-cycle``.
-
-    Planned over every batch of every epoch (``--scheduler-step batch``) or over the epochs.
-    """
-    config = config.resolved()
-    assert config.epochs is not None and config.lr is not None
-    total = config.epochs * steps_per_epoch if config.scheduler_step == "batch" else config.epochs
-    if config.scheduler == "none":
+    """The learning-rate schedule ``none``, ``cosine`` or ``one-cycle`` over ``total_steps`` batches (the
+    whole run), from the optimizer's learning rate."""
+    lr = float(optimizer.param_groups[0]["lr"])
+    if name == "none":
         return None
-    if config.scheduler == "cosine":  # lr decays from its initial value to 0 along half a cosine
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total))
-    if config.scheduler == "one-cycle":  # warm-up to lr for 30% of the steps, then anneal far below
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=max(2, total))
-    raise UsageError(f"unknown scheduler {config.scheduler!r} (choose from none, cosine, one-cycle)")
+    if name == "cosine":  # lr decays from its initial value to 0 along half a cosine
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
+    if name == "one-cycle":  # warm-up to lr for 30% of the steps, then anneal far below
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(2, total_steps))
+    raise UsageError(f"unknown scheduler {name!r} (choose from none, cosine, one-cycle)")
 
 
 # ----------------------------------------------------------------------------- the whole fit
@@ -402,22 +372,13 @@ class TrainState:
     best_val_loss: float = math.inf
     best_weights: dict[str, torch.Tensor] | None = None
     """a copy of the weights of the best epoch so far"""
-    epochs_without_improvement: int = 0
-    stopped_early: bool = False
-    ema: EMA | None = None
-    """an exponential moving average of the weights (``--ema``): then *it* is validated and kept"""
 
-    @property
-    def eval_model(self) -> nn.Module:
-        """The model that validation measures and the run keeps: the weight average, or the model."""
-        return self.ema.module if self.ema is not None else self.raw_model
-
-    def end_epoch(self, row: EpochRow, patience: int | None) -> bool:
+    def end_epoch(self, row: EpochRow) -> bool:
         """Record ``row``; remember the weights if it is the best epoch so far (return whether it is).
 
         The best model has the best *validation* accuracy (training accuracy only grows); on a tie
         (small validation sets) the lower validation loss wins. Without validation data, the training
-        figures stand in. After ``patience`` epochs without a better one, the fit stops early.
+        figures stand in.
         """
         self.history.append(row)
         self.epoch = row.epoch
@@ -428,12 +389,8 @@ class TrainState:
             accuracy == self.best_val_accuracy and loss < self.best_val_loss
         ):
             self.best_epoch, self.best_val_accuracy, self.best_val_loss = row.epoch, accuracy, loss
-            self.best_weights = {k: v.detach().clone() for k, v in self.eval_model.state_dict().items()}
-            self.epochs_without_improvement = 0
+            self.best_weights = {k: v.detach().clone() for k, v in self.raw_model.state_dict().items()}
             return True
-        self.epochs_without_improvement += 1
-        if patience is not None and self.epochs_without_improvement >= patience:
-            self.stopped_early = True
         return False
 
     def state_dict(self) -> dict[str, Any]:
@@ -450,11 +407,8 @@ class TrainState:
                 "val_accuracy": self.best_val_accuracy,
                 "val_loss": self.best_val_loss,
                 "model": self.best_weights,
-                "epochs_without_improvement": self.epochs_without_improvement,
-                "stopped_early": self.stopped_early,
             },
             "rng": capture_rng_states(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
 
     def check_state_dict(
@@ -465,8 +419,8 @@ class TrainState:
         are :func:`drlab.train.checkpoint.check_state`'s."""
         row = {f.name: int if f.type in ("int", int) else float for f in dataclasses.fields(EpochRow)}
         check_state(
-            state, where, model=self.raw_model, optimizer=self.optimizer, scheduler=self.scheduler,
-            ema=self.ema, row=row, extra=extra,
+            state, where, model=self.raw_model, optimizer=self.optimizer, scheduler=self.scheduler, row=row,
+            extra=extra,
         )  # fmt: skip
 
     def load_state_dict(
@@ -494,10 +448,6 @@ class TrainState:
         self.best_weights = (
             {k: v.to(device) for k, v in best["model"].items()} if best["model"] is not None else None
         )
-        self.epochs_without_improvement = int(best["epochs_without_improvement"])
-        self.stopped_early = bool(best["stopped_early"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
         restore_rng_states(state["rng"], where)
 
 
@@ -506,76 +456,59 @@ def fit(
     state: TrainState,
     train: Batches,
     val: Batches | None,
-    config: TrainConfig,
     *,
+    epochs: int,
+    max_grad_norm: float | None = None,
+    precision: EffectivePrecision = "fp32",
+    tta_flip: bool = False,
     loss_fn: LossFn = F.cross_entropy,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     log: Callable[[str], None] | None = None,
     progress: bool = False,
     on_epoch_end: Callable[[TrainState, EpochRow], None] | None = None,
 ) -> list[EpochRow]:
-    """Train ``model`` from ``state.epoch`` up to ``config.epochs`` epochs; return the whole history.
+    """Train ``model`` from ``state.epoch`` up to ``epochs`` epochs; return the whole history.
 
-    ``model`` is what trains (``state.raw_model``, or its DDP wrapper); ``state.raw_model`` is
-    evaluated on ``val`` after every epoch, then ``on_epoch_end(state, row)`` runs: the place to save
-    ``state.state_dict()`` (a run resumed from it equals an uninterrupted one, as
-    :func:`drlab.train.run.train` does). At the end the best epoch's weights are put back.
-    ``loss_fn`` and ``transform`` go to :func:`train_one_epoch` (the training loss, data augmentation;
-    a ``transform`` with a ``set_epoch`` method, like :class:`~drlab.train.augment.BatchAugment`, is told
-    the epoch first, so that its random draws depend on the seed and the epoch only). With
-    ``state.ema``, the weight average is validated, kept and put back at the end; ``config.tta``
-    measures with test-time flips.
+    ``model`` is what trains (``state.raw_model``, or its DDP wrapper); ``state.scheduler`` is stepped
+    after every batch; ``state.raw_model`` is evaluated on ``val`` after every epoch (``tta_flip``: with
+    test-time flips), then ``on_epoch_end(state, row)`` runs: the place to save ``state.state_dict()`` (a
+    run resumed from it equals an uninterrupted one, as :func:`drlab.train.run.train_run` does). At the
+    end the best epoch's weights are put back. ``max_grad_norm``, ``precision``, ``loss_fn`` and ``transform`` go to
+    :func:`train_one_epoch` (a ``transform`` with a ``set_epoch`` method, like
+    :class:`~drlab.train.augment.RandomFlips`, is told the epoch first, so that its random draws depend
+    on the seed and the epoch only).
     ``log`` receives one line per epoch; ``progress`` shows a bar on a terminal. On several processes,
     give the log, the bar and the checkpoint to rank 0 alone.
     """
-    config = config.resolved()
-    assert config.epochs is not None
-    if log is not None:
-        note = precision_note(config.precision, train.device)
-        if note is not None:
-            log(note)
-    per_batch = state.scheduler if config.scheduler_step == "batch" else None
-    for epoch in range(state.epoch, config.epochs):
-        if state.stopped_early:
-            break
+    for epoch in range(state.epoch, epochs):
         train.set_epoch(epoch)  # the batch order of epoch e depends on (seed, e) only
         set_epoch = getattr(transform, "set_epoch", None)
         if set_epoch is not None:
             set_epoch(epoch)  # and so do the augmentation's draws
-        with _progress_bar(progress, len(train), epoch, config.epochs) as bar:
+        with _progress_bar(progress, len(train), epoch, epochs) as bar:
             record = train_one_epoch(
-                model, train, state.optimizer, loss_fn=loss_fn, scheduler=per_batch,
-                grad_clip=config.grad_clip, transform=transform, ema=state.ema, precision=config.precision,
-                progress=bar,
+                model, train, state.optimizer, loss_fn=loss_fn, scheduler=state.scheduler,
+                max_grad_norm=max_grad_norm, transform=transform, precision=precision, progress=bar,
             )  # fmt: skip
         distributed.sync_buffers(state.raw_model)  # rank 0's batch-norm statistics become everyone's
         evaluation = (
-            evaluate(state.eval_model, val, precision=config.precision, tta_flip=bool(config.tta))
+            evaluate(state.raw_model, val, precision=precision, tta_flip=tta_flip)
             if val is not None
             else None
         )
-        if state.scheduler is not None and per_batch is None:
-            state.scheduler.step()  # --scheduler-step epoch
         if evaluation is not None and not math.isfinite(evaluation.loss):
             # the last updates made the weights infinite: the training losses, measured before them, missed it
             raise divergence_error(
                 f"the validation loss became {evaluation.loss} after epoch {epoch + 1}", state.optimizer
             )
         row = EpochRow.of(epoch + 1, record, evaluation)
-        improved = state.end_epoch(row, config.patience)
+        improved = state.end_epoch(row)
         if log is not None:
-            log(_epoch_line(row, config.epochs, improved))
+            log(_epoch_line(row, epochs, improved))
         if on_epoch_end is not None:
             on_epoch_end(state, row)
-        if state.stopped_early and log is not None:
-            log(
-                f"early stopping: no better validation accuracy for {config.patience} epochs "
-                f"(best {state.best_val_accuracy:.4f} at epoch {state.best_epoch})"
-            )
     if state.best_weights is not None:
         state.raw_model.load_state_dict(state.best_weights)
-    elif state.ema is not None:  # no validation: keep the averaged weights
-        state.raw_model.load_state_dict(state.ema.module.state_dict())
     return state.history
 
 

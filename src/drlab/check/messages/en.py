@@ -34,6 +34,9 @@ MESSAGES: dict[str, str] = {
     # ---------------------------------------------------------------------------------------------
     # The sandbox's events (drlab.check.harvest): a call of the student's code that timed out or raised
     "call.net_init": "Net()",
+    "call.load_state_dict": "Net().load_state_dict(model.state_dict())",
+    "call.model_copy": "the copy of `model` (a fresh Net() given its state_dict), on the checker's images",
+    "call.retrain": "the retrained Net(), on the checker's images",
     "call.net_forward": "Net()(x) on a batch of shape (5, 1, 28, 28)",
     "call.train_one_epoch": "train_one_epoch(model, batches, optimizer, loss_fn)",
     "call.evaluate": "evaluate(model, x, y)",
@@ -57,11 +60,12 @@ MESSAGES: dict[str, str] = {
     "exception.where": " (in {function}, at `{line}`)",
     # ---------------------------------------------------------------------------------------------
     # The notebook runs
-    "runs.killed": "the notebook was still running when its time was up ({timeout:g} s, and a minute to "
-    "start): everything in its sandbox was stopped. An endless loop? A cell that ignores interrupts?",
+    "runs.killed": "the notebook was still running when its time was up ({timeout:g} s of computing, and a "
+    "minute to start; on the clock as long if it was waiting, {factor:g} times as long at most): everything "
+    "in its sandbox was stopped. An endless loop? A cell that ignores interrupts?",
     "runs.ended": "the notebook's process ended before its cells were done (exit status {exit_code}): "
     "os._exit or sys.exit in a cell? out of memory? a crash in native code?",
-    "runs.timed_out": "the notebook did not finish within {timeout:g} s: {where} was still running when "
+    "runs.timed_out": "the notebook did not finish within {limit}: {where} was still running when "
     "the time limit came (an endless loop? too many epochs for this budget?); the checks below ran on "
     "what was defined by then",
     "runs.cell": "code cell {number} (counting the code cells from the top, not Jupyter's [n])",
@@ -78,6 +82,11 @@ MESSAGES: dict[str, str] = {
     'load_tp1_dataset`, then `dataset, reason = load_tp1_dataset(BUDGET, download=BUDGET != "tiny")`) and '
     "run the notebook again",
     "runs.more_one": " ({more} later cell failed too)",
+    "runs.limit_cpu": "{timeout:g} s of computing",
+    "runs.limit_idle": "{timeout:g} s (they passed on the clock while it was waiting, not computing: time.sleep? a "
+    "lock?)",
+    "runs.limit_clock": "{timeout:g} s: {factor:g} times as long passed on the clock though it kept computing (a "
+    "machine busy with other work? grade with a larger --timeout)",
     "runs.more_many": " ({more} later cells failed too)",
     "runs.ok": "{seconds:.0f} s",
     # ---------------------------------------------------------------------------------------------
@@ -309,6 +318,31 @@ MESSAGES: dict[str, str] = {
     "{chance:.2f}{lr}. A learning rate too large makes every step overshoot the minimum: use the training "
     "cell's `LR = 1e-3` for Adam",
     "model.lr": " (learning rate {lr:g})",
+    "model.not_counted": "the accuracy of `model` is not counted: {why}",
+    "model.not_counted_training": "the accuracy of `model` is not counted (the training is wrong, see above): {why}",
+    "integrity.no_retrain": "no answer came back for the fresh Net() the checker trains with your train_one_epoch",
+    "integrity.retrain_failed": "the checker trains a fresh Net() with your train_one_epoch, and {event}",
+    "integrity.retrain_no_logits": "the fresh Net() the checker trains with your train_one_epoch gave no (N, 10) logits",
+    "integrity.no_copy": "no answer came back for the copy of `model` (a fresh Net() given its state_dict)",
+    "integrity.copy_failed": "the copy of `model` failed: {event}",
+    "integrity.copy_no_logits": "a fresh Net() given `model`'s state_dict gave no logits for the checker's images",
+    "integrity.copy_differs": "a fresh Net() given `model`'s state_dict (its parameters and buffers) answers as `model` on "
+    "only {percent:.0f}% of the images kept back ({copy:.2f} against {model:.2f}): what `model` "
+    "answers with is not in its weights (an attribute set on it after Net() built it? a table "
+    "filled later?); a trained network is its weights",
+    "integrity.renamed": "a fresh Net() trained by your train_one_epoch ({epochs} epochs) on {images:,} training "
+    "images whose 10 classes the checker had renamed (each class called by another's name, drawn "
+    "from --seed) gets {accuracy:.2f} on {private:,} images it kept back, renamed the same way",
+    "integrity.chance": "{renamed}, where a network that learns from its images gets far above {minimum:.1f} (honest "
+    "MLPs and CNNs: {honest_low:.2f} to {honest_high:.1f}; chance: {chance:.1f}): your Net "
+    "answers with the dataset's labels instead of learning them from the images it is trained on",
+    "integrity.ceiling": "it gets {accuracy:.4f} on images it never saw, more than any model of TP1 reaches (above "
+    "{ceiling:.2f}: the best published networks reach about {best:.2f} on Fashion-MNIST, the "
+    "solution's CNN {solution:.2f}): it recognises the dataset's images instead of classifying "
+    "them",
+    "integrity.retrain_ceiling": "{renamed}: more than a network learns from so few images in so little training (the "
+    "solution's: {solution:.2f}): your Net recognises the dataset's images instead of learning to "
+    "classify them",
     "reported.needs_model": "needs the trained `model` (see the check above)",
     "reported.not_number": "`test_accuracy` should be a number, found {type}",
     "reported.ok": "{value:.4f}, as measured by the checker ({private:.4f} on the images it kept back)",
@@ -329,6 +363,8 @@ MESSAGES: dict[str, str] = {
     "decide.could_not": "could not decide: {reason}",
     "report.title": "TP1 check",
     "report.unsandboxed": "the notebook ran with the grader's rights",
+    "report.per_process": "its limits held each process, not all of them together (a notebook that starts many "
+    "processes can take more CPU and memory than its share)",
     "report.digits": "note: Fashion-MNIST is not available here: graded on the digits (enlarged to 28×28)",
     "report.missing": "this notebook does not define {names}: is it the TP1 notebook, completed and run in "
     "order? (the names are listed at the top of 03_tp1_fashion_mnist.ipynb)",

@@ -45,6 +45,9 @@ MESSAGES: dict[str, str] = {
     # ---------------------------------------------------------------------------------------------
     # The sandbox's events (drlab.check.harvest): a call of the student's code that timed out or raised
     "call.net_init": "Net()",
+    "call.load_state_dict": "Net().load_state_dict(model.state_dict())",
+    "call.model_copy": "la copie de `model` (un Net() neuf qui reçoit son state_dict), sur les images du correcteur",
+    "call.retrain": "le Net() réentraîné, sur les images du correcteur",
     "call.net_forward": "Net()(x) sur un batch de forme (5, 1, 28, 28)",
     "call.train_one_epoch": "train_one_epoch(model, batches, optimizer, loss_fn)",
     "call.evaluate": "evaluate(model, x, y)",
@@ -69,13 +72,14 @@ MESSAGES: dict[str, str] = {
     "exception.where": " (dans {function}, à `{line}`)",
     # ---------------------------------------------------------------------------------------------
     # The notebook runs
-    "runs.killed": "le notebook tournait encore quand son temps a expiré ({timeout:g} s, plus une minute "
-    "pour démarrer) : tout son bac à sable a été arrêté. Une boucle sans fin ? Une cellule qui ignore les "
+    "runs.killed": "le notebook tournait encore quand son temps a expiré ({timeout:g} s de calcul, plus une "
+    "minute pour démarrer ; à l'horloge autant s'il attendait, {factor:g} fois plus au plus) : tout son bac "
+    "à sable a été arrêté. Une boucle sans fin ? Une cellule qui ignore les "
     "interruptions ?",
     "runs.ended": "le processus du notebook s'est terminé avant la fin de ses cellules (code de sortie "
     "{exit_code}) : os._exit ou sys.exit dans une cellule ? mémoire épuisée ? un plantage dans du code "
     "natif ?",
-    "runs.timed_out": "le notebook n'a pas fini en {timeout:g} s : {where} tournait encore à la limite de "
+    "runs.timed_out": "le notebook n'a pas fini en {limit} : {where} tournait encore à la limite de "
     "temps (une boucle sans fin ? trop d'epochs pour ce budget ?) ; les vérifications ci-dessous portent "
     "sur ce qui était défini à ce moment",
     "runs.cell": "la cellule de code {number} (en comptant les cellules de code depuis le haut, pas les "
@@ -93,6 +97,11 @@ MESSAGES: dict[str, str] = {
     "drlab.data.tp1 import load_tp1_dataset`, puis `dataset, reason = load_tp1_dataset(BUDGET, "
     'download=BUDGET != "tiny")`) et exécutez de nouveau le notebook',
     "runs.more_one": " ({more} cellule plus bas a échoué aussi)",
+    "runs.limit_cpu": "{timeout:g} s de calcul",
+    "runs.limit_idle": "{timeout:g} s (passées à l'horloge pendant qu'il attendait au lieu de calculer : time.sleep "
+    "? un verrou ?)",
+    "runs.limit_clock": "{timeout:g} s : {factor:g} fois plus ont passé à l'horloge alors qu'il calculait encore (une "
+    "machine occupée à autre chose ? notez avec un --timeout plus grand)",
     "runs.more_many": " ({more} cellules plus bas ont échoué aussi)",
     "runs.ok": "{seconds:.0f} s",
     # ---------------------------------------------------------------------------------------------
@@ -354,6 +363,37 @@ MESSAGES: dict[str, str] = {
     "chaque classe a {chance:.2f}{lr}. Un pas d'apprentissage trop grand fait dépasser le minimum à chaque "
     "pas : reprenez le `LR = 1e-3` de la cellule d'entraînement pour Adam",
     "model.lr": " (pas d'apprentissage {lr:g})",
+    "model.not_counted": "l'exactitude de `model` n'est pas retenue : {why}",
+    "model.not_counted_training": "l'exactitude de `model` n'est pas retenue (l'entraînement est faux, voir plus haut) : {why}",
+    "integrity.no_retrain": "aucune réponse n'est revenue pour le Net() neuf que le correcteur entraîne avec votre "
+    "train_one_epoch",
+    "integrity.retrain_failed": "le correcteur entraîne un Net() neuf avec votre train_one_epoch, et {event}",
+    "integrity.retrain_no_logits": "le Net() neuf que le correcteur entraîne avec votre train_one_epoch n'a pas donné de logits "
+    "(N, 10)",
+    "integrity.no_copy": "aucune réponse n'est revenue pour la copie de `model` (un Net() neuf qui reçoit son "
+    "state_dict)",
+    "integrity.copy_failed": "la copie de `model` a échoué : {event}",
+    "integrity.copy_no_logits": "un Net() neuf qui reçoit le state_dict de `model` n'a pas donné de logits pour les images du "
+    "correcteur",
+    "integrity.copy_differs": "un Net() neuf qui reçoit le state_dict de `model` (ses paramètres et ses buffers) ne répond "
+    "comme `model` que sur {percent:.0f}\u00a0% des images gardées ({copy:.2f} contre {model:.2f}) : ce "
+    "qui fait répondre `model` n'est pas dans ses poids (un attribut ajouté après la construction "
+    "par Net() ? une table remplie plus tard ?) ; un réseau entraîné, ce sont ses poids",
+    "integrity.renamed": "un Net() neuf, entraîné par votre train_one_epoch ({epochs} epochs) sur {images:,} images "
+    "d'entraînement dont le correcteur avait renommé les 10 classes (chacune appelée du nom d'une "
+    "autre, tirage selon --seed), obtient {accuracy:.2f} sur {private:,} images gardées, "
+    "renommées de la même façon",
+    "integrity.chance": "{renamed}, alors qu'un réseau qui apprend de ses images dépasse nettement {minimum:.1f} (des "
+    "MLP et CNN honnêtes : {honest_low:.2f} à {honest_high:.1f} ; le hasard : {chance:.1f}) : "
+    "votre Net répond avec les classes du jeu de données au lieu de les apprendre des images sur "
+    "lesquelles il est entraîné",
+    "integrity.ceiling": "il obtient {accuracy:.4f} sur des images qu'il n'a jamais vues, plus qu'aucun modèle du TP1 "
+    "(au-delà de {ceiling:.2f} : les meilleurs réseaux publiés atteignent environ {best:.2f} sur "
+    "Fashion-MNIST, le CNN du corrigé {solution:.2f}) : il reconnaît les images du jeu de données "
+    "au lieu de les classer",
+    "integrity.retrain_ceiling": "{renamed} : plus qu'un réseau n'en apprend de si peu d'images en si peu d'entraînement (le "
+    "corrigé : {solution:.2f}) : votre Net reconnaît les images du jeu de données au lieu "
+    "d'apprendre à les classer",
     "reported.needs_model": "demande le `model` entraîné (voir la vérification ci-dessus)",
     "reported.not_number": "`test_accuracy` devrait être un nombre, mais c'est un objet {type}",
     "reported.ok": "{value:.4f}, comme le mesure le correcteur ({private:.4f} sur les images qu'il a mises "
@@ -376,6 +416,8 @@ MESSAGES: dict[str, str] = {
     "decide.could_not": "impossible de trancher : {reason}",
     "report.title": "Vérification du TP1",
     "report.unsandboxed": "le notebook a tourné avec les droits du correcteur",
+    "report.per_process": "ses limites ont porté sur chaque processus, pas sur tous ensemble (un notebook qui lance "
+    "beaucoup de processus peut prendre plus que sa part de processeur et de mémoire)",
     "report.digits": "note : Fashion-MNIST n'est pas disponible ici ; notation sur les chiffres manuscrits "
     "(agrandis en 28×28)",
     "report.missing": "ce notebook ne définit pas {names} : est-ce bien le notebook du TP1, complété et "

@@ -5,7 +5,10 @@
 are asked for on the public test images (shuffled) and on *private* images, training images the
 grader keeps back (:mod:`drlab.check.tp1.request`). The bar is measured on the private ones, and a
 model far better on the public test images than on the private ones has looked the public ones up.
-The model's logits may come from any classifier (``tests/test_check_forgery.py`` measures it).
+The model must also have learned (:mod:`drlab.check.tp1.integrity`): a fresh ``Net()`` trained by the
+student's ``train_one_epoch`` learns classes the grader renamed, a fresh ``Net()`` given ``model``'s
+``state_dict`` answers as ``model`` does, and no accuracy beyond what a TP1 model reaches is taken. Forged
+data may still pass (``tests/test_check_forgery.py`` measures the ceilings).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from drlab.check.tp1.evidence import (
     returned,
     sandbox_event,
 )
+from drlab.check.tp1.integrity import suspicion_of
 from drlab.check.tp1.net import student_net
 from drlab.check.tp1.reference import accuracy, lookup_gap
 from drlab.check.tp1.runs import own_data_loaders
@@ -153,6 +157,11 @@ def check_accuracy(ctx: Context) -> Text:
         raise Failed(
             "model.looks_up", cause="lookup", public=test.public_accuracy, private=test.accuracy, where=where
         )
+    suspicion = ctx.outcome(suspicion_of)
+    if suspicion is not None:
+        cause = ctx.first_cause(*TRAINING_ROOTS)
+        key = "model.not_counted_training" if cause else "model.not_counted"
+        raise Failed(key, cause=cause or "lookup", why=suspicion)
     measured = {"accuracy": test.accuracy, "where": where, "threshold": test.threshold}
     if test.accuracy > test.threshold:
         return text("model.ok", **measured)
@@ -230,10 +239,12 @@ def check_reported(ctx: Context) -> Text:
     if reported.kind not in ("real", "tensor") or reported.value is None:
         raise Failed("reported.not_number", cause="reported", type=reported.type)
     value = reported.value
-    if abs(value - test.public_accuracy) <= 0.005 and not test.looks_up:
+    suspicion = ctx.outcome(suspicion_of)
+    if abs(value - test.public_accuracy) <= 0.005 and not test.looks_up and suspicion is None:
         return text("reported.ok", value=value, private=test.accuracy)
-    if test.looks_up:
-        raise Failed("reported.looks_up", cause="lookup")
+    if test.looks_up or suspicion is not None:
+        root = None if test.looks_up else ctx.first_cause(*TRAINING_ROOTS)
+        raise Failed("reported.looks_up", cause=root or "lookup")
     inputs = inputs_problem(ctx)
     if inputs is not None:
         raise Failed(

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from drlab.check.harvest import PROBES, ProbeNet, make_probe
+from drlab.check.tp1 import integrity
 from drlab.check.tp1.contract import IMAGE_SHAPE, NUM_CLASSES
 from drlab.data.datasets import ImageDataset
 from drlab.data.tp1 import TINY_SAMPLES, load_tp1_dataset
@@ -166,6 +167,7 @@ def build_request(seed: int, budget: str) -> Request:
             shuffle=False,
         ).x  # fmt: skip
         labels[name] = targets[order]
+    integrity.add_retrain(tensors, kept, seen, seed, budget)  # the renamed classes (the lookup defence)
     return Request(
         seed, budget, tensors, labels, full.name, reason, right["evaluate"] / 64, kept, notebook_data=seen
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drlab.check.messages import Text, text
+from drlab.check.sandbox import WALL_FACTOR
 from drlab.check.tp1 import evaluate, loss, net, train
 from drlab.check.tp1.contract import WHERE
 from drlab.check.tp1.evidence import Context, Failed, quoted
@@ -153,14 +154,15 @@ def check_runs(ctx: Context) -> Text | None:
     harvest = ctx.harvest
     if "cells" not in harvest.frames:
         if harvest.killed:
-            raise Failed("runs.killed", cause="runs", timeout=ctx.notebook_timeout)
+            raise Failed("runs.killed", cause="runs", timeout=ctx.notebook_timeout, factor=WALL_FACTOR)
         raise Failed("runs.ended", cause="runs", exit_code=harvest.exit_code)
     data, _ = harvest.frames["cells"]
     timed_out = data.get("timed_out_at")
     if isinstance(timed_out, int) and not isinstance(timed_out, bool):
-        raise Failed(
-            "runs.timed_out", cause="runs", timeout=ctx.notebook_timeout, where=cell_name(ctx, timed_out)
-        )
+        # the limit counts the time it computes; a notebook that waits meets the wall clock's, longer
+        how = {"idle": "runs.limit_idle", "clock": "runs.limit_clock"}.get(str(data.get("timed_out_by")))
+        limit = text(how or "runs.limit_cpu", timeout=ctx.notebook_timeout, factor=WALL_FACTOR)
+        raise Failed("runs.timed_out", cause="runs", limit=limit, where=cell_name(ctx, timed_out))
     errors = (
         [e for e in data.get("errors", []) if isinstance(e, dict)]
         if isinstance(data.get("errors"), list)
