@@ -163,18 +163,30 @@ def speedrun(r: dict[str, Any]) -> Rows:
     out: Rows = []
     for name, recipe in r.get("recipes", {}).items():
         s = recipe.get("summary", {})
+        runs = recipe.get("runs", [])  # saved by --save: per seed; transcribed files summarise instead
+        per_seed = [run["test_accuracy"] for run in runs] or s.get("test_accuracy")
+        walls = [run["wall_seconds"] for run in runs] or s.get("wall_seconds")
         out += rows(
-            (f"`{name}`: test accuracy per seed", s.get("test_accuracy"), ".4f", ""),
+            (f"`{name}`: test accuracy per seed", per_seed, ".4f", ""),
             (f"`{name}`: test accuracy, mean of the seeds", s.get("test_accuracy_mean"), ".4f", ""),
             (f"`{name}`: test accuracy, min", s.get("test_accuracy_min"), ".4f", ""),
-            (f"`{name}`: wall time per run (data load included)", s.get("wall_seconds"), ",g", " s"),
+            (f"`{name}`: wall time per run (data load included)", walls, ",g", " s"),
+            (f"`{name}`: wall time, median", s.get("wall_seconds_median"), ",g", " s"),
             (f"`{name}`: wall time, mean", s.get("wall_seconds_mean"), ",g", " s"),
             (f"`{name}`: best validation accuracy", s.get("best_val_accuracy"), ".4f", ""),
             (f"`{name}`: training images/s", s.get("train_samples_per_s"), ",", ""),
             (f"`{name}`: fraction of the matmul peak", s.get("fraction_of_matmul_peak"), ".0%", ""),
         )
         for level, seconds in s.get("seconds_to_val", {}).items():
-            out += rows((f"`{name}`: validation accuracy ≥ {level} after", seconds, ",g", " s"))
+            what = f"`{name}`: validation accuracy ≥ {level} after"
+            if isinstance(seconds, dict) and "mean_seconds" in seconds:  # {mean_seconds, runs_reaching}
+                mean = fig(seconds["mean_seconds"], ",g", " s")
+                out.append((what, f"{mean} (mean; {seconds['runs_reaching']} runs reached it)"))
+            else:
+                out += rows((what, seconds, ",g", " s"))
+        for goal, check in (recipe.get("goals") or {}).items():
+            verdict = "met" if check["met"] else "missed"
+            out.append((f"`{name}`: goal {goal} {check['goal']}", f"{fig(check['measured'])}: {verdict}"))
     return out
 
 
