@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from safetensors.torch import save as save_tensors
 from torch import nn
 
@@ -79,11 +80,10 @@ RETRAIN = (2, 64, 1e-3)
 class ProbeNet(nn.Module):
     """The grader's own small CNN, trained and evaluated with the student's functions.
 
-    A ``marker`` makes one mistake of ``evaluate`` show, exactly, in the one number it returns: with
-    ``"training"`` the scores move by one class (each image's prediction becomes the next class) while
-    the model is in training mode, with ``"autograd"`` while autograd records the forward pass. A real
-    network changes in training mode too (dropout, batch norm), but by an amount nobody can predict;
-    a marked probe changes by an amount the grader computes.
+    A ``marker`` makes one mistake of ``evaluate`` show, exactly, in the number it returns: with
+    ``"training"`` each prediction becomes the next class while the model is in training mode, with
+    ``"autograd"`` while autograd records the forward pass. A real network changes in training mode too
+    (dropout, batch norm), by an amount nobody can predict; a marked probe, by one the grader computes.
     """
 
     def __init__(self, dropout: float = 0.0, batch_norm: bool = False, marker: str = "") -> None:
@@ -120,13 +120,11 @@ class ForwardSpy:
 
 
 class TrainingSpy:
-    """Evidence of the four steps inside the student's ``train_one_epoch`` (data for the grader's hints).
-
-    It counts the model's forward calls (❶) and the images of each, the calls of the loss function it
-    was given (❷: :meth:`loss_fn` is what it receives), the gradients that reached the model's parameters
-    during ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters'
-    ``.grad`` held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``.
-    """
+    """Evidence of the four steps inside the student's ``train_one_epoch``, for the grader's hints: the
+    model's forward calls (❶) and the images of each, the calls of the loss function it was given (❷:
+    :meth:`loss_fn` is what it receives), the gradients that reached the model's parameters during
+    ``loss.backward()`` (❸) and, at each ``optimizer.step()`` (❹), whether the parameters' ``.grad``
+    held anything: ``"none"`` (all empty), ``"zero"`` (all zero) or ``"some"``."""
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: nn.Module) -> None:
         self.forward = ForwardSpy(model)
@@ -184,8 +182,7 @@ def trainable(model: nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
-# --------------------------------------------------------------------------------------------------
-# Calling the student's code: a time limit, one-line errors
+# --- Calling the student's code: a time limit, one-line errors
 
 
 class TimeLimit(BaseException):
@@ -256,8 +253,7 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     happened when we can find them (``None`` otherwise): ``{"type", "message", "function", "line"}``."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
-    if len(first) > 240:
-        first = first[:237] + "…"
+    first = first if len(first) <= 240 else first[:237] + "…"
     function = line = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         name = frame.filename
@@ -300,8 +296,7 @@ def describe_value(value: Any) -> dict[str, Any]:
     return {"type": type(value).__name__[:60], "kind": kind, "value": number}
 
 
-# --------------------------------------------------------------------------------------------------
-# The data channel
+# --- The data channel
 
 
 class Channel:
@@ -322,8 +317,7 @@ class Channel:
             view = view[written:]
 
 
-# --------------------------------------------------------------------------------------------------
-# The notebook's cells
+# --- The notebook's cells
 
 
 class NotebookTimeout(BaseException):
@@ -392,13 +386,14 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
                     timed_out_at = index
                     break
                 if exc is not None:
-                    kind, message, line = (
-                        type(exc).__name__[:80],
-                        str(exc).strip()[:300],
-                        _cell_line(exc, count),
+                    ename, evalue = type(exc).__name__[:80], str(exc).strip()[:300]
+                    errors.append(
+                        {"index": index, "ename": ename, "evalue": evalue, "line": _cell_line(exc, count)}
                     )
-                    errors.append({"index": index, "ename": kind, "evalue": message, "line": line})
-                _close_figures()
+                pyplot = sys.modules.get("matplotlib.pyplot")
+                if pyplot is not None:  # free the figures the cell drew: nobody looks at them here
+                    with contextlib.suppress(Exception):
+                        pyplot.close("all")
     except NotebookTimeout:
         timed_out_at = timed_out_at if timed_out_at is not None else -1
     report = {
@@ -411,16 +406,7 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
     return namespace, report
 
 
-def _close_figures() -> None:
-    """Free the figures a cell drew (nobody will look at them here)."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        with contextlib.suppress(Exception):
-            pyplot.close("all")
-
-
-# --------------------------------------------------------------------------------------------------
-# The steps: each calls the student's code on the grader's inputs and sends what came out
+# --- The steps: each calls the student's code on the grader's inputs and sends what came out
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int | None = None) -> Any:
@@ -684,11 +670,8 @@ def harvest_loss(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
 
 
 def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds: float) -> None:
-    """Every step, in the grader's order, each sent as soon as it ends.
-
-    The trained ``model`` is measured first: the other steps call the student's functions, which might
-    (wrongly) train the global ``model`` instead of the probe they are given.
-    """
+    """Every step, in the grader's order, each sent as soon as it ends. The trained ``model`` is measured
+    first: the other steps call the student's functions, which might (wrongly) train the global ``model``."""
     t = tensors
     steps: dict[str, tuple[str, Callable[[], Frame]]] = {  # each step, and the names of the contract it calls
         "model": ("", lambda: harvest_model(ns, t, seconds)),
@@ -719,8 +702,7 @@ def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds
         channel.send(name, {**data, "seconds": time.monotonic() - started}, out)
 
 
-# --------------------------------------------------------------------------------------------------
-# The script
+# --- The script
 
 
 def set_limits(limits: Mapping[str, int]) -> None:
@@ -746,8 +728,6 @@ def main(argv: list[str]) -> int:
     set_limits(limits)
     CLOCK.update({key: float(limits[key]) for key in CLOCK if key in limits})
     request = json.loads((request_dir / "request.json").read_text(encoding="utf-8"))
-    from safetensors.torch import load_file
-
     tensors = load_file(str(request_dir / "request.safetensors"))
     channel = Channel(fd)
     # the notebook's own copy, in its empty working folder, as when the student runs it
@@ -755,10 +735,8 @@ def main(argv: list[str]) -> int:
         Path(request["notebook_name"]).write_bytes((request_dir / "notebook.ipynb").read_bytes())
     namespace, report = run_cells(request["cells"], float(request["notebook_seconds"]))
     # the cells are done: their tracers and profilers do not follow the grader's steps
-    sys.settrace(None)
-    sys.setprofile(None)
-    threading.settrace(None)
-    threading.setprofile(None)
+    for switch_off in (sys.settrace, sys.setprofile, threading.settrace, threading.setprofile):
+        switch_off(None)
     channel.send("cells", report)
     harvest(namespace, tensors, channel, seed=int(request["seed"]), seconds=float(request["check_seconds"]))
     channel.send("done", {})
