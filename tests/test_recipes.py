@@ -19,7 +19,7 @@ from drlab.common.config import from_json, to_dict
 from drlab.common.io import load_checkpoint, load_weights
 from drlab.data import Batches
 from drlab.models import build_model
-from drlab.train.augment import RandomFlips, random_flip
+from drlab.train.augment import BatchAugment, random_flip, random_translate
 from drlab.train.config import ResolvedTrainConfig, TrainConfig
 from drlab.train.recipes import RECIPES, apply_recipe, recipe_config
 from drlab.train.run import train_run
@@ -44,7 +44,7 @@ def test_random_flips_are_seeded_by_seed_and_epoch_and_leave_the_global_rng_alon
     x = images(n=64, size=8)
 
     def draw(seed: int, epoch: int) -> torch.Tensor:
-        flips = RandomFlips(seed=seed)
+        flips = BatchAugment(seed=seed)
         flips.set_epoch(epoch)
         return flips(x)
 
@@ -58,6 +58,43 @@ def test_random_flips_are_seeded_by_seed_and_epoch_and_leave_the_global_rng_alon
     mirrored = [torch.equal(flipped[i], x[i].flip(2)) for i in range(len(x))]
     same = [torch.equal(flipped[i], x[i]) for i in range(len(x))]
     assert all(m or s for m, s in zip(mirrored, same, strict=True)) and any(mirrored) and any(same)
+
+
+def test_random_translate_equals_a_pixel_by_pixel_loop() -> None:
+    x = images(n=5, channels=2, size=6)
+    shifts = torch.tensor([[0, 0], [1, -2], [-2, 2], [2, 0], [-1, -1]])
+    fill = -0.75
+    out = random_translate(x, shifts, max_shift=2, fill=fill)
+    n, channels, height, width = x.shape
+    for i in range(n):
+        dy, dx = int(shifts[i, 0]), int(shifts[i, 1])
+        for c in range(channels):
+            for row in range(height):
+                for col in range(width):
+                    source_row, source_col = row - dy, col - dx  # the pixel that moved here
+                    inside = 0 <= source_row < height and 0 <= source_col < width
+                    expected = x[i, c, source_row, source_col] if inside else torch.tensor(fill)
+                    assert out[i, c, row, col] == expected, (i, c, row, col)
+
+
+def test_shifts_are_seeded_and_each_image_is_a_translate_of_itself() -> None:
+    x = images(n=32, size=8)
+
+    def draw(seed: int, epoch: int) -> torch.Tensor:
+        augment = BatchAugment(flip=False, max_shift=1, fill=-1.0, seed=seed)
+        augment.set_epoch(epoch)
+        return augment(x)
+
+    assert torch.equal(draw(0, 2), draw(0, 2)) and not torch.equal(draw(0, 2), draw(0, 3))
+    out = draw(0, 0)
+    candidates = [
+        random_translate(x, torch.tensor([[dy, dx]] * len(x)), max_shift=1, fill=-1.0)
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+    ]
+    for i in range(len(x)):
+        assert any(torch.equal(out[i], candidate[i]) for candidate in candidates)
+    assert not torch.equal(out, x)
 
 
 # ----------------------------------------------------------------------------- loss and evaluation
@@ -105,7 +142,7 @@ def test_test_time_flips_average_the_logits_of_image_and_mirror() -> None:
 # ----------------------------------------------------------------------------- whole runs
 def tiny(**kw: Any) -> TrainConfig:
     return TrainConfig(dataset="digits", model="cnn-bn", epochs=3, limit=160, batch_size=32, plots=False,
-                       flip=True, label_smoothing=0.1, tta=True, **kw)  # fmt: skip
+                       flip=True, shift=1, label_smoothing=0.1, tta=True, **kw)  # fmt: skip
 
 
 def test_same_seed_same_run_with_augmentation_and_label_smoothing(tmp_path: Path) -> None:

@@ -67,6 +67,9 @@ class TrainConfig:
     flip: bool | None = None
     """augmentation: mirror a random half of every training batch left ↔ right (default: on for the
     batch-norm CNNs: cnn-bn, cnn-fast, cnn-deep)"""
+    shift: int = 0
+    """augmentation: translate every training image by its own random (dy, dx) of at most N pixels, the
+    border filled with the background (the accurate recipe: 1)"""
     tta: bool | None = None
     """test-time flips: average the predictions of an image and of its mirror (default: on for the
     batch-norm CNNs)"""
@@ -132,6 +135,7 @@ class TrainConfig:
         if self.dropout is not None:
             check_number("--dropout", self.dropout, 0, 1, high_open=True)
         check_number("--label-smoothing", self.label_smoothing, 0, 1, high_open=True)
+        check_int("--shift", self.shift, 0, 8)
         check_number("--val-fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
         check_seed(self.seed)
         check_device(self.device)
@@ -161,6 +165,7 @@ def default_out(config: TrainConfig) -> str:
 RECIPE_FIELDS = (
     "dataset", "model", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
     "max_grad_norm", "dropout", "val_fraction", "seed", "limit", "label_smoothing", "flip",
+    "shift",
 )  # fmt: skip
 #: the options a ``--resume`` may change: how long, where and how fast it runs, what it writes
 RESUMABLE = tuple(
@@ -172,7 +177,7 @@ RENAMED_FIELDS = {"grad_clip": "max_grad_norm"}
 #: saved with another value still reads (drlab evaluate, drlab predict: they only need its weights) but
 #: does not resume: this drlab could not continue it the way it started. (``amp`` lives on in the saved
 #: ``precision``; ``out``, ``resume``, ``force`` and ``quiet`` became run options, not settings.)
-RETIRED_FIELDS: dict[str, object] = {"scheduler_step": "batch", "shift": 0, "ema": None, "patience": None}
+RETIRED_FIELDS: dict[str, object] = {"scheduler_step": "batch", "ema": None, "patience": None}
 
 
 #: a weight decay at or above this (or one whose step, lr × decay, reaches 1) is the likely cause of a

@@ -40,7 +40,7 @@ from drlab.common.seeding import seed_everything
 from drlab.data import Batches, ImageDataset, load_dataset, train_val_split
 from drlab.models import CONVOLUTIONAL, build_model, count_parameters, summarize
 from drlab.train import distributed
-from drlab.train.augment import RandomFlips
+from drlab.train.augment import BatchAugment
 from drlab.train.checkpoint import CHECKPOINT_INFO, check_resume, upgrade_checkpoint
 from drlab.train.config import (
     RECIPE_FIELDS,
@@ -384,13 +384,18 @@ def _fit_and_write(
 
     # the training loss: cross-entropy, with --label-smoothing ε the targets (1 − ε) + ε/K on the true class
     loss_fn = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
-    # random flips of each training batch, on the device
-    flips = RandomFlips(seed=config.seed, device=device) if config.flip else None
+    # random flips and shifts of each training batch, on the device; a black pixel, normalised, fills borders
+    augment = None
+    if config.flip or config.shift:
+        fill = -splits.dataset.mean / splits.dataset.std
+        augment = BatchAugment(
+            flip=config.flip, max_shift=config.shift, fill=fill, seed=config.seed, device=device
+        )
     try:
         history = fit(
             model, state, train_batches, val_batches, epochs=config.epochs,
             max_grad_norm=config.max_grad_norm, precision=precision,
-            tta_flip=config.tta, loss_fn=loss_fn, transform=flips, log=log, progress=progress,
+            tta_flip=config.tta, loss_fn=loss_fn, transform=augment, log=log, progress=progress,
             on_epoch_end=end_of_epoch,
         )  # fmt: skip
     finally:

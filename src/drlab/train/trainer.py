@@ -475,7 +475,7 @@ def fit(
     run resumed from it equals an uninterrupted one, as :func:`drlab.train.run.train_run` does). At the
     end the best epoch's weights are put back. ``max_grad_norm``, ``precision``, ``loss_fn`` and ``transform`` go to
     :func:`train_one_epoch` (a ``transform`` with a ``set_epoch`` method, like
-    :class:`~drlab.train.augment.RandomFlips`, is told the epoch first, so that its random draws depend
+    :class:`~drlab.train.augment.BatchAugment`, is told the epoch first, so that its random draws depend
     on the seed and the epoch only).
     ``log`` receives one line per epoch; ``progress`` shows a bar on a terminal. On several processes,
     give the log, the bar and the checkpoint to rank 0 alone.
