@@ -103,6 +103,7 @@ print("SEEN", json.dumps(seen), flush=True)
 
 
 @needs_cgroups
+@pytest.mark.slow  # 16 s of sandboxed children; the fast tier keeps the budget's units (test_check_sandbox)
 def test_children_share_the_notebooks_memory(tmp_path: Path) -> None:
     limits = sandbox.Limits(notebook_seconds=120, checks_seconds=30, memory_bytes=1 << 30)
     run, seen = run_cell(tmp_path, CHILDREN, limits)
@@ -245,6 +246,7 @@ while True:  # computes a quarter of the time: slowed down, not waiting
 """
 
 
+@pytest.mark.slow  # 28 s of real sandboxes; the deadline's logic is test_check_sandbox's, on a clock of its own
 @pytest.mark.parametrize(
     ("source", "said"),
     [

@@ -29,6 +29,7 @@ from _lookup_notebooks import fashion_mnist, honest_cells, lookup_cells, noteboo
 from drlab.check.sandbox import bwrap_problem
 from drlab.check.tp1 import integrity
 from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY
+from drlab.check.tp1.evidence import sandbox_event
 from drlab.cli import main
 from test_check_tp1 import request, run_checks
 
@@ -124,7 +125,9 @@ def test_a_lookup_under_the_ceiling_is_caught_by_the_renaming() -> None:
 
     sent = request(0)
     harvest.harvest(namespace, sent.tensors, Keep(), seed=0, seconds=60)
-    measured = integrity.retrained(frame, sent.labels["private"], sent.kept, len(sent.tensors["retrain.y"]))
+    measured = integrity.retrained(
+        frame, sent.labels["private"], sent.kept, len(sent.tensors["retrain.y"]), sandbox_event
+    )
     assert isinstance(measured, integrity.Retrained) and measured.accuracy < 0.05
     verdict = integrity.suspicion("fashion-mnist", "tiny", 0.85, measured)
     assert verdict is not None and "renamed" in verdict.render("en") and "renommé" in verdict.render("fr")

@@ -29,6 +29,10 @@ from _moodle_class import (
 )
 from drlab.cli import main
 
+# a class graded in real sandboxes and two pages in Chromium (≈ 20 s): its fast twins are test_check_moodle
+# (the same round trip with the grading stubbed) and test_check_classreport (the pages, escaped)
+pytestmark = pytest.mark.slow
+
 SCRIPT = "<script>document.body.dataset.pwned='1'</script>"
 IMG = "<img src=x onerror=\"document.body.dataset.pwned='2'\">"
 ATTACKER_FILE = "<img src=x onerror=alert(1)>.ipynb"  # no '/' in a file name

@@ -91,6 +91,7 @@ def _worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # two torchrun processes (7 s); the fast tier's twin: test_distributed's two gloo processes
 def test_torchrun_two_processes_equal_one_process_and_only_rank_0_writes(tmp_path: Path) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -139,6 +140,7 @@ def test_torchrun_two_processes_equal_one_process_and_only_rank_0_writes(tmp_pat
     assert done.stdout.count("epoch 2/2") == 1, done.stdout
 
 
+@pytest.mark.slow  # a killed torchrun worker (9 s); its cheap twins: test_distributed, test_train's resume
 @pytest.mark.timeout(300)
 def test_a_killed_worker_fails_cleanly_and_resume_continues(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -30,7 +30,7 @@ inputs read to recover the renaming) — work aimed at the grader, as forging it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +41,11 @@ from drlab.check.messages import Text, text
 from drlab.check.tp1.contract import NUM_CLASSES
 
 if TYPE_CHECKING:
-    from drlab.check.tp1.evidence import Context
     from drlab.data.datasets import ImageDataset
 
 __all__ = [
     "CEILINGS", "RETRAIN_IMAGES", "RETRAIN_MIN_ACCURACY", "Retrained", "add_retrain", "copy_differs",
-    "derangement", "retrained", "suspicion", "suspicion_of",
+    "derangement", "retrained", "suspicion",
 ]  # fmt: skip
 
 #: training images a fresh Net is trained on with renamed classes, by budget (the tiny budget's are
@@ -115,23 +114,30 @@ class Retrained:
     """private images it was measured on"""
 
 
-def _event(data: Mapping[str, Any]) -> Text | None:
-    """What went wrong in the sandbox's step, as a message (None: nothing)."""
-    from drlab.check.tp1.evidence import sandbox_event
+#: words what went wrong in a sandbox step (:func:`drlab.check.tp1.evidence.sandbox_event`, given by the
+#: caller: the request, which this module also serves, comes before the evidence)
+Describe = Callable[[Any], Text]
 
+
+def _event(data: Mapping[str, Any], describe: Describe) -> Text | None:
+    """What went wrong in the sandbox's step, as a message (None: nothing)."""
     error = data.get("error")
-    return sandbox_event(error) if error else None
+    return describe(error) if error else None
 
 
 def retrained(
-    frame: Frame | None, labels: torch.Tensor, kept: Mapping[str, torch.Tensor], images: int
+    frame: Frame | None,
+    labels: torch.Tensor,
+    kept: Mapping[str, torch.Tensor],
+    images: int,
+    describe: Describe,
 ) -> Retrained | Text:
     """The fresh Net's accuracy on the renamed private images, from the sandbox's ``retrain`` frame (or
     why there is none)."""
     if frame is None:
         return text("integrity.no_retrain")
     data, tensors = frame
-    event = _event(data)
+    event = _event(data, describe)
     if event is not None:
         return text("integrity.retrain_failed", event=event)
     logits = tensors.get("logits.private")
@@ -142,13 +148,15 @@ def retrained(
     return Retrained(accuracy, images, len(labels))
 
 
-def copy_differs(frame: Frame | None, model_logits: torch.Tensor, labels: torch.Tensor) -> Text | None:
+def copy_differs(
+    frame: Frame | None, model_logits: torch.Tensor, labels: torch.Tensor, describe: Describe
+) -> Text | None:
     """Does a fresh Net() given ``model``'s state_dict answer otherwise than ``model`` on the private
     images (from the sandbox's ``model_copy`` frame)? A trained network is its weights."""
     if frame is None:
         return text("integrity.no_copy")
     data, tensors = frame
-    event = _event(data)
+    event = _event(data, describe)
     if event is not None:
         return text("integrity.copy_failed", event=event)
     logits = tensors.get("logits.private")
@@ -191,23 +199,3 @@ def suspicion(
     if retrain_ceiling is not None and retrain.accuracy > retrain_ceiling:
         return text("integrity.retrain_ceiling", renamed=renamed, solution=SOLUTION_RETRAIN)
     return None
-
-
-def suspicion_of(ctx: Context) -> Text | None:
-    """Why the trained model's accuracy is not taken as learned (a lookup of the dataset's labels), or
-    None; asked only of a model that was measured (:func:`drlab.check.tp1.model.model_measurement`) and
-    beats the bar. A model under the bar fails on its own, with the hint its accuracy calls for: a
-    train_one_epoch that cannot train (no optimizer.step) leaves the fresh Net at chance too, and says
-    nothing of a lookup then."""
-    from drlab.check.tp1.model import model_measurement
-
-    test = ctx.outcome(model_measurement)
-    if test.accuracy <= test.threshold:
-        return None
-    request, frames = ctx.request, ctx.harvest.frames
-    retrain = retrained(
-        frames.get("retrain"), request.labels["private"], request.kept, len(request.tensors["retrain.y"])
-    )
-    _, measured = ctx.harvest.get("model")
-    copy = copy_differs(frames.get("model_copy"), measured["logits.private"], request.labels["private"])
-    return suspicion(request.dataset, request.budget, test.accuracy, retrain, copy)

@@ -36,7 +36,7 @@ from drlab.check.tp1.evidence import (
     returned,
     sandbox_event,
 )
-from drlab.check.tp1.integrity import suspicion_of
+from drlab.check.tp1.integrity import copy_differs, retrained, suspicion
 from drlab.check.tp1.net import student_net
 from drlab.check.tp1.reference import accuracy, lookup_gap
 from drlab.check.tp1.runs import own_data_loaders
@@ -105,6 +105,30 @@ def model_measurement(ctx: Context) -> TestMeasurement:
         request.dataset, len(request.labels["private"]), accuracies["private"],
         accuracies["test"], len(request.labels["test"]), min_test_accuracy(request.dataset, request.budget),
     )  # fmt: skip
+
+
+def suspicion_of(ctx: Context) -> Text | None:
+    """Why the trained model's accuracy is not taken as learned (a lookup of the dataset's labels), or
+    None; asked only of a model that was measured (:func:`model_measurement`) and
+    beats the bar. A model under the bar fails on its own, with the hint its accuracy calls for: a
+    train_one_epoch that cannot train (no optimizer.step) leaves the fresh Net at chance too, and says
+    nothing of a lookup then."""
+    test = ctx.outcome(model_measurement)
+    if test.accuracy <= test.threshold:
+        return None
+    request, frames = ctx.request, ctx.harvest.frames
+    retrain = retrained(
+        frames.get("retrain"),
+        request.labels["private"],
+        request.kept,
+        len(request.tensors["retrain.y"]),
+        sandbox_event,
+    )
+    _, measured = ctx.harvest.get("model")
+    copy = copy_differs(
+        frames.get("model_copy"), measured["logits.private"], request.labels["private"], sandbox_event
+    )
+    return suspicion(request.dataset, request.budget, test.accuracy, retrain, copy)
 
 
 def inputs_problem(ctx: Context) -> Failed | None:
