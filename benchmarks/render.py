@@ -224,7 +224,7 @@ def distributed(r: dict[str, Any]) -> Rows:
 
 
 def grading(r: dict[str, Any]) -> Rows:
-    p, b = r.get("parallel", {}), r.get("baseline", {})
+    p, b, m = r.get("parallel", {}), r.get("baseline", {}), r.get("moodle", {})
     jobs = p.get("jobs")
     return rows(
         ("notebooks in the class", r.get("count"), "", ""),
@@ -237,6 +237,9 @@ def grading(r: dict[str, Any]) -> Rows:
         (f"`--jobs {jobs}` ÷ `--jobs 1` speed", r.get("speedup"), "g", "×"),
         ("the trained model's accuracy on the private images", r.get("private_accuracy"), ".4f", ""),
         ("the trained model's accuracy on the public test images", r.get("test_accuracy"), ".4f", ""),
+        ("plain gradings of the folder (`--csv`), alternated", m.get("plain_seconds"), "", " s"),
+        ("Moodle round trips (zip → worksheet, feedback.zip, report)", m.get("moodle_seconds"), "", " s"),
+        ("round trip ÷ plain grading (medians)", m.get("moodle_over_plain"), "g", "×"),
     )
 
 
