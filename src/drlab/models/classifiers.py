@@ -82,6 +82,24 @@ class CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def pooled_classifier(
+    channels: int, height: int, width: int, hidden: int, num_classes: int, dropout: float
+) -> nn.Sequential:
+    """The head of the batch-norm CNNs, after three 2×2 poolings: flatten, dropout, a hidden layer with
+    ReLU, dropout, the output layer (logits)."""
+    flat = channels * (height // 8) * (width // 8)
+    if flat == 0:
+        raise ValueError(f"images of {height}×{width} are too small for three 2×2 poolings (need ≥ 8×8)")
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(flat, hidden),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, num_classes),
+    )
+
+
 def _conv_bn_block(in_channels: int, out_channels: int) -> nn.Sequential:
     # conv → BatchNorm → maxpool → ReLU. No bias in the convolution: the batch norm that follows
     # subtracts the mean and adds its own shift; pooling before the ReLU gives the same function as
@@ -110,17 +128,7 @@ class CNNWithBatchNorm(nn.Module):
         self.features = nn.Sequential(
             _conv_bn_block(channels, 32), _conv_bn_block(32, 64), _conv_bn_block(64, 128)
         )
-        flat = 128 * (height // 8) * (width // 8)
-        if flat == 0:
-            raise ValueError(f"images of {height}×{width} are too small for three 2×2 poolings (need ≥ 8×8)")
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(flat, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.classifier = pooled_classifier(128, height, width, hidden, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -32,6 +32,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from drlab.models.classifiers import pooled_classifier
+
 
 def conv_group(in_channels: int, out_channels: int) -> nn.Sequential:
     """conv → maxpool → BatchNorm → ReLU, then conv → BatchNorm → ReLU at the pooled size."""
@@ -73,17 +75,7 @@ class ConvGroupCNN(nn.Module):
             conv_group(first, second),
             conv_group(second, third),
         )
-        flat = third * (height // 8) * (width // 8)
-        if flat == 0:
-            raise ValueError(f"images of {height}×{width} are too small for three 2×2 poolings (need ≥ 8×8)")
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(flat, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(hidden, num_classes),
-        )
+        self.classifier = pooled_classifier(third, height, width, hidden, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
