@@ -32,9 +32,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from drlab.rl.config import PolicyGradientConfig
 
 
 def mlp(
@@ -118,6 +122,20 @@ class ActorCritic(nn.Module):
         # continuous: log σ, one learned number per action dimension, the same in every state
         self.log_std = nn.Parameter(torch.full((action_size,), log_std_init)) if continuous else None
         self.obs_rms = RunningMeanStd((observation_size,)) if normalize_observations else None
+
+    @classmethod
+    def for_config(
+        cls, config: PolicyGradientConfig, observation_size: int, action_size: int, continuous: bool
+    ) -> ActorCritic:
+        """The actor-critic ``config`` trains (its hidden sizes, observation normalisation, initial log σ)."""
+        return cls(
+            observation_size,
+            action_size,
+            continuous=continuous,
+            hidden_sizes=config.hidden_sizes,
+            normalize_observations=config.normalize_observations,
+            log_std_init=config.log_std_init,
+        )
 
     def normalize(self, raw_observations: torch.Tensor) -> torch.Tensor:
         """The observations as the networks see them: normalised by the running statistics, if kept."""

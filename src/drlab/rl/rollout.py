@@ -166,14 +166,7 @@ class PolicyGradientState:
         observation_size, action_size, continuous = check_policy_env(
             envs.single_observation_space, envs.single_action_space, config.env
         )
-        agent = ActorCritic(
-            observation_size,
-            action_size,
-            continuous=continuous,
-            hidden_sizes=config.hidden_sizes,
-            normalize_observations=config.normalize_observations,
-            log_std_init=config.log_std_init,
-        ).to(device)
+        agent = ActorCritic.for_config(config, observation_size, action_size, continuous).to(device)
         observations, _ = envs.reset(seed=config.seed)  # copy i starts from reset(seed=seed + i)
         return cls(
             agent=agent,

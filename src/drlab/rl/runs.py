@@ -328,14 +328,7 @@ def network_builder(config: DeepConfig) -> Callable[[], torch.nn.Module]:
         env.close()
         return lambda: QNetwork(observation_size, num_actions, config.hidden_sizes)
     observation_size, action_size, continuous = describe_policy_env(config.env)
-    return lambda: ActorCritic(
-        observation_size,
-        action_size,
-        continuous=continuous,
-        hidden_sizes=config.hidden_sizes,
-        normalize_observations=config.normalize_observations,
-        log_std_init=config.log_std_init,
-    )
+    return lambda: ActorCritic.for_config(config, observation_size, action_size, continuous)
 
 
 def load_run_model(
