@@ -378,7 +378,8 @@ def test_empty_namespace_says_what_to_write() -> None:
     assert "needs the trained `model`" in results["reported_accuracy"].message
 
 
-def test_exercise_stubs_fail_with_their_todo() -> None:
+def exercise_stubs() -> dict[str, Any]:
+    """The exercise notebook's TODO cells that define something, run: its stubs, as a student gets them."""
     nb = nbformat.read(EXERCISE, as_version=4)
     namespace: dict[str, Any] = {"nn": nn, "torch": torch}
     for cell in nb.cells:
@@ -388,7 +389,11 @@ def test_exercise_stubs_fail_with_their_todo() -> None:
             and ("def " in cell.source or "class " in cell.source)
         ):
             exec(cell.source, namespace)
-    results = check_results(namespace)
+    return namespace
+
+
+def test_exercise_stubs_fail_with_their_todo() -> None:
+    results = check_results(exercise_stubs())
     assert "NotImplementedError: TODO 1" in results["net_output"].message
     assert "NotImplementedError: TODO 2" in results["train_lowers_loss"].message
     assert "NotImplementedError: TODO 3" in results["eval_accuracy"].message
