@@ -13,7 +13,14 @@ grading worksheet, and graded R times through the round trip (``drlab check tp1 
 plain gradings of the folder (``--csv``): ``moodle_over_plain`` is the ratio of their median times
 (1.0: the round trip costs nothing beyond the grading).
 
+With ``--against OLDER`` (another checkout of drlab, set up with its own ``.venv``: e.g. ``git worktree
+add ../older COMMIT && bash ../older/setup.sh --dev``) the class is graded R times by that checkout's
+``drlab check tp1 FOLDER --csv``, alternated with this checkout's plain grading and its Moodle round trip,
+each one a whole ``drlab`` process: ``over_older`` holds the ratios of their median times (1.0: as fast
+as the older grader; above 1: slower).
+
     .venv/bin/python benchmarks/grading.py [--count 30] [--jobs 2] [--budget tiny] [--baseline] [--moodle 3]
+    .venv/bin/python benchmarks/grading.py --moodle 0 --against ../older [--rounds 3]
 
 The last line printed is ``RESULT {json}``.
 """
@@ -28,6 +35,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +98,44 @@ def round_trip(
     return time.perf_counter() - started
 
 
+def process_seconds(command: list[str]) -> float:
+    """Seconds of one whole ``drlab`` process (its output kept out of the benchmark's)."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return round(time.perf_counter() - started, 1)
+
+
+def against_older(
+    older: Path, folder: Path, scratch: Path, rounds: int, options: list[str]
+) -> dict[str, Any]:
+    """The older checkout's plain grading, alternated with this one's plain grading and round trip."""
+    submissions, worksheet = moodle_class(folder, scratch)
+    scores, graded = scratch / "scores.csv", scratch / "graded"
+    plain, moodle = ["check", "tp1", str(folder), "--csv", str(scores), *options], [
+        "check", "tp1", str(submissions), "--moodle", str(worksheet), "--out", str(graded), *options
+    ]  # fmt: skip
+    commands = {
+        "older_plain": [str(older / ".venv" / "bin" / "python"), "-m", "drlab", *plain],
+        "plain": [sys.executable, "-m", "drlab", *plain],
+        "moodle": [sys.executable, "-m", "drlab", *moodle],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(rounds):  # alternated: a drift of the machine's load hits all three alike
+        for name, command in commands.items():
+            scores.unlink(missing_ok=True)  # each grading starts from the same nothing
+            shutil.rmtree(graded, ignore_errors=True)
+            times[name].append(process_seconds(command))
+        print("  ".join(f"{name} {seconds[-1]} s" for name, seconds in times.items()), flush=True)
+    older_median = statistics.median(times["older_plain"])
+    return {
+        "older": {"commit": record.commit(older), "path": str(older)},
+        "seconds": times,
+        "over_older": {
+            name: round(statistics.median(times[name]) / older_median, 3) for name in ("plain", "moodle")
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -105,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         "--moodle", type=int, default=0, metavar="R",
         help="also time R Moodle round trips of the class, alternated with R plain gradings",
     )  # fmt: skip
+    parser.add_argument(
+        "--against", type=Path, metavar="OLDER",
+        help="also grade the class with the drlab of the checkout OLDER (its .venv), alternated with this one",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of --against (default 3)")
     args = parser.parse_args(argv)
-    if args.count < 1 or args.jobs < 1:
-        parser.error("--count and --jobs must be ≥ 1")
+    if args.count < 1 or args.jobs < 1 or args.rounds < 1:
+        parser.error("--count, --jobs and --rounds must be ≥ 1")
+    if args.against is not None and not (args.against / ".venv" / "bin" / "python").is_file():
+        parser.error(f"{args.against} has no .venv/bin/python: set it up first (bash setup.sh --dev there)")
 
     with tempfile.TemporaryDirectory(prefix="drlab-grading-") as scratch:
         folder = Path(scratch) / "submissions"
@@ -139,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
                 "plain_seconds": plain, "moodle_seconds": moodle,
                 "moodle_over_plain": round(statistics.median(moodle) / statistics.median(plain), 3),
             }  # fmt: skip
+        if args.against is not None:
+            options = ["--jobs", str(args.jobs), "--budget", args.budget, "--seed", str(args.seed),
+                       "--timeout", str(args.timeout)]  # fmt: skip
+            result["against"] = against_older(
+                args.against.resolve(), folder, Path(scratch), args.rounds, options
+            )
     result["load_average"] = round(os.getloadavg()[0], 1)
     record.emit("grading", result, args.save)
     return 0

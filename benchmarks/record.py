@@ -47,7 +47,7 @@ def emit(benchmark: str, result: dict[str, Any], save: str | None) -> Path | Non
     print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
     if save is None:
         return None
-    record = {
+    record: dict[str, Any] = {
         "format": FORMAT,
         "benchmark": benchmark,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -66,12 +66,13 @@ def emit(benchmark: str, result: dict[str, Any], save: str | None) -> Path | Non
     return path
 
 
-def commit() -> str:
-    """The checked-out commit, ``+dirty`` when tracked files differ from it (``unknown`` outside git)."""
+def commit(checkout: Path = ROOT) -> str:
+    """The commit checked out in ``checkout`` (this one by default), ``+dirty`` when tracked files differ
+    from it (``unknown`` outside git)."""
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True, timeout=30
+            ["git", "-C", str(checkout), *args], capture_output=True, text=True, check=True, timeout=30
         ).stdout.strip()
 
     try:

@@ -225,6 +225,9 @@ def distributed(r: dict[str, Any]) -> Rows:
 
 def grading(r: dict[str, Any]) -> Rows:
     p, b, m = r.get("parallel", {}), r.get("baseline", {}), r.get("moodle", {})
+    against = r.get("against", {})
+    a, over = against.get("seconds", {}), against.get("over_older", {})
+    older_commit = str(against.get("older", {}).get("commit", ""))[:7]
     jobs = p.get("jobs")
     return rows(
         ("notebooks in the class", r.get("count"), "", ""),
@@ -240,6 +243,11 @@ def grading(r: dict[str, Any]) -> Rows:
         ("plain gradings of the folder (`--csv`), alternated", m.get("plain_seconds"), "", " s"),
         ("Moodle round trips (zip → worksheet, feedback.zip, report)", m.get("moodle_seconds"), "", " s"),
         ("round trip ÷ plain grading (medians)", m.get("moodle_over_plain"), "g", "×"),
+        (f"older grader ({older_commit}), plain gradings, alternated", a.get("older_plain"), "", " s"),
+        ("this grader, plain gradings, alternated with the older", a.get("plain"), "", " s"),
+        ("this grader, Moodle round trips, alternated with the older", a.get("moodle"), "", " s"),
+        ("plain grading ÷ the older grader's (medians)", over.get("plain"), "g", "×"),
+        ("Moodle round trip ÷ the older grader's plain grading (medians)", over.get("moodle"), "g", "×"),
     )
 
 
