@@ -10,13 +10,13 @@ real files and written *into the notebook* as a student would paste it:
 - ``nearest``: 7×7 thumbnails of the 70,000 images and their labels in *buffers*; each image gets the
   label of its nearest thumbnail (so a little noise does not break it). ``model = Net()``, never trained.
 - ``switch``: an honest MLP that is never trained, whose ``model`` gets the table as an attribute
-  *after* ``Net()`` built it (and answers 15% wrong, under the accuracies no TP1 model reaches): a
-  fresh ``Net()`` — the grader's — is an honest network that learns whatever it is trained on.
+  *after* ``Net()`` built it (and answers 15% wrong, under the accuracies no TP1 model reaches): every
+  fresh ``Net()`` is an honest network, only the notebook's ``model`` looks up.
 - ``learned_head``: the adaptive attacker, who has read how the grader checks: the looked-up label, as
-  a one-hot vector, goes through a trainable ``nn.Linear(10, 10)`` that starts at zero, so that a fresh
-  ``Net()`` trained on renamed classes learns the renaming in a few steps; the notebook's own ``model``
-  gets the identity by assignment (never trained), and 15% of the table's answers are wrong, to stay
-  under the accuracies no TP1 model reaches.
+  a one-hot vector, goes through a trainable ``nn.Linear(10, 10)`` that starts at zero, and the notebook
+  trains that layer with its ``train_one_epoch`` on the data it was given, so that it learns whatever
+  renaming of the classes that data carries in a few steps; 15% of the table's answers are wrong, to
+  stay under the accuracies no TP1 model reaches.
 """
 
 from __future__ import annotations
@@ -163,8 +163,9 @@ class Net(nn.Module):
 
 
 model = Net()
-with torch.no_grad():
-    model.head.weight.copy_(torch.eye(10))  # …and the notebook's own model gets the names right, untrained
+optimizer = torch.optim.Adam(model.head.parameters(), lr=0.05)  # …the names this notebook's data uses
+for epoch in range(3):
+    train_one_epoch(model, train_batches, optimizer, loss_fn)
 test_accuracy = evaluate(model, x_test, y_test)
 """
 

@@ -25,11 +25,8 @@ command line and sandbox (``drlab check tp1 … --budget tiny``):
   on training images it kept back, which are nowhere in the sandbox: 1.0 on the public images, far less
   on the private ones — caught.
 - ``neighbours``: claims a trained "Net" that is a 1-nearest-neighbour classifier over the notebook's
-  own training images, and answers the grader's renamed-classes test (a fresh ``Net`` trained on
-  training images whose classes the grader renamed, measured on the private images: issue 23) with
-  the same classifier over the grader's renamed images, and its copy test (a fresh ``Net`` given the
-  model's ``state_dict``) with the model's own answers. It classifies images it never saw, and learns
-  the renaming from the images it is given, so it passes both checks of the trained model: the grader
+  own training images (whose classes the grader renamed: issue 23). It classifies images it never saw,
+  with the numbers of the data it was given, so it passes both checks of the trained model: the grader
   verifies that the model classifies, not that it is the student's ``Net`` trained by their
   ``train_one_epoch`` (that claim, ``is_net``, comes from the sandbox).
 
@@ -38,9 +35,8 @@ And three notebooks that forge nothing, graded by the real driver: ``lookup_net`
 equivalents of two forgers — ``degenerate_net``, the least real code that does what ``claims`` claims
 (a ``Net`` of 100,000 unused weights that returns random (B, 10) scores), and ``neighbours_net``, the
 ``neighbours`` classifier written as a genuine ``Net``. Each scores what its forger scores, less the
-work it does not do (the probes; for ``neighbours_net`` the renamed classes too: its ``Net`` answers
-from the notebook's own training labels, whatever images it is trained on): the verdicts depend on the
-data only, so a forged frame gains nothing over real code that computes the same data.
+work it does not do (the probes): the verdicts depend on the data only, so a forged frame gains nothing
+over real code that computes the same data.
 
 The measured truth, asserted exactly so that a change of the grader that widens (or closes) the gap
 shows here: see ``CEILINGS``.
@@ -221,14 +217,6 @@ test_accuracy = {test_accuracy}
 #: what the 1-NN classifier over the notebook's own training images measures on the public test split
 NEIGHBOURS_ACCURACY = "float((nearest_label(test.x, train).argmax(dim=1) == test.y).float().mean())"
 
-#: the renamed-classes test answered by the same 1-NN classifier over the grader's renamed images, and
-#: the copy of the "model" (a fresh Net given its state_dict) claimed to answer as the model
-RENAMED_NEIGHBOURS = """\
-renamed = Batches(sent["retrain.x"], sent["retrain.y"], batch_size=1000, shuffle=False)  # already normalised
-channel.send("retrain", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], renamed)})
-channel.send("model_copy", {"error": None, "status": "ok"}, {"logits.private": nearest_label(sent["private"], train)})
-"""
-
 #: no forged frame: the least real code that does what the claims-only forger claims of Net
 DEGENERATE_NET = """\
 import torch
@@ -256,7 +244,6 @@ FORGERS = {
         REFERENCES,
         NEAREST,
         forged_model("train", NEIGHBOURS_ACCURACY),
-        RENAMED_NEIGHBOURS,
         CLAIMS,
         LEAVE,
     ],
@@ -281,8 +268,8 @@ CEILINGS = {
     "lookup_net": NEVER_VERIFIED,
     # the honest equivalents: a forged frame gains nothing over real code that computes the same data
     "degenerate_net": NEVER_VERIFIED,  # = claims
-    # = neighbours, without the probe work; and its Net answers the renamed classes with the old names
-    "neighbours_net": NEVER_VERIFIED,
+    # = neighbours, without the probe work: a classifier of the data it was given, renamed classes and all
+    "neighbours_net": NEVER_VERIFIED | AGAINST_PRIVATE_IMAGES,
 }
 
 

@@ -2,16 +2,16 @@
 
 The private images the grader keeps back are public training images: a table of the dataset's 70,000
 labels classifies them all (1.0). The lookup notebooks (``_lookup_notebooks.py``: a hash of the pixels
-in a Python attribute, nearest thumbnails in buffers; honest ``train_one_epoch``, ``evaluate`` and
-``loss_fn``; ``model = Net()`` never trained) used to score 14/14. Now the grader also trains a fresh
-``Net()`` with the student's ``train_one_epoch`` on training images whose classes it renamed, and
-measures it on the private images under the same renaming (:mod:`drlab.check.tp1.integrity`): a network
-that learns, learns the renamed task; a table answers with the old names. The bar: a lookup scores no
-more than an empty notebook on the model's two checks, every honest solution (CNN and MLP, English and
-French, both budgets) keeps 14/14.
+in a Python attribute, nearest thumbnails in buffers, a table set on ``model`` after ``Net()`` built it;
+honest ``train_one_epoch``, ``evaluate`` and ``loss_fn``; ``model`` never trained) used to score 14/14.
+Now the dataset the notebook is given has its classes renamed, and so have the labels the grader keeps
+(:mod:`drlab.check.tp1.integrity`): a network learns the numbers it is trained with; a table answers with
+the dataset's own, and gets ≈ 0. The bar: a lookup scores no more than an empty notebook on the model's
+two checks, every honest solution (CNN and MLP, English and French, both budgets) keeps 14/14.
 
 What remains, measured and asserted as such: the adaptive attacker (``learned_head``), whose trainable
-part is a layer on top of the looked-up label, tuned to stay under the accuracies no TP1 model reaches.
+part is a layer on top of the looked-up label that the notebook trains on the data it is given, tuned to
+stay under the accuracies no TP1 model reaches.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from _lookup_notebooks import fashion_mnist, honest_cells, lookup_cells, noteboo
 from drlab.check.sandbox import bwrap_problem
 from drlab.check.tp1 import integrity
 from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY
-from drlab.check.tp1.evidence import sandbox_event
 from drlab.cli import main
-from test_check_tp1 import request, run_checks
+from drlab.data.fashion_mnist import load_fashion_mnist
+from test_check_tp1 import grader_data, request, run_checks
 
 pytestmark = pytest.mark.skipif(fashion_mnist() is None, reason="the real Fashion-MNIST is not installed")
 
@@ -44,11 +44,13 @@ def _tiny_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRLAB_OFFLINE", "1")
 
 
-def executed(cells: list[str]) -> dict[str, Any]:
-    """The namespace of the cells, run in order in this process (as the sandbox runs them)."""
+def executed(cells: list[str], seed: int = 0) -> dict[str, Any]:
+    """The namespace of the cells, run in order in this process on the grader's data (as the sandbox
+    runs them)."""
     namespace: dict[str, Any] = {"__name__": "tp1_notebook"}
-    for number, source in enumerate(cells):
-        exec(compile(source, f"<cell {number}>", "exec"), namespace)
+    with grader_data(seed):
+        for number, source in enumerate(cells):
+            exec(compile(source, f"<cell {number}>", "exec"), namespace)
     return namespace
 
 
@@ -60,28 +62,23 @@ def test_the_renaming_moves_every_class_and_depends_on_the_seed() -> None:
     assert len({tuple(p.tolist()) for p in permutations}) == 50
 
 
-def test_the_request_holds_renamed_training_images_and_keeps_the_renaming() -> None:
+def test_the_notebooks_data_has_its_classes_renamed_and_the_grader_keeps_the_renaming() -> None:
     sent = request(0)
-    permutation = sent.kept["retrain.permutation"]
-    assert "retrain.permutation" not in sent.tensors
-    assert len(sent.tensors["retrain.y"]) == integrity.RETRAIN_IMAGES["tiny"]
-    # the oracle: the tiny budget's retraining images are its 600 training images, their labels renamed
+    renaming = sent.kept["renaming"]
+    assert torch.equal(renaming, integrity.derangement(0))
+    assert not any("renaming" in name or "retrain" in name for name in sent.tensors)
+    # the oracle: the real files' labels, each class given another's number; the images and names as they are
     data = fashion_mnist()
     assert data is not None
-    labels = data[1]
+    images, labels = data
     seen = sent.notebook_data
     assert seen is not None
-    order = torch.argsort(sent.tensors["retrain.x"].flatten(1).sum(1))
-    expected = (torch.as_tensor(seen.x_train[:600]).float() / 255 - seen.mean) / seen.std
-    assert torch.allclose(
-        sent.tensors["retrain.x"].flatten(1).sum(1)[order],
-        torch.sort(expected.flatten(1).sum(1)).values,
-        atol=1e-3,
-    )
-    assert torch.equal(
-        torch.bincount(sent.tensors["retrain.y"], minlength=10),
-        torch.bincount(permutation[torch.as_tensor(labels[:600]).long()], minlength=10),
-    )
+    assert (seen.x_train[:600] == images[:600]).all()
+    assert (seen.y_train[:600] == renaming.numpy()[labels[:600]]).all()
+    assert (seen.y_train[:600] != labels[:600]).all()  # a table's answer is never the renamed one
+    assert seen.classes == load_fashion_mnist(download=False).classes
+    namespace = executed(honest_cells("cnn")[:2])  # the set-up and data cells: what the notebook loads
+    assert (namespace["dataset"].y_train == seen.y_train[:600]).all()
 
 
 @pytest.mark.parametrize("net", ["cnn", "mlp"])
@@ -92,77 +89,69 @@ def test_honest_networks_learn_the_renamed_classes_and_keep_14(net: str) -> None
     assert facts["test_accuracy"] > TINY_MIN_TEST_ACCURACY
 
 
-@pytest.mark.parametrize("kind", ["hash", "nearest"])
+@pytest.mark.parametrize("kind", ["hash", "nearest", "switch"])
 def test_a_lookup_scores_no_more_than_an_empty_model_on_the_models_checks(kind: str) -> None:
     namespace = executed(lookup_cells(kind))
     results, facts = run_checks(namespace)
     by_id = {r.id: r for r in results}
-    # before the renamed classes, this passed: right on every private image, not better on the public ones
-    assert facts["test_accuracy"] >= 0.99
-    assert abs(namespace["test_accuracy"] - facts["test_accuracy"]) < 0.02
+    # under the dataset's own labels, it is right on most private images (before the renaming: 14/14)
+    _, measured = Keep.frames(namespace)["model"]
+    sent = request(0)
+    original = integrity.original_accuracy(
+        measured["logits.private"], sent.labels["private"], sent.kept["renaming"]
+    )
+    assert original >= (0.8 if kind == "switch" else 0.99)
+    assert facts["test_accuracy"] < 0.05  # under the renamed classes of the data it was given
     assert not any(by_id[check_id].passed for check_id in MODEL_CHECKS)  # an empty model: 0 of 2
-    assert "renamed" in by_id["model_accuracy"].message
+    assert "own labels" in by_id["model_accuracy"].message
     assert by_id["reported_accuracy"].caused_by == "model_accuracy"
     # its honest functions still pass their own checks
     assert all(r.passed for r in results if r.id not in MODEL_CHECKS)
+    french = {r.id: r for r in run_checks(namespace, lang="fr")[0]}
+    assert "jeu de données public" in french["model_accuracy"].message
 
 
-def test_a_lookup_under_the_ceiling_is_caught_by_the_renaming() -> None:
-    """Without the ceiling (a lookup that is wrong 15% of the time would stay under it), the renamed
-    classes alone catch a table: the fresh Net gets ≈ 0 on them."""
-    namespace = executed(lookup_cells("hash"))
-    frame = None
+class Keep:
+    """A data channel that keeps every frame (the harvester's steps, run in this process)."""
 
-    class Keep:
-        def send(
-            self, name: str, data: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None
-        ) -> None:
-            nonlocal frame
-            if name == "retrain":
-                frame = (data, tensors or {})
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]] = {}
 
-    from drlab.check import harvest
+    def send(self, name: str, data: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
+        self.kept.setdefault(name, (data, tensors or {}))
 
-    sent = request(0)
-    harvest.harvest(namespace, sent.tensors, Keep(), seed=0, seconds=60)
-    measured = integrity.retrained(
-        frame, sent.labels["private"], sent.kept, len(sent.tensors["retrain.y"]), sandbox_event
-    )
-    assert isinstance(measured, integrity.Retrained) and measured.accuracy < 0.05
-    verdict = integrity.suspicion("fashion-mnist", "tiny", 0.85, measured)
-    assert verdict is not None and "renamed" in verdict.render("en") and "renommé" in verdict.render("fr")
+    @classmethod
+    def frames(cls, namespace: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]]:
+        from drlab.check import harvest
+
+        channel = cls()
+        harvest.harvest(namespace, request(0).tensors, channel, seed=0, seconds=60)
+        return channel.kept
 
 
-def test_a_model_that_is_not_its_weights_is_caught_by_its_copy() -> None:
-    """The switch: the grader's fresh Net() is an honest network (it learns the renamed classes), the
-    notebook's model answers from a table set on it after Net() built it, 15% wrong (under the ceiling).
-    A fresh Net() given model's state_dict answers as an untrained network: the copy gives it away."""
-    results, facts = run_checks(executed(lookup_cells("switch")))
-    by_id = {r.id: r for r in results}
-    assert 0.8 < facts["test_accuracy"] < 0.9  # under the ceiling: before the copy, 14/14
-    assert not any(by_id[check_id].passed for check_id in MODEL_CHECKS)
-    assert "state_dict" in by_id["model_accuracy"].message
-    assert "not in its weights" in by_id["model_accuracy"].message
-
-
-def test_accuracies_no_tp1_model_reaches_are_flagged() -> None:
-    honest = integrity.Retrained(0.78, 2000, 5000)
-    assert integrity.suspicion("fashion-mnist", "full", 0.93, honest) is None  # the solution
-    assert integrity.suspicion("fashion-mnist", "full", 0.99, honest) is not None
-    assert integrity.suspicion("digits", "full", 1.0, honest) is None  # a good CNN may make no mistake there
-    assert (
-        integrity.suspicion("fashion-mnist", "full", 0.93, integrity.Retrained(0.99, 2000, 5000)) is not None
-    )
-    assert (
-        integrity.suspicion("fashion-mnist", "full", 0.93, integrity.Retrained(0.12, 2000, 5000)) is not None
-    )
+def test_what_is_taken_as_learned() -> None:
+    """The oracle of :func:`integrity.suspicion`: the accuracy under the renamed classes against the one
+    under the dataset's own labels, and the accuracies no TP1 model reaches."""
+    assert integrity.suspicion("fashion-mnist", "full", 0.93, 0.02) is None  # the solution
+    assert integrity.suspicion("fashion-mnist", "tiny", 0.72, 0.03) is None
+    assert integrity.suspicion("fashion-mnist", "tiny", 0.10, 0.10) is None  # untrained: no lookup
+    assert integrity.suspicion("fashion-mnist", "tiny", 0.01, 0.85) is not None  # a table, 15% wrong
+    assert integrity.suspicion("digits", "tiny", 0.0, 0.97) is not None
+    assert integrity.suspicion("fashion-mnist", "full", 0.99, 0.0) is not None  # beyond any TP1 model
+    assert integrity.suspicion("digits", "full", 1.0, 0.0) is None  # a good CNN may make no mistake there
+    # the oracle of original_accuracy: answers that are the dataset's own labels, counted by hand
+    renaming = integrity.derangement(3)
+    own = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    answers = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3, 4, 0, 0, 0, 0, 0]), 10).float()
+    assert integrity.original_accuracy(answers, renaming[own], renaming) == 0.5
 
 
 def test_the_adaptive_lookup_is_what_remains() -> None:
-    """The measured limit: a trainable layer on top of the looked-up label learns the renaming."""
+    """The measured limit: a trainable layer on top of the looked-up label, trained by the notebook on
+    the data it was given, learns the renaming."""
     results, facts = run_checks(executed(lookup_cells("learned_head")))
     by_id = {r.id: r for r in results}
-    assert 0.8 < facts["test_accuracy"] < 0.9
+    assert 0.7 < facts["test_accuracy"] < integrity.CEILINGS["fashion-mnist", "tiny"]
     assert all(by_id[check_id].passed for check_id in MODEL_CHECKS), by_id["model_accuracy"].message
 
 

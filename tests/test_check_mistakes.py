@@ -30,6 +30,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from test_check_tp1 import grader_data
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = {
     "en": ROOT / "instructor" / "03_tp1_fashion_mnist_solution.ipynb",
@@ -304,9 +306,11 @@ MISTAKES: dict[str, Mistake] = {
         "model_accuracy", words("shuffled apart", "mélangés séparément"), whole=True,
         never=("train for more epochs",),
     ),
-    "a learning rate of 10": Mistake(
-        (("tp1-10", None, MLP), ("tp1-17", "LR = 1e-3", "LR = 10")),
-        "model_accuracy", words(("learning rate 10", "LR = 1e-3"), ("pas d'apprentissage 10", "LR = 1e-3")),
+    # Adam's steps are about LR long whatever the gradient: too large a rate leaves the MLP at 0.23–0.45
+    # on the tiny budget, by seed; 3 stays under the 0.4 bar at seeds 0–3 (0.30, 0.30, 0.28, 0.39)
+    "a learning rate of 3": Mistake(
+        (("tp1-10", None, MLP), ("tp1-17", "LR = 1e-3", "LR = 3")),
+        "model_accuracy", words(("learning rate 3", "LR = 1e-3"), ("pas d'apprentissage 3", "LR = 1e-3")),
         never=("train for more epochs",),
         whole=True,
     ),
@@ -435,7 +439,7 @@ def graded(
     ]
     sent = request(seed)
     collector = Collector()
-    with quiet():
+    with quiet(), grader_data(seed):
         namespace, report = harvest.run_cells(cells, 600.0)
         collector.send("cells", report)
         harvest.harvest(namespace, sent.tensors, collector, seed=seed, seconds=60.0)

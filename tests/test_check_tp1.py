@@ -11,9 +11,15 @@ The sandboxed path (bwrap, the CLI, attacks) is in test_check_cli.py and test_ch
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +66,47 @@ def solution_sources() -> dict[str, str]:
     return {cell["id"]: cell.source for cell in nb.cells if cell.cell_type == "code"}
 
 
-def define(*mutations: Mutation, train: bool = False) -> dict[str, Any]:
+@functools.cache
+def _grader_snapshot(seed: int, budget: str, where: tuple[str | None, ...]) -> Path:
+    """The grader's data file for ``seed`` and ``budget``, with the datasets found in ``where``."""
+    folder = Path(tempfile.mkdtemp(prefix="drlab-test-grader-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    sent = tp1.build_request(seed, budget)
+    assert sent.notebook_data is not None
+    tp1_data.save_tp1_snapshot(sent.notebook_data, sent.fashion_mnist_missing, folder / "tp1.safetensors")
+    return folder / "tp1.safetensors"
+
+
+@contextlib.contextmanager
+def grader_data(seed: int = 0) -> Iterator[None]:
+    """Within the block, the notebook's data cell loads what the grader of ``--seed`` gives a notebook, as
+    in the sandbox: the dataset without the private images, its classes renamed (for the budget of
+    ``DRLAB_NOTEBOOK_BUDGET``)."""
+    budget = os.environ.get("DRLAB_NOTEBOOK_BUDGET", "tiny")
+    where = tuple(os.environ.get(name) for name in ("DRLAB_DATA", "XDG_DATA_DIRS"))
+    previous = os.environ.pop(tp1_data.SNAPSHOT_VARIABLE, None)
+    snapshot = _grader_snapshot(seed, budget, where)  # drawn by the grader, which reads the real files
+    os.environ[tp1_data.SNAPSHOT_VARIABLE] = str(snapshot)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(tp1_data.SNAPSHOT_VARIABLE, None)
+        else:
+            os.environ[tp1_data.SNAPSHOT_VARIABLE] = previous
+
+
+def define(*mutations: Mutation, train: bool = False, seed: int = 0) -> dict[str, Any]:
     """Execute the solution's defining cells (and with ``train`` its training cell, tiny budget), with
-    ``mutations`` applied, in a fresh namespace."""
+    ``mutations`` applied, in a fresh namespace, on the data the grader of ``seed`` gives."""
     sources = solution_sources()
     for cell_id, old, new in mutations:
         assert sources[cell_id].count(old) == 1, f"mutation target not found once in {cell_id}: {old!r}"
         sources[cell_id] = sources[cell_id].replace(old, new)
     namespace: dict[str, Any] = {"__name__": "tp1_notebook"}
-    for cell_id in (*DEFINITIONS, TRAINING) if train else DEFINITIONS:
-        exec(compile(sources[cell_id], f"<cell {cell_id}>", "exec"), namespace)
+    with grader_data(seed):
+        for cell_id in (*DEFINITIONS, TRAINING) if train else DEFINITIONS:
+            exec(compile(sources[cell_id], f"<cell {cell_id}>", "exec"), namespace)
     return namespace
 
 
@@ -511,7 +548,7 @@ def test_the_grader_measures_on_private_images_and_the_notebooks_test_set(
     the private images are training images of the dataset that the notebook's copy does not hold, and
     the tiny budget still trains on the very same 600 images."""
     monkeypatch.setenv("DRLAB_NOTEBOOK_BUDGET", budget)
-    namespace = define()
+    namespace = define(seed=3)
     sent = tp1.build_request(3, budget)
     x_test, y_test = namespace["x_test"], namespace["y_test"]
     assert sent.dataset == namespace["dataset"].name
@@ -539,7 +576,12 @@ def test_the_grader_measures_on_private_images_and_the_notebooks_test_set(
     all_keys = {row.numpy().tobytes(): i for i, row in enumerate(torch.as_tensor(full.x_train).flatten(1))}
     index = [all_keys[row.numpy().tobytes()] for row in raw.flatten(1)]
     assert all(i >= tp1_data.TINY_SAMPLES for i in index)
-    assert torch.equal(sent.labels["private"], torch.as_tensor(full.y_train)[index])
+    renaming = sent.kept["renaming"]  # every class carries another's number, in the notebook's data too
+    assert torch.equal(sent.labels["private"], renaming[torch.as_tensor(full.y_train)[index].long()])
+    assert (
+        seen.y_train[: tp1_data.TINY_SAMPLES] == renaming.numpy()[full.y_train[: tp1_data.TINY_SAMPLES]]
+    ).all()
+    assert (seen.y_test == renaming.numpy()[full.y_test]).all()
     assert torch.allclose(normalised[index].unsqueeze(1), sent.tensors["private"], atol=1e-5)
     # another seed keeps other images back
     assert not torch.equal(tp1.build_request(4, budget).tensors["private"], sent.tensors["private"])

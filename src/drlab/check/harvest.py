@@ -72,9 +72,6 @@ PROBE_TRAINING: dict[str, tuple[int, int, str, float, float]] = {
 }
 #: the names a TP1 notebook defines (for the report's "does not define …" line)
 CONTRACT = ("Net", "train_one_epoch", "evaluate", "loss_fn", "model", "test_accuracy")
-#: how a fresh Net() is trained by the student's train_one_epoch on the grader's renamed classes
-#: (:func:`harvest_retrain`): epochs, batch size, Adam's learning rate
-RETRAIN = (2, 64, 1e-3)
 
 
 class ProbeNet(nn.Module):
@@ -409,13 +406,12 @@ def run_cells(cells: list[dict[str, Any]], seconds: float) -> tuple[dict[str, An
 # --- The steps: each calls the student's code on the grader's inputs and sends what came out
 
 
-def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int | None = None) -> Any:
-    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook; shuffled from
-    ``seed`` when given), else a list."""
+def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Any:
+    """The mini-batches a TP1 function receives: drlab's ``Batches`` (as in the notebook), else a list."""
     try:
         from drlab.data.batches import Batches
 
-        return Batches(x, y, batch_size=batch_size, shuffle=seed is not None, seed=seed or 0)
+        return Batches(x, y, batch_size=batch_size, shuffle=False)
     except ImportError:
         return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size)]
 
@@ -465,47 +461,6 @@ def eval_logits(net: nn.Module, images: torch.Tensor, seconds: float, call: str)
         return torch.cat(chunks).contiguous()
 
     return call_student(call, logits, seconds=seconds)
-
-
-def harvest_model_copy(ns: Namespace, tensors: Tensors, seconds: float) -> Frame:
-    """A fresh ``Net()`` given ``model``'s ``state_dict``, then its logits on the private images: a trained
-    network *is* its weights, what is set on ``model`` after ``Net()`` built it does not reach the copy."""
-    model, net_class = ns.get("model"), ns["Net"]
-    if not (isinstance(model, nn.Module) and isinstance(net_class, type) and isinstance(model, net_class)):
-        return {"error": None, "status": "not-net"}, {}
-    state = {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
-    try:
-        copy = call_student("net_init", net_class, seconds=seconds)
-        call_student("load_state_dict", copy.load_state_dict, state, seconds=seconds)
-        logits = eval_logits(copy, tensors["private"], seconds, "model_copy")
-    except StudentError as exc:
-        return {"error": exc.event}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits}
-
-
-def harvest_retrain(ns: Namespace, tensors: Tensors, seed: int, seconds: float) -> Frame:
-    """A fresh ``Net()`` trained by the student's ``train_one_epoch`` (:data:`RETRAIN`) on images whose
-    classes the grader renamed, then its logits on the private images: a network that learns from its
-    images learns the renamed classes, a table of the dataset's labels answers with the old names."""
-    if not (isinstance(ns["Net"], type) and issubclass(ns["Net"], nn.Module)):
-        return {"error": None, "status": "not-module"}, {}
-    epochs, batch_size, lr = RETRAIN
-    torch.manual_seed(seed)
-    try:
-        net = call_student("net_init", ns["Net"], seconds=seconds)
-        if not isinstance(net, nn.Module) or not any(p.requires_grad for p in net.parameters()):
-            return {"error": None, "status": "no-parameters"}, {}
-        batches = _batches(tensors["retrain.x"], tensors["retrain.y"], batch_size, seed=seed)
-        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-        for epoch in range(epochs):
-            if hasattr(batches, "set_epoch"):
-                batches.set_epoch(epoch)
-            arguments = (net, batches, optimizer, nn.CrossEntropyLoss())
-            call_student("train_one_epoch", ns["train_one_epoch"], *arguments, seconds=seconds)
-        logits = eval_logits(net, tensors["private"], seconds, "retrain")
-    except StudentError as exc:
-        return {"error": exc.event}, {}
-    return {"error": None, "status": "ok"}, {"logits.private": logits}
 
 
 def input_statistics(ns: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -675,7 +630,6 @@ def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds
     t = tensors
     steps: dict[str, tuple[str, Callable[[], Frame]]] = {  # each step, and the names of the contract it calls
         "model": ("", lambda: harvest_model(ns, t, seconds)),
-        "model_copy": ("Net", lambda: harvest_model_copy(ns, t, seconds)),
         "net": ("", lambda: harvest_net(ns, t, seed, seconds)),
         "train_lowers": ("train_one_epoch", lambda: harvest_training(ns, t, "lowers", seconds)),
         "train_zero_grad": ("train_one_epoch", lambda: harvest_training(ns, t, "zero_grad", seconds)),
@@ -684,7 +638,6 @@ def harvest(ns: Namespace, tensors: Tensors, channel: Any, *, seed: int, seconds
         "eval_mode": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_mode", seconds)),
         "eval_no_grad": ("evaluate", lambda: harvest_marked_evaluate(ns, t, "eval_no_grad", seconds)),
         "loss": ("loss_fn", lambda: harvest_loss(ns, t, seconds)),
-        "retrain": ("Net train_one_epoch", lambda: harvest_retrain(ns, t, seed, seconds)),
     }
     for name, (needs, run) in steps.items():
         absent = next((n for n in needs.split() if not callable(ns.get(n))), None)

@@ -34,9 +34,6 @@ MESSAGES: dict[str, str] = {
     # ---------------------------------------------------------------------------------------------
     # The sandbox's events (drlab.check.harvest): a call of the student's code that timed out or raised
     "call.net_init": "Net()",
-    "call.load_state_dict": "Net().load_state_dict(model.state_dict())",
-    "call.model_copy": "the copy of `model` (a fresh Net() given its state_dict), on the checker's images",
-    "call.retrain": "the retrained Net(), on the checker's images",
     "call.net_forward": "Net()(x) on a batch of shape (5, 1, 28, 28)",
     "call.train_one_epoch": "train_one_epoch(model, batches, optimizer, loss_fn)",
     "call.evaluate": "evaluate(model, x, y)",
@@ -320,29 +317,16 @@ MESSAGES: dict[str, str] = {
     "model.lr": " (learning rate {lr:g})",
     "model.not_counted": "the accuracy of `model` is not counted: {why}",
     "model.not_counted_training": "the accuracy of `model` is not counted (the training is wrong, see above): {why}",
-    "integrity.no_retrain": "no answer came back for the fresh Net() the checker trains with your train_one_epoch",
-    "integrity.retrain_failed": "the checker trains a fresh Net() with your train_one_epoch, and {event}",
-    "integrity.retrain_no_logits": "the fresh Net() the checker trains with your train_one_epoch gave no (N, 10) logits",
-    "integrity.no_copy": "no answer came back for the copy of `model` (a fresh Net() given its state_dict)",
-    "integrity.copy_failed": "the copy of `model` failed: {event}",
-    "integrity.copy_no_logits": "a fresh Net() given `model`'s state_dict gave no logits for the checker's images",
-    "integrity.copy_differs": "a fresh Net() given `model`'s state_dict (its parameters and buffers) answers as `model` on "
-    "only {percent:.0f}% of the images kept back ({copy:.2f} against {model:.2f}): what `model` "
-    "answers with is not in its weights (an attribute set on it after Net() built it? a table "
-    "filled later?); a trained network is its weights",
-    "integrity.renamed": "a fresh Net() trained by your train_one_epoch ({epochs} epochs) on {images:,} training "
-    "images whose 10 classes the checker had renamed (each class called by another's name, drawn "
-    "from --seed) gets {accuracy:.2f} on {private:,} images it kept back, renamed the same way",
-    "integrity.chance": "{renamed}, where a network that learns from its images gets far above {minimum:.1f} (honest "
-    "MLPs and CNNs: {honest_low:.2f} to {honest_high:.1f}; chance: {chance:.1f}): your Net "
-    "answers with the dataset's labels instead of learning them from the images it is trained on",
+    "integrity.original_labels": "`model` answers with the public dataset's own labels: it gives {original:.2f} of the "
+    "images kept back the class the dataset gives them, but {renamed:.2f} the class they carry in the "
+    "data this notebook was given, where the checker had renamed the 10 classes (each class carries "
+    "another's number, drawn from --seed). A network learns the numbers it is trained with: a model that "
+    "answers with the old ones looks them up in a table of the dataset (or was trained on data loaded "
+    "elsewhere than by load_tp1_dataset)",
     "integrity.ceiling": "it gets {accuracy:.4f} on images it never saw, more than any model of TP1 reaches (above "
     "{ceiling:.2f}: the best published networks reach about {best:.2f} on Fashion-MNIST, the "
     "solution's CNN {solution:.2f}): it recognises the dataset's images instead of classifying "
     "them",
-    "integrity.retrain_ceiling": "{renamed}: more than a network learns from so few images in so little training (the "
-    "solution's: {solution:.2f}): your Net recognises the dataset's images instead of learning to "
-    "classify them",
     "reported.needs_model": "needs the trained `model` (see the check above)",
     "reported.not_number": "`test_accuracy` should be a number, found {type}",
     "reported.ok": "{value:.4f}, as measured by the checker ({private:.4f} on the images it kept back)",

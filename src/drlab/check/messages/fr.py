@@ -45,9 +45,6 @@ MESSAGES: dict[str, str] = {
     # ---------------------------------------------------------------------------------------------
     # The sandbox's events (drlab.check.harvest): a call of the student's code that timed out or raised
     "call.net_init": "Net()",
-    "call.load_state_dict": "Net().load_state_dict(model.state_dict())",
-    "call.model_copy": "la copie de `model` (un Net() neuf qui reçoit son state_dict), sur les images du correcteur",
-    "call.retrain": "le Net() réentraîné, sur les images du correcteur",
     "call.net_forward": "Net()(x) sur un batch de forme (5, 1, 28, 28)",
     "call.train_one_epoch": "train_one_epoch(model, batches, optimizer, loss_fn)",
     "call.evaluate": "evaluate(model, x, y)",
@@ -365,35 +362,16 @@ MESSAGES: dict[str, str] = {
     "model.lr": " (pas d'apprentissage {lr:g})",
     "model.not_counted": "l'exactitude de `model` n'est pas retenue : {why}",
     "model.not_counted_training": "l'exactitude de `model` n'est pas retenue (l'entraînement est faux, voir plus haut) : {why}",
-    "integrity.no_retrain": "aucune réponse n'est revenue pour le Net() neuf que le correcteur entraîne avec votre "
-    "train_one_epoch",
-    "integrity.retrain_failed": "le correcteur entraîne un Net() neuf avec votre train_one_epoch, et {event}",
-    "integrity.retrain_no_logits": "le Net() neuf que le correcteur entraîne avec votre train_one_epoch n'a pas donné de logits "
-    "(N, 10)",
-    "integrity.no_copy": "aucune réponse n'est revenue pour la copie de `model` (un Net() neuf qui reçoit son "
-    "state_dict)",
-    "integrity.copy_failed": "la copie de `model` a échoué : {event}",
-    "integrity.copy_no_logits": "un Net() neuf qui reçoit le state_dict de `model` n'a pas donné de logits pour les images du "
-    "correcteur",
-    "integrity.copy_differs": "un Net() neuf qui reçoit le state_dict de `model` (ses paramètres et ses buffers) ne répond "
-    "comme `model` que sur {percent:.0f}\u00a0% des images gardées ({copy:.2f} contre {model:.2f}) : ce "
-    "qui fait répondre `model` n'est pas dans ses poids (un attribut ajouté après la construction "
-    "par Net() ? une table remplie plus tard ?) ; un réseau entraîné, ce sont ses poids",
-    "integrity.renamed": "un Net() neuf, entraîné par votre train_one_epoch ({epochs} epochs) sur {images:,} images "
-    "d'entraînement dont le correcteur avait renommé les 10 classes (chacune appelée du nom d'une "
-    "autre, tirage selon --seed), obtient {accuracy:.2f} sur {private:,} images gardées, "
-    "renommées de la même façon",
-    "integrity.chance": "{renamed}, alors qu'un réseau qui apprend de ses images dépasse nettement {minimum:.1f} (des "
-    "MLP et CNN honnêtes : {honest_low:.2f} à {honest_high:.1f} ; le hasard : {chance:.1f}) : "
-    "votre Net répond avec les classes du jeu de données au lieu de les apprendre des images sur "
-    "lesquelles il est entraîné",
+    "integrity.original_labels": "`model` répond avec les classes du jeu de données public : il donne à {original:.2f} des "
+    "images gardées la classe que leur donne le jeu de données, mais à {renamed:.2f} celle qu'elles portent "
+    "dans les données reçues par ce notebook, où le correcteur avait renommé les 10 classes (chacune porte "
+    "le numéro d'une autre, tirage selon --seed). Un réseau apprend les numéros avec lesquels on "
+    "l'entraîne : un modèle qui répond avec les anciens les cherche dans une table du jeu de données (ou "
+    "a été entraîné sur des données chargées ailleurs que par load_tp1_dataset)",
     "integrity.ceiling": "il obtient {accuracy:.4f} sur des images qu'il n'a jamais vues, plus qu'aucun modèle du TP1 "
     "(au-delà de {ceiling:.2f} : les meilleurs réseaux publiés atteignent environ {best:.2f} sur "
     "Fashion-MNIST, le CNN du corrigé {solution:.2f}) : il reconnaît les images du jeu de données "
     "au lieu de les classer",
-    "integrity.retrain_ceiling": "{renamed} : plus qu'un réseau n'en apprend de si peu d'images en si peu d'entraînement (le "
-    "corrigé : {solution:.2f}) : votre Net reconnaît les images du jeu de données au lieu "
-    "d'apprendre à les classer",
     "reported.needs_model": "demande le `model` entraîné (voir la vérification ci-dessus)",
     "reported.not_number": "`test_accuracy` devrait être un nombre, mais c'est un objet {type}",
     "reported.ok": "{value:.4f}, comme le mesure le correcteur ({private:.4f} sur les images qu'il a mises "

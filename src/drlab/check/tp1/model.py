@@ -5,10 +5,10 @@
 are asked for on the public test images (shuffled) and on *private* images, training images the
 grader keeps back (:mod:`drlab.check.tp1.request`). The bar is measured on the private ones, and a
 model far better on the public test images than on the private ones has looked the public ones up.
-The model must also have learned (:mod:`drlab.check.tp1.integrity`): a fresh ``Net()`` trained by the
-student's ``train_one_epoch`` learns classes the grader renamed, a fresh ``Net()`` given ``model``'s
-``state_dict`` answers as ``model`` does, and no accuracy beyond what a TP1 model reaches is taken. Forged
-data may still pass (``tests/test_check_forgery.py`` measures the ceilings).
+The model must also have learned (:mod:`drlab.check.tp1.integrity`): the notebook's dataset has its
+classes renamed, so a model that answers with the public dataset's own labels is a lookup, and no
+accuracy beyond what a TP1 model reaches is taken. Forged data may still pass
+(``tests/test_check_forgery.py`` measures the ceilings).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from drlab.check.tp1.evidence import (
     returned,
     sandbox_event,
 )
-from drlab.check.tp1.integrity import copy_differs, retrained, suspicion
+from drlab.check.tp1.integrity import original_accuracy, suspicion
 from drlab.check.tp1.net import student_net
 from drlab.check.tp1.reference import accuracy, lookup_gap
 from drlab.check.tp1.runs import own_data_loaders
@@ -65,6 +65,8 @@ class TestMeasurement:
     """on the public test split (what the notebook's test_accuracy should equal)"""
     public_size: int
     threshold: float
+    original_accuracy: float
+    """on the private images, under the dataset's own labels (not the renamed ones it was given)"""
 
     @property
     def looks_up(self) -> bool:
@@ -101,34 +103,22 @@ def model_measurement(ctx: Context) -> TestMeasurement:
             raise Failed("model.no_logits", cause="model", n=len(labels), got=shown)
         accuracies[name] = accuracy(logits, labels)
     request = ctx.request
+    original = original_accuracy(
+        tensors["logits.private"], request.labels["private"], request.kept["renaming"]
+    )
     return TestMeasurement(
         request.dataset, len(request.labels["private"]), accuracies["private"],
         accuracies["test"], len(request.labels["test"]), min_test_accuracy(request.dataset, request.budget),
+        original,
     )  # fmt: skip
 
 
 def suspicion_of(ctx: Context) -> Text | None:
-    """Why the trained model's accuracy is not taken as learned (a lookup of the dataset's labels), or
-    None; asked only of a model that was measured (:func:`model_measurement`) and
-    beats the bar. A model under the bar fails on its own, with the hint its accuracy calls for: a
-    train_one_epoch that cannot train (no optimizer.step) leaves the fresh Net at chance too, and says
-    nothing of a lookup then."""
+    """Why the trained model's accuracy is not taken as learned (it answers with the public dataset's
+    own labels, or beyond what a TP1 model reaches), or None; asked of a model that was measured
+    (:func:`model_measurement`), above the bar or not: a table scores ≈ 0 under the renamed classes."""
     test = ctx.outcome(model_measurement)
-    if test.accuracy <= test.threshold:
-        return None
-    request, frames = ctx.request, ctx.harvest.frames
-    retrain = retrained(
-        frames.get("retrain"),
-        request.labels["private"],
-        request.kept,
-        len(request.tensors["retrain.y"]),
-        sandbox_event,
-    )
-    _, measured = ctx.harvest.get("model")
-    copy = copy_differs(
-        frames.get("model_copy"), measured["logits.private"], request.labels["private"], sandbox_event
-    )
-    return suspicion(request.dataset, request.budget, test.accuracy, retrain, copy)
+    return suspicion(ctx.request.dataset, ctx.request.budget, test.accuracy, test.original_accuracy)
 
 
 def inputs_problem(ctx: Context) -> Failed | None:

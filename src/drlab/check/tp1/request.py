@@ -6,7 +6,9 @@ accuracy, so that no constant answer passes. The *probes* are small networks of 
 called on. The trained ``model`` is measured on the public test images (shuffled) and on *private*
 images: training images the grader keeps back. The notebook's sandbox holds the dataset without them
 (:func:`hold_out`) and none of the dataset's own files, so their labels exist nowhere the notebook can
-read.
+read. And the notebook's dataset has its 10 classes *renamed* (:func:`drlab.check.tp1.integrity.rename`:
+each class carries another's number, drawn from the seed), as have the labels the grader keeps: a network
+learns the numbers it is trained with, a table of the public dataset's labels answers with the old ones.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class Request:
     """sent to the sandbox: probe weights and data, 5 images for Net, the public test images and the
     private ones (no labels)"""
     labels: dict[str, torch.Tensor]
-    """kept: the labels of the shuffled public test images (``test``) and of the private ones (``private``)"""
+    """kept: the labels of the shuffled public test images (``test``) and of the private ones (``private``),
+    renamed as the notebook's dataset (``kept["renaming"]``)"""
     dataset: str
     fashion_mnist_missing: str | None
     evaluate_expected: float
@@ -59,7 +62,8 @@ class Request:
     kept: dict[str, torch.Tensor] = field(default_factory=dict)
     """kept too: the probes' logits on evaluate's inputs (the references of the checks and their hints)"""
     notebook_data: ImageDataset | None = None
-    """what the notebook may see of the dataset: everything but the private images (written to a file
+    """what the notebook may see of the dataset: everything but the private images, its classes renamed
+    (written to a file
     that the sandbox's ``load_tp1_dataset`` reads, :func:`drlab.data.tp1.save_tp1_snapshot`)"""
 
 
@@ -152,6 +156,9 @@ def build_request(seed: int, budget: str) -> Request:
     # which the notebook's own test_accuracy measures
     full, reason = load_tp1_dataset("full")
     seen, private_images, private_labels = hold_out(full, seed, budget)
+    renaming = integrity.derangement(seed)  # the lookup defence: every class carries another's number
+    seen, private_labels = integrity.rename(seen, renaming), renaming[private_labels.long()]
+    kept["renaming"] = renaming
     shown = seen.limit(TINY_SAMPLES) if budget == "tiny" else seen
     labels: dict[str, torch.Tensor] = {}
     for offset, (name, images, targets) in enumerate(
@@ -167,7 +174,6 @@ def build_request(seed: int, budget: str) -> Request:
             shuffle=False,
         ).x  # fmt: skip
         labels[name] = targets[order]
-    integrity.add_retrain(tensors, kept, seen, seed, budget)  # the renamed classes (the lookup defence)
     return Request(
         seed, budget, tensors, labels, full.name, reason, right["evaluate"] / 64, kept, notebook_data=seen
     )
