@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import io
 import json
 import os
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +52,27 @@ from drlab.cli import main as drlab_main
 SOLUTION = Path(__file__).resolve().parents[1] / "instructor" / "03_tp1_fashion_mnist_solution.ipynb"
 
 
-def grade(folder: Path, jobs: int, budget: str, seed: int, timeout: float) -> dict[str, Any]:
+def options(jobs: int, budget: str, seed: int, timeout: float) -> list[str]:
+    """The options every grading of the benchmark is run with."""
+    return ["--jobs", str(jobs), "--budget", budget, "--seed", str(seed), "--timeout", str(timeout)]
+
+
+def plain_args(folder: Path, scores: Path, opts: list[str]) -> list[str]:
+    """``drlab check tp1 FOLDER --csv SCORES``: a plain grading."""
+    return ["check", "tp1", str(folder), "--csv", str(scores), *opts]
+
+
+def moodle_args(submissions: Path, worksheet: Path, out: Path, opts: list[str]) -> list[str]:
+    """``drlab check tp1 ZIP --moodle WORKSHEET --out DIR``: the Moodle round trip."""
+    return ["check", "tp1", str(submissions), "--moodle", str(worksheet), "--out", str(out), *opts]
+
+
+def grade(folder: Path, opts: list[str]) -> dict[str, Any]:
     """Grade every notebook of ``folder`` once; the wall time, the exit code and the scores."""
-    scores = folder.parent / f"scores-jobs{jobs}.csv"
+    scores = folder.parent / f"scores-jobs{opts[opts.index('--jobs') + 1]}.csv"
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        code = drlab_main(
-            ["check", "tp1", str(folder), "--csv", str(scores), "--jobs", str(jobs), "--budget", budget,
-             "--seed", str(seed), "--timeout", str(timeout)]
-        )  # fmt: skip
+        code = drlab_main(plain_args(folder, scores, opts))
     seconds = time.perf_counter() - started
     with open(scores, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -84,55 +98,61 @@ def moodle_class(folder: Path, scratch: Path) -> tuple[Path, Path]:
     return submissions, worksheet
 
 
-def round_trip(
-    submissions: Path, worksheet: Path, out: Path, jobs: int, budget: str, seed: int, timeout: float
-) -> float:
-    """Seconds of one ``drlab check tp1 ZIP --moodle WORKSHEET --out DIR`` (a fresh DIR)."""
+def round_trip(submissions: Path, worksheet: Path, out: Path, opts: list[str]) -> float:
+    """Seconds of one Moodle round trip in this process (a fresh ``out``)."""
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        drlab_main(
-            ["check", "tp1", str(submissions), "--moodle", str(worksheet), "--out", str(out), "--jobs", str(jobs),
-             "--budget", budget, "--seed", str(seed), "--timeout", str(timeout)]
-        )  # fmt: skip
-    return time.perf_counter() - started
+        drlab_main(moodle_args(submissions, worksheet, out, opts))
+    return round(time.perf_counter() - started, 1)
 
 
-def process_seconds(command: list[str]) -> float:
-    """Seconds of one whole ``drlab`` process (its output kept out of the benchmark's)."""
+def process_seconds(command: list[str], scores: Path, out: Path) -> float:
+    """Seconds of one whole ``drlab`` process (its output kept out of the benchmark's), from no ``scores``
+    file and no ``out`` folder, as every grading starts."""
+    scores.unlink(missing_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return round(time.perf_counter() - started, 1)
 
 
-def against_older(
-    older: Path, folder: Path, scratch: Path, rounds: int, options: list[str]
-) -> dict[str, Any]:
-    """The older checkout's plain grading, alternated with this one's plain grading and round trip."""
+def alternate(runs: Mapping[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Each run's seconds, ``rounds`` times, the runs one after the other in each round: a drift of the
+    machine's load hits them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name].append(run())
+        print("  ".join(f"{name} {seconds[-1]} s" for name, seconds in times.items()), flush=True)
+    return times
+
+
+def over(times: dict[str, list[float]], base: str, names: tuple[str, ...]) -> dict[str, float]:
+    """The ratio of each of ``names``' median time to ``base``'s."""
+    return {name: round(statistics.median(times[name]) / statistics.median(times[base]), 3) for name in names}
+
+
+def against_older(older: Path, folder: Path, scratch: Path, rounds: int, opts: list[str]) -> dict[str, Any]:
+    """The older checkout's plain grading, alternated with this one's plain grading and round trip, each
+    a whole ``drlab`` process."""
     submissions, worksheet = moodle_class(folder, scratch)
     scores, graded = scratch / "scores.csv", scratch / "graded"
-    plain, moodle = ["check", "tp1", str(folder), "--csv", str(scores), *options], [
-        "check", "tp1", str(submissions), "--moodle", str(worksheet), "--out", str(graded), *options
-    ]  # fmt: skip
+    plain, moodle = plain_args(folder, scores, opts), moodle_args(submissions, worksheet, graded, opts)
     commands = {
         "older_plain": [str(older / ".venv" / "bin" / "python"), "-m", "drlab", *plain],
         "plain": [sys.executable, "-m", "drlab", *plain],
         "moodle": [sys.executable, "-m", "drlab", *moodle],
     }
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(rounds):  # alternated: a drift of the machine's load hits all three alike
-        for name, command in commands.items():
-            scores.unlink(missing_ok=True)  # each grading starts from the same nothing
-            shutil.rmtree(graded, ignore_errors=True)
-            times[name].append(process_seconds(command))
-        print("  ".join(f"{name} {seconds[-1]} s" for name, seconds in times.items()), flush=True)
-    older_median = statistics.median(times["older_plain"])
+    runs = {
+        name: functools.partial(process_seconds, command, scores, graded)
+        for name, command in commands.items()
+    }
+    times = alternate(runs, rounds)
     return {
         "older": {"commit": record.commit(older), "path": str(older)},
         "seconds": times,
-        "over_older": {
-            name: round(statistics.median(times[name]) / older_median, 3) for name in ("plain", "moodle")
-        },
+        "over_older": over(times, "older_plain", ("plain", "moodle")),
     }
 
 
@@ -167,36 +187,35 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir()
         for index in range(args.count):
             shutil.copyfile(SOLUTION, folder / f"student_{index:02d}.ipynb")
+        opts = options(args.jobs, args.budget, args.seed, args.timeout)
         result: dict[str, Any] = {
             "count": args.count,
             "budget": args.budget,
             "sandboxed": bwrap_problem() is None,
             "cpus": os.cpu_count(),
-            "parallel": grade(folder, args.jobs, args.budget, args.seed, args.timeout),
+            "parallel": grade(folder, opts),
         }
         result["parallel"]["jobs"] = args.jobs
         print(f"--jobs {args.jobs}: {json.dumps(result['parallel'])}", flush=True)
         if args.baseline:
-            result["baseline"] = grade(folder, 1, args.budget, args.seed, args.timeout)
+            result["baseline"] = grade(folder, options(1, args.budget, args.seed, args.timeout))
             result["speedup"] = round(result["baseline"]["seconds"] / result["parallel"]["seconds"], 2)
             print(f"--jobs 1: {json.dumps(result['baseline'])}", flush=True)
         if args.moodle > 0:
             submissions, worksheet = moodle_class(folder, Path(scratch))
-            plain, moodle = [], []
-            for _ in range(args.moodle):  # alternated: a drift of the machine's load hits both alike
-                plain.append(grade(folder, args.jobs, args.budget, args.seed, args.timeout)["seconds"])
-                moodle.append(round(round_trip(submissions, worksheet, Path(scratch) / "graded", args.jobs,
-                                               args.budget, args.seed, args.timeout), 1))  # fmt: skip
-                print(f"plain {plain[-1]} s, moodle round trip {moodle[-1]} s", flush=True)
+            graded = Path(scratch) / "graded"
+            times = alternate(
+                {"plain": lambda: grade(folder, opts)["seconds"],
+                 "moodle": lambda: round_trip(submissions, worksheet, graded, opts)},
+                args.moodle,
+            )  # fmt: skip
             result["moodle"] = {
-                "plain_seconds": plain, "moodle_seconds": moodle,
-                "moodle_over_plain": round(statistics.median(moodle) / statistics.median(plain), 3),
+                "plain_seconds": times["plain"], "moodle_seconds": times["moodle"],
+                "moodle_over_plain": over(times, "plain", ("moodle",))["moodle"],
             }  # fmt: skip
         if args.against is not None:
-            options = ["--jobs", str(args.jobs), "--budget", args.budget, "--seed", str(args.seed),
-                       "--timeout", str(args.timeout)]  # fmt: skip
             result["against"] = against_older(
-                args.against.resolve(), folder, Path(scratch), args.rounds, options
+                args.against.resolve(), folder, Path(scratch), args.rounds, opts
             )
     result["load_average"] = round(os.getloadavg()[0], 1)
     record.emit("grading", result, args.save)
