@@ -21,9 +21,7 @@ from drlab.check.tp1.request import Request
 
 _T = TypeVar("_T")
 #: the calls of the student's code that the sandbox names in its events (a message "call.<name>" each)
-CALLS = (
-    "net_init", "net_forward", "train_one_epoch", "evaluate", "loss_fn"
-)  # fmt: skip
+CALLS = ("net_init", "net_forward", "train_one_epoch", "evaluate", "loss_fn")
 #: exceptions whose cause the grader knows: the call that raised, words of the exception or of the
 #: student's line where it was raised, and the message that explains them
 KNOWN_ERRORS = (

@@ -27,11 +27,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from drlab.check.messages import Text, text
 from drlab.check.tp1.contract import NUM_CLASSES
+from drlab.check.tp1.reference import accuracy
 
 if TYPE_CHECKING:
     from drlab.data.datasets import ImageDataset
@@ -64,16 +64,15 @@ def rename(dataset: ImageDataset, renaming: torch.Tensor) -> ImageDataset:
     table = renaming.numpy()
     return dataclasses.replace(
         dataset,
-        y_train=table[np.asarray(dataset.y_train)].astype(np.asarray(dataset.y_train).dtype),
-        y_test=table[np.asarray(dataset.y_test)].astype(np.asarray(dataset.y_test).dtype),
+        y_train=table[dataset.y_train].astype(dataset.y_train.dtype),
+        y_test=table[dataset.y_test].astype(dataset.y_test.dtype),
     )
 
 
 def original_accuracy(logits: torch.Tensor, labels: torch.Tensor, renaming: torch.Tensor) -> float:
     """The share of ``logits``' answers that are the dataset's *own* label of each image (``labels`` are
     the renamed ones)."""
-    original = torch.argsort(renaming)[labels.long()]
-    return float((logits.float().argmax(dim=1) == original).float().mean())
+    return accuracy(logits, torch.argsort(renaming)[labels.long()])
 
 
 def suspicion(dataset: str, budget: str, private_accuracy: float, original: float) -> Text | None:

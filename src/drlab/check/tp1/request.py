@@ -63,8 +63,7 @@ class Request:
     """kept too: the probes' logits on evaluate's inputs (the references of the checks and their hints)"""
     notebook_data: ImageDataset | None = None
     """what the notebook may see of the dataset: everything but the private images, its classes renamed
-    (written to a file
-    that the sandbox's ``load_tp1_dataset`` reads, :func:`drlab.data.tp1.save_tp1_snapshot`)"""
+    (written to a file that the sandbox's ``load_tp1_dataset`` reads, :func:`drlab.data.tp1.save_tp1_snapshot`)"""
 
 
 def _generator(seed: int, offset: int) -> torch.Generator:
