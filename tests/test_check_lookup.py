@@ -26,12 +26,13 @@ import pytest
 import torch
 
 from _lookup_notebooks import fashion_mnist, honest_cells, lookup_cells, notebook
+from drlab.check import tp1
 from drlab.check.sandbox import bwrap_problem
 from drlab.check.tp1 import integrity
 from drlab.check.tp1.contract import TINY_MIN_TEST_ACCURACY
 from drlab.cli import main
 from drlab.data.fashion_mnist import load_fashion_mnist
-from test_check_tp1 import grader_data, request, run_checks
+from test_check_tp1 import grader_data, harvested, request, run_checks
 
 pytestmark = pytest.mark.skipif(fashion_mnist() is None, reason="the real Fashion-MNIST is not installed")
 
@@ -91,12 +92,11 @@ def test_honest_networks_learn_the_renamed_classes_and_keep_14(net: str) -> None
 
 @pytest.mark.parametrize("kind", ["hash", "nearest", "switch"])
 def test_a_lookup_scores_no_more_than_an_empty_model_on_the_models_checks(kind: str) -> None:
-    namespace = executed(lookup_cells(kind))
-    results, facts = run_checks(namespace)
+    sent, frames = request(0), harvested(executed(lookup_cells(kind)))
+    results, facts = tp1.decide(sent, frames)
     by_id = {r.id: r for r in results}
     # under the dataset's own labels, it is right on most private images (before the renaming: 14/14)
-    _, measured = Keep.frames(namespace)["model"]
-    sent = request(0)
+    _, measured = frames.get("model")
     original = integrity.original_accuracy(
         measured["logits.private"], sent.labels["private"], sent.kept["renaming"]
     )
@@ -107,26 +107,8 @@ def test_a_lookup_scores_no_more_than_an_empty_model_on_the_models_checks(kind: 
     assert by_id["reported_accuracy"].caused_by == "model_accuracy"
     # its honest functions still pass their own checks
     assert all(r.passed for r in results if r.id not in MODEL_CHECKS)
-    french = {r.id: r for r in run_checks(namespace, lang="fr")[0]}
+    french = {r.id: r for r in tp1.decide(sent, frames, lang="fr")[0]}
     assert "jeu de données public" in french["model_accuracy"].message
-
-
-class Keep:
-    """A data channel that keeps every frame (the harvester's steps, run in this process)."""
-
-    def __init__(self) -> None:
-        self.kept: dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]] = {}
-
-    def send(self, name: str, data: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
-        self.kept.setdefault(name, (data, tensors or {}))
-
-    @classmethod
-    def frames(cls, namespace: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, torch.Tensor]]]:
-        from drlab.check import harvest
-
-        channel = cls()
-        harvest.harvest(namespace, request(0).tensors, channel, seed=0, seconds=60)
-        return channel.kept
 
 
 def test_what_is_taken_as_learned() -> None:

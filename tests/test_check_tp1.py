@@ -126,15 +126,20 @@ def request(seed: int = 0) -> tp1.Request:
     return tp1.build_request(seed, "tiny")
 
 
-def run_checks(
-    namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0, lang: tp1.Lang = "en"
-) -> tuple[list[CheckResult], dict[str, Any]]:
-    """Harvest ``namespace`` in this process, as the sandbox would, then decide every check."""
+def harvested(namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0) -> tp1.Harvest:
+    """What the sandbox would send of ``namespace``: its steps, harvested in this process."""
     collector = Collector()
     collector.send("cells", {"errors": [], "timed_out_at": None, "seconds": 0.0, "defined": list(namespace)})
     harvest.harvest(namespace, request(seed).tensors, collector, seed=seed, seconds=seconds)
     collector.send("done", {})
-    return tp1.decide(request(seed), tp1.Harvest(collector.frames), lang=lang)
+    return tp1.Harvest(collector.frames)
+
+
+def run_checks(
+    namespace: dict[str, Any], *, seed: int = 0, seconds: float = 60.0, lang: tp1.Lang = "en"
+) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Harvest ``namespace`` in this process, as the sandbox would, then decide every check."""
+    return tp1.decide(request(seed), harvested(namespace, seed=seed, seconds=seconds), lang=lang)
 
 
 def first_failure(results: dict[str, CheckResult]) -> CheckResult:
