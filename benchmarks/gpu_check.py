@@ -115,9 +115,8 @@ def check_gpu_recipe(
     overrides: dict[str, Any] = {"plots": False, "device": str(device)}
     if data_dir is not None:
         overrides.update(data_dir=data_dir, offline=True)
-    if (
-        quick
-    ):  # the recipe's code path on a tiny budget, wherever this runs; compiling alone takes minutes on a CPU
+    # --quick: the recipe's code path on a tiny budget, wherever this runs; compiling alone takes minutes on a CPU
+    if quick:
         overrides.update(dataset="digits", limit=300, epochs=1, compile=device.type == "cuda")
     base = recipe_config("gpu", **overrides)
     peak = matmul_gflops(device, torch.bfloat16, 512 if quick else 8192)
@@ -132,9 +131,8 @@ def check_gpu_recipe(
             row["train_seconds_to_val_0.94_without_compile"] = (
                 None if reached is None else round(reached - epochs[0] + steady, 2)
             )
-            per_epoch = (
-                row["train_samples_per_s"] * sum(epochs) / len(epochs)
-            )  # training samples in one epoch
+            # training samples in one epoch
+            per_epoch = row["train_samples_per_s"] * sum(epochs) / len(epochs)
             row["steady_samples_per_s"] = round(per_epoch / steady)
             runs.append(row)
             print(f"  gpu recipe seed {seed}: test {row['test_accuracy']:.4f}, best val {row['best_val_accuracy']:.4f}, "
